@@ -1,0 +1,124 @@
+"""The `mashsim` command.
+
+Subcommands live in their own modules (`cli_*.py`), each exposing `register(subparsers)`;
+this module owns what they share: the common options, loading a scenario with
+`--set` overrides, and turning bad input into exit status 2 with one clear line per
+problem and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import ScenarioError
+from .scenario import Scenario, load_scenario, parse_override
+
+__all__ = ["add_scenario_options", "load_with_overrides", "main"]
+
+EXIT_BAD_INPUT = 2
+COMMAND_MODULES = ("mashsim.cli_run",)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = False) -> None:
+    """SCENARIO, --seed, --set, --format, --out: the options every run-like command takes."""
+    if scenario_optional:
+        p.add_argument("scenario", nargs="?", type=Path,
+                       help="scenario TOML (default: the bundled thames_valley.toml)")
+    else:
+        p.add_argument("scenario", type=Path, help="scenario TOML")
+    p.add_argument("--seed", type=_seed, default=1, help="base random seed (default 1)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="PATH=VALUE", help="override a scenario value, e.g. "
+                   "hubs.reading.staff.headcount=12 (repeatable)")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="output on stdout (default table)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="also write results files here")
+
+
+def add_replication_options(p: argparse.ArgumentParser, default: int = 10) -> None:
+    p.add_argument("--replications", type=_positive_int, default=default,
+                   help=f"independent replications (default {default})")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: one per core)")
+
+
+def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario:
+    """Load SCENARIO (or the bundled default) and apply every --set, validated."""
+    if path is None:
+        from .simulate import default_scenario_path
+
+        path = default_scenario_path()
+    scenario = load_scenario(path)
+    if not overrides:
+        return scenario
+    problems, values = [], {}
+    for text in overrides:
+        try:
+            key, value = parse_override(text)
+            values[key] = value
+        except ScenarioError as err:
+            problems += err.problems
+    if problems:
+        raise ScenarioError(problems)
+    return scenario.with_overrides(values, source=f"{path} --set")
+
+
+def check_out_dir(out: Path | None) -> None:
+    if out is not None and out.exists() and not out.is_dir():
+        raise ScenarioError([f"--out {out}: exists and is not a folder"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mashsim",
+        description="Simulate multi-agency safeguarding hub staffing: backlogs and "
+                    "72-hour breach rates, with confidence intervals.",
+    )
+    parser.add_argument("--version", action="version", version=f"mashsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ScenarioError as err:
+        for problem in err.problems:
+            print(f"mashsim: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("mashsim: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Sampling distributions built from scenario config.
+
+Each class is a frozen, validated config value (pydantic) that can also draw samples.
+Parameters are in the units of the field that holds the distribution: a
+`handling_minutes` distribution has its `mean` in minutes. Sampling is vectorised
+(`sample(rng, n)`) because the model draws every referral's attributes up front,
+which keeps common random numbers aligned by referral index across scenarios.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Distribution",
+    "Empirical",
+    "Exponential",
+    "Fixed",
+    "Gamma",
+    "Lognormal",
+    "Triangular",
+    "Uniform",
+]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Fixed(_Dist):
+    """A constant: the degenerate case used to switch a delay off."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: float = Field(ge=0)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value, dtype=float)
+
+
+class Exponential(_Dist):
+    """Memoryless times: the M/M/c textbook case."""
+
+    dist: Literal["exponential"] = "exponential"
+    mean_value: float = Field(gt=0, alias="mean")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_value
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_value, n)
+
+
+class Triangular(_Dist):
+    """Min / most likely / max: how experts state handling times without data."""
+
+    dist: Literal["triangular"] = "triangular"
+    min: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    max: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not self.min <= self.mode <= self.max or self.min == self.max:
+            raise ValueError(
+                f"needs min <= mode <= max and min < max, got {self.min}, {self.mode}, {self.max}"
+            )
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.min + self.mode + self.max) / 3.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.triangular(self.min, self.mode, self.max, n)
+
+
+class Lognormal(_Dist):
+    """Right-skewed delays; `median` in the field's units, `sigma` the log-scale sd."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    median: float = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2.0)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(math.log(self.median), self.sigma, n)
+
+
+class Gamma(_Dist):
+    """Shape/scale gamma: skewed times with a lighter tail than the lognormal."""
+
+    dist: Literal["gamma"] = "gamma"
+    shape: float = Field(gt=0)
+    scale: float = Field(gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.shape * self.scale
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.gamma(self.shape, self.scale, n)
+
+
+class Uniform(_Dist):
+    """Equally likely in [low, high]: ages of an initial backlog, say."""
+
+    dist: Literal["uniform"] = "uniform"
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"needs low <= high, got {self.low}, {self.high}")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2.0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+
+class Empirical(_Dist):
+    """Resample observed values with equal weight: for a force's own timings."""
+
+    dist: Literal["empirical"] = "empirical"
+    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.choice(np.asarray(self.values, dtype=float), n)
+
+
+Distribution = Annotated[
+    Fixed | Exponential | Triangular | Lognormal | Gamma | Uniform | Empirical,
+    Field(discriminator="dist"),
+]

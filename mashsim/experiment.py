@@ -1,0 +1,93 @@
+"""Replications: run them (serially or on worker processes) and summarise with CIs.
+
+A replication is `run_replication(scenario, seed, r)` for r = 0..n-1; its seed streams
+depend only on (seed, r), so the results are identical whatever the number of workers
+and in whatever order they finish.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .metrics import daily_backlog, replication_metrics
+from .model import run_replication
+from .scenario import Scenario
+
+__all__ = ["ReplicationResult", "confidence_interval", "run_replications", "single_run"]
+
+
+@dataclass
+class ReplicationResult:
+    """Flat results of one replication: metrics per scope and daily backlog per hub."""
+
+    replication: int
+    metrics: dict[str, dict[str, float]]  # scope ("overall" or hub) → metric → value
+    daily: dict[str, dict[str, np.ndarray]]  # hub → stage → counts
+
+
+def single_run(scenario: Scenario, seed: int, replication: int) -> ReplicationResult:
+    """Simulate one replication and reduce it to flat results (cheap to ship home)."""
+    records = run_replication(scenario, seed, replication)
+    return ReplicationResult(
+        replication=replication,
+        metrics=replication_metrics(records, scenario),
+        daily={hub: daily_backlog(rec, scenario) for hub, rec in records.items()},
+    )
+
+
+def _single_run_args(args: tuple[Scenario, int, int]) -> ReplicationResult:
+    return single_run(*args)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
+
+
+def run_replications(
+    scenario: Scenario,
+    replications: int,
+    seed: int,
+    workers: int = 1,
+    on_done: Callable[[], None] | None = None,
+) -> list[ReplicationResult]:
+    """Run replications 0..n-1, in order of replication number whatever the workers."""
+    tasks = [(scenario, seed, r) for r in range(replications)]
+    results: Iterable[ReplicationResult]
+    if workers <= 1 or replications <= 1:
+        results = map(_single_run_args, tasks)
+        out = []
+        for res in results:
+            out.append(res)
+            if on_done:
+                on_done()
+        return out
+    with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
+        out = []
+        for res in pool.map(_single_run_args, tasks):
+            out.append(res)
+            if on_done:
+                on_done()
+    return sorted(out, key=lambda r: r.replication)
+
+
+def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float | None]:
+    """Mean and Student-t CI across replications; NaN replications (no data) are skipped.
+
+    With fewer than two usable replications the interval is unknown (None).
+    """
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None}
+    mean = float(x.mean())
+    if x.size < 2:
+        return {"mean": mean, "ci_low": None, "ci_high": None}
+    half = float(stats.t.ppf(0.5 + level / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}

@@ -1,0 +1,176 @@
+"""Records of one replication → named metrics and the daily backlog series.
+
+Every metric is computed from per-referral times with vectorised numpy, after the run,
+so measuring costs nothing inside the event loop. The window is [warm-up end, horizon];
+referrals that arrived before the warm-up ended are left out of every referral metric.
+Referrals still open at the end are counted by their age, never dropped. The README's
+metric table documents each name; `METRICS` lists them in display order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .model import HubRecord, Referrals
+from .scenario import GRADES, Scenario
+
+__all__ = ["METRICS", "daily_backlog", "metric_names", "replication_metrics"]
+
+SD_72H_HOURS = 72.0
+SD_14D_HOURS = 14 * 24.0
+STAGES = ("awaiting_rpa", "staff_queue", "in_progress", "sd_pending")
+
+METRICS = (
+    "referrals_arrived",
+    "referrals_completed",
+    "referrals_open_at_end",
+    "staff_wait_hours_mean",
+    "time_in_mash_hours_mean",
+    "decision_target_breach",
+    *(f"decision_target_breach_{g}" for g in GRADES),
+    "sd_breach_72h",
+    "sd_held",
+    "sd_pending_over_72h_at_end",
+    "sd_pending_over_14d_at_end",
+    "backlog_mean",
+    "backlog_max",
+    "oldest_waiting_days_at_end",
+    "staff_utilisation",
+    "early_notifications",
+)
+
+
+def metric_names(scenario: Scenario) -> list[str]:
+    """All metric names for a scenario, the wait thresholds included."""
+    thresholds = [f"staff_wait_over_{_fmt(h)}h" for h in scenario.reporting.wait_thresholds_hours]
+    i = METRICS.index("staff_wait_hours_mean") + 1
+    return [*METRICS[:i], *thresholds, *METRICS[i:]]
+
+
+def _fmt(h: float) -> str:
+    return f"{h:g}".replace(".", "p")
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+class _View:
+    """Several hubs' records seen as one, for the force-wide figures."""
+
+    def __init__(self, records: Sequence[HubRecord]) -> None:
+        self.refs = Referrals.concat([r.referrals for r in records])
+        self.start = np.concatenate([r.staff_start for r in records])
+        self.end = np.concatenate([r.staff_end for r in records])
+        self.sd_held = np.concatenate([r.sd_held for r in records])
+        self.notifications = np.concatenate([r.notifications_entered for r in records])
+        self.busy = np.concatenate([r.staff_busy for r in records])
+        self.schedules = [r.staff_schedule for r in records]
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+
+
+def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Largest number of [start, end) intervals open at once (ends before starts at ties)."""
+    if len(starts) == 0:
+        return 0.0
+    t = np.concatenate((starts, ends))
+    d = np.concatenate((np.ones(len(starts)), -np.ones(len(ends))))
+    order = np.lexsort((d, t))
+    return float(max(0.0, np.cumsum(d[order]).max()))
+
+
+def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
+    w, horizon = sc.warmup_hours, sc.horizon_hours
+    r = v.refs
+    incl = r.entered >= w
+    done = np.isfinite(v.end) & incl
+    out: dict[str, float] = {
+        "referrals_arrived": float(incl.sum()),
+        "referrals_completed": float(done.sum()),
+        "referrals_open_at_end": float(incl.sum() - done.sum()),
+    }
+    queued = incl & (r.handover <= horizon)
+    wait = np.where(np.isfinite(v.start), v.start, horizon) - r.handover
+    out["staff_wait_hours_mean"] = float(wait[queued].mean()) if queued.any() else np.nan
+    for h in sc.reporting.wait_thresholds_hours:
+        out[f"staff_wait_over_{_fmt(h)}h"] = _ratio((wait[queued] > h).sum(), queued.sum())
+    end_or_now = np.where(np.isfinite(v.end), v.end, horizon)
+    out["time_in_mash_hours_mean"] = (
+        float((end_or_now - r.created)[incl].mean()) if incl.any() else np.nan
+    )
+
+    resolved = incl & (done | (r.deadline <= horizon))
+    late = resolved & (end_or_now > r.deadline)
+    out["decision_target_breach"] = _ratio(late.sum(), resolved.sum())
+    for g, name in enumerate(GRADES):
+        m = r.grade_idx == g
+        out[f"decision_target_breach_{name}"] = _ratio((late & m).sum(), (resolved & m).sum())
+
+    need = incl & r.sd_needed
+    held = np.isfinite(v.sd_held)
+    sd_resolved = need & (held | (r.sd_deadline <= horizon))
+    sd_late = sd_resolved & (np.where(held, v.sd_held, horizon) > r.sd_deadline)
+    out["sd_breach_72h"] = _ratio(sd_late.sum(), sd_resolved.sum())
+    out["sd_held"] = float((need & held).sum())
+    pending = need & done & ~held
+    age = horizon - r.created
+    out["sd_pending_over_72h_at_end"] = float((pending & (age > SD_72H_HOURS)).sum())
+    out["sd_pending_over_14d_at_end"] = float((pending & (age > SD_14D_HOURS)).sum())
+
+    entered, left = r.entered[incl], end_or_now[incl]
+    out["backlog_mean"] = float(_overlap(entered, left, w, horizon).sum() / (horizon - w))
+    still_open = np.isfinite(v.end[incl])
+    out["backlog_max"] = _step_max(entered, v.end[incl][still_open])
+    open_age = age[incl & ~np.isfinite(v.end)]
+    out["oldest_waiting_days_at_end"] = float(open_age.max() / 24.0) if open_age.size else 0.0
+
+    busy = _overlap(v.busy[:, 0], v.busy[:, 1], w, horizon).sum()
+    rostered = sum(s.staff_hours(w, horizon) for s in v.schedules)
+    out["staff_utilisation"] = _ratio(busy, rostered)
+    out["early_notifications"] = float((v.notifications >= w).sum())
+    return out
+
+
+def replication_metrics(
+    records: dict[str, HubRecord], scenario: Scenario
+) -> dict[str, dict[str, float]]:
+    """{"overall": {...}, hub: {...}} for one replication."""
+    out = {"overall": _metrics(_View(list(records.values())), scenario)}
+    for hub, rec in records.items():
+        out[hub] = _metrics(_View([rec]), scenario)
+    return out
+
+
+def _count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """How many [a, b) intervals contain each time in t (b may be inf)."""
+    return np.searchsorted(np.sort(a), t, side="right") - np.searchsorted(np.sort(b), t,
+                                                                           side="right")
+
+
+def daily_backlog(rec: HubRecord, scenario: Scenario) -> dict[str, np.ndarray]:
+    """Counts by stage at the end of each day (midnight) inside the window."""
+    w, horizon = scenario.warmup_hours, scenario.horizon_hours
+    r = rec.referrals
+    first_day = int(np.ceil(w / 24.0))
+    t = 24.0 * np.arange(max(first_day, 1), int(horizon // 24.0) + 1)
+    incl = r.entered >= w
+    inf = np.inf
+    start = np.where(np.isfinite(rec.staff_start), rec.staff_start, inf)[incl]
+    end = np.where(np.isfinite(rec.staff_end), rec.staff_end, inf)[incl]
+    held = np.where(np.isfinite(rec.sd_held), rec.sd_held, inf)[incl]
+    sd = r.sd_needed[incl] & np.isfinite(end)
+    counts = {
+        "awaiting_rpa": _count_open(r.entered[incl], np.maximum(r.handover[incl], r.entered[incl]),
+                                    t),
+        "staff_queue": _count_open(np.maximum(r.handover[incl], r.entered[incl]), start, t),
+        "in_progress": _count_open(start[np.isfinite(start)], end[np.isfinite(start)], t),
+        "sd_pending": _count_open(end[sd], held[sd], t),
+    }
+    counts["backlog"] = counts["awaiting_rpa"] + counts["staff_queue"] + counts["in_progress"]
+    counts["day_end_hours"] = t
+    return counts

@@ -1,0 +1,439 @@
+"""The scenario: every input of a run, as a frozen, validated value.
+
+Scenarios are TOML files. Validation happens once, at load, and every problem is
+reported with its key path (`hubs.reading.staff.headcount: ...`). Overrides
+(`--set PATH=VALUE`) go through the same validation, so a what-if can never build
+a scenario that a file could not. Every default below is a documented working
+assumption (see the README's scenario reference), never a constant in the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .distributions import Distribution, Fixed, Lognormal, Triangular, Uniform
+from .errors import ScenarioError
+
+__all__ = [
+    "DAY_NAMES",
+    "Scenario",
+    "Shift",
+    "load_scenario",
+    "parse_override",
+]
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+GRADES = ("high", "medium", "standard")
+Clock = Literal["elapsed_hours", "working_hours", "working_days"]
+Share = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[float, Field(ge=0)]
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def _hours_of_day(text: str) -> float:
+    """'HH:MM' → hours after midnight; '24:00' is allowed as an end of day."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m.group(2)) >= 60 or int(m.group(1)) * 60 + int(m.group(2)) > 24 * 60:
+        raise ValueError(f"must be a time 'HH:MM' between 00:00 and 24:00, got {text!r}")
+    return int(m.group(1)) + int(m.group(2)) / 60.0
+
+
+class Shift(_Frozen):
+    """A recurring shift; `share` of the roster's headcount is on duty during it."""
+
+    days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(min_length=1)
+    start: str = "09:00"
+    end: str = "17:00"
+    share: Weight = 1.0
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        _hours_of_day(v)
+        return v
+
+    @model_validator(mode="after")
+    def _length(self) -> Shift:
+        if _hours_of_day(self.start) == _hours_of_day(self.end):
+            raise ValueError(f"impossible shift: starts and ends at the same time ({self.start})")
+        return self
+
+    @property
+    def start_hours(self) -> float:
+        return _hours_of_day(self.start)
+
+    @property
+    def length_hours(self) -> float:
+        """Shifts ending at or before their start run past midnight."""
+        return (_hours_of_day(self.end) - self.start_hours) % 24 or 24.0
+
+
+OFFICE_HOURS = (Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"]),)
+
+
+class Roster(_Frozen):
+    """People on duty by time of week: `headcount` × each covering shift's `share`."""
+
+    headcount: int = Field(ge=0)
+    shifts: list[Shift] = Field(default_factory=lambda: list(OFFICE_HOURS), min_length=1)
+
+
+class Target(_Frozen):
+    """A deadline measured on a named clock from the referral's creation."""
+
+    amount: float = Field(ge=0)
+    clock: Clock = "elapsed_hours"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> Target:
+        if self.clock == "working_days" and self.amount != int(self.amount):
+            raise ValueError(f"working_days needs a whole number, got {self.amount}")
+        return self
+
+
+class Run(_Frozen):
+    start_date: dt.date = dt.date(2025, 4, 7)
+    duration_days: float = Field(default=119.0, gt=0, le=3660)
+    warmup_days: float = Field(default=28.0, ge=0)
+
+
+class Reporting(_Frozen):
+    wait_thresholds_hours: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [1.0, 4.0, 24.0, 72.0]
+    )
+
+
+class WorkingCalendarConfig(_Frozen):
+    day_start_hour: float = Field(default=9.0, ge=0, lt=24)
+    day_end_hour: float = Field(default=17.0, gt=0, le=24)
+    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"], min_length=1
+    )
+    exclude_bank_holidays: bool = True
+
+    @model_validator(mode="after")
+    def _day(self) -> WorkingCalendarConfig:
+        if self.day_end_hour <= self.day_start_hour:
+            raise ValueError("day_end_hour must be after day_start_hour")
+        return self
+
+
+class DateMultiplier(_Frozen):
+    """Demand × `factor` on every day from `start` to `end` inclusive (e.g. festive)."""
+
+    start: dt.date
+    end: dt.date
+    factor: float = Field(ge=0)
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateMultiplier:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+def _flat(n: int) -> list[float]:
+    return [1.0] * n
+
+
+class Arrivals(_Frozen):
+    """Force-wide referral demand; hubs take `demand_share` of it.
+
+    mode "profile": non-homogeneous Poisson with rate
+    referrals_per_day/24 × day_of_week × hour_of_day (normalised to mean 1 over the
+    week) × any date multiplier. mode "constant": homogeneous Poisson.
+    """
+
+    mode: Literal["profile", "constant"] = "profile"
+    referrals_per_day: float = Field(default=180.0, ge=0)
+    day_of_week_weights: list[Weight] = Field(
+        default_factory=lambda: _flat(7), min_length=7, max_length=7
+    )
+    hour_of_day_weights: list[Weight] = Field(
+        default_factory=lambda: _flat(24), min_length=24, max_length=24
+    )
+    date_multipliers: list[DateMultiplier] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Arrivals:
+        if sum(self.day_of_week_weights) <= 0 or sum(self.hour_of_day_weights) <= 0:
+            raise ValueError("day_of_week_weights and hour_of_day_weights need a positive sum")
+        return self
+
+
+class GradeMix(_Frozen):
+    """Weights of each risk grade (normalised to sum 1)."""
+
+    high: Weight = 0.08
+    medium: Weight = 0.32
+    standard: Weight = 0.60
+
+    @model_validator(mode="after")
+    def _some(self) -> GradeMix:
+        if self.high + self.medium + self.standard <= 0:
+            raise ValueError("grade weights need a positive sum")
+        return self
+
+    def probabilities(self) -> tuple[float, float, float]:
+        total = self.high + self.medium + self.standard
+        return (self.high / total, self.medium / total, self.standard / total)
+
+
+class ReferralType(_Frozen):
+    share: Weight
+    grade_mix: GradeMix = GradeMix()
+    early_notification: bool = False
+    strategy_discussion_share: Share = 0.0
+
+
+class Grade(_Frozen):
+    priority: int = Field(ge=0, description="lower is served first under 'risk' discipline")
+    decision_target: Target
+    handling_minutes: Distribution
+
+
+class OfficerAssessment(_Frozen):
+    delay_hours: Distribution = Field(
+        default_factory=lambda: Lognormal(median=18.0, sigma=1.5)
+    )
+
+
+class Rpa(_Frozen):
+    """The robot: scans for the officer's assessment, then grades and hands over."""
+
+    enabled: bool = True
+    scan_hours: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: [0.0, 24.0, 48.0, 72.0], min_length=1
+    )
+    early_notification: bool = True
+    early_notification_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=5, mode=10, max=20)
+    )
+    early_notification_queue_as: Literal["high", "medium", "standard"] = "high"
+
+    @field_validator("scan_hours")
+    @classmethod
+    def _sorted(cls, v: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("scan_hours must be strictly increasing")
+        return v
+
+
+class Sharing(_Frozen):
+    share_with_partners: Share = 0.70
+    sharing_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=10, mode=15, max=30)
+    )
+
+
+class Queue(_Frozen):
+    discipline: Literal["fifo", "risk", "deadline"] = "fifo"
+    at_shift_end: Literal["finish", "handback"] = "finish"
+
+
+class StrategyDiscussions(_Frozen):
+    deadline: Target = Target(amount=72.0, clock="elapsed_hours")
+    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
+    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
+    scheduling_delay_hours: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    discipline: Literal["fifo", "deadline"] = "deadline"
+
+
+class InitialBacklog(_Frozen):
+    """Referrals already waiting for staff at the start, with their ages."""
+
+    count: int = Field(default=0, ge=0)
+    age_days: Distribution = Field(default_factory=lambda: Uniform(low=0.0, high=7.0))
+
+
+class Hub(_Frozen):
+    demand_share: Weight
+    staff: Roster
+    sd_attendees: Roster = Roster(headcount=2)
+    initial_backlog: InitialBacklog = InitialBacklog()
+
+
+class Scenario(_Frozen):
+    """A complete, validated scenario. Build with `load_scenario` or `Scenario.from_dict`."""
+
+    name: str = "scenario"
+    description: str = ""
+    run: Run = Run()
+    reporting: Reporting = Reporting()
+    calendar: WorkingCalendarConfig = WorkingCalendarConfig()
+    arrivals: Arrivals = Arrivals()
+    referral_types: dict[str, ReferralType] = Field(min_length=1)
+    grades: dict[Literal["high", "medium", "standard"], Grade]
+    officer_assessment: OfficerAssessment = OfficerAssessment()
+    rpa: Rpa = Rpa()
+    sharing: Sharing = Sharing()
+    queue: Queue = Queue()
+    strategy_discussions: StrategyDiscussions = StrategyDiscussions()
+    hubs: dict[str, Hub] = Field(min_length=1)
+
+    @field_validator("hubs", "referral_types")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            if not _NAME.match(name):
+                raise ValueError(
+                    f"name {name!r} must be lower case letters, digits and _, "
+                    "starting with a letter"
+                )
+        return v
+
+    @field_validator("grades")
+    @classmethod
+    def _all_grades(cls, v: dict[str, Grade]) -> dict[str, Grade]:
+        missing = [g for g in GRADES if g not in v]
+        if missing:
+            raise ValueError(f"missing grade(s) {', '.join(missing)}: all of {GRADES} are needed")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.run.warmup_days >= self.run.duration_days:
+            raise ValueError("run.warmup_days must be less than run.duration_days")
+        if sum(t.share for t in self.referral_types.values()) <= 0:
+            raise ValueError("referral_types: shares need a positive sum")
+        if sum(h.demand_share for h in self.hubs.values()) <= 0:
+            raise ValueError("hubs: demand_share values need a positive sum")
+        return self
+
+    # -- conversions -------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as err:
+            raise ScenarioError(_problems(err, source)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+    def to_toml(self, path: str | Path) -> None:
+        """Write a TOML file that `load_scenario` reads back as an equal Scenario."""
+        from ._io import atomic_write_text
+
+        atomic_write_text(Path(path), tomli_w.dumps(self.to_dict()))
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """A copy with dotted-path values replaced, validated like a file."""
+        data = self.to_dict()
+        problems = []
+        for path, value in overrides.items():
+            try:
+                _set_path(data, path, value)
+            except KeyError as err:
+                problems.append(f"{source}: {path}: {err.args[0]}")
+        if problems:
+            raise ScenarioError(problems)
+        return Scenario.from_dict(data, source=source)
+
+    # -- derived views used by the model ---------------------------------------
+
+    @property
+    def hub_names(self) -> list[str]:
+        return list(self.hubs)
+
+    @property
+    def type_names(self) -> list[str]:
+        return list(self.referral_types)
+
+    def hub_rate_per_day(self, hub: str) -> float:
+        total = sum(h.demand_share for h in self.hubs.values())
+        return self.arrivals.referrals_per_day * self.hubs[hub].demand_share / total
+
+    @property
+    def warmup_hours(self) -> float:
+        return self.run.warmup_days * 24.0
+
+    @property
+    def horizon_hours(self) -> float:
+        return self.run.duration_days * 24.0
+
+
+def _problems(err: ValidationError, source: str) -> list[str]:
+    out = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in e and not isinstance(e["input"], dict | list):
+            msg = f"{msg}, got {e['input']!r}"
+        out.append(f"{source}: {loc or '(top level)'}: {msg}")
+    return out
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("fixed", "exponential", "triangular", "lognormal", "gamma", "uniform",
+                    "empirical")
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(f"no list item {part!r} (the list has {len(node)} items)")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                known = ", ".join(sorted(map(str, node))) or "none"
+                raise KeyError(f"unknown key {part!r} (known here: {known})")
+            key = part
+        else:
+            raise KeyError(f"{'.'.join(parts[:i])} is a value, not a table")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'a.b=VALUE' → ('a.b', value); VALUE is read as TOML, else taken as a string."""
+    if "=" not in text:
+        raise ScenarioError([f"--set {text}: expected PATH=VALUE"])
+    path, raw = (s.strip() for s in text.split("=", 1))
+    if not path:
+        raise ScenarioError([f"--set {text}: empty PATH"])
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario; problems name the file and key path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ScenarioError([f"{p}: cannot read: {err.strerror or err}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError([f"{p}: not valid TOML: {err}"]) from None
+    return Scenario.from_dict(data, source=str(p))
+
