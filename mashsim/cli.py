@@ -21,7 +21,9 @@ from .scenario import Scenario, load_scenario, parse_override
 __all__ = ["add_scenario_options", "load_with_overrides", "main"]
 
 EXIT_BAD_INPUT = 2
-COMMAND_MODULES = ("mashsim.cli_run",)
+# Each module registers its subcommands; a module not yet written is skipped.
+COMMAND_MODULES = ("mashsim.cli_run", "mashsim.cli_sweep", "mashsim.cli_report",
+                   "mashsim.cli_fit")
 
 
 def _positive_int(text: str) -> int:
@@ -102,7 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mashsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

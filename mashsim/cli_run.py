@@ -32,7 +32,7 @@ TABLE_COLUMNS = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="simulate a scenario and summarise with 95 % CIs")
+    run = sub.add_parser("run", help="simulate a scenario and summarise with 95 %% CIs")
     add_scenario_options(run, scenario_optional=True)
     add_replication_options(run)
     run.set_defaults(handler=_run)

@@ -341,9 +341,13 @@ class Scenario(_Frozen):
                 _set_path(data, path, value)
             except KeyError as err:
                 problems.append(f"{source}: {path}: {err.args[0]}")
+        try:
+            scenario = Scenario.from_dict(data, source=source)
+        except ScenarioError as err:
+            problems += err.problems
         if problems:
             raise ScenarioError(problems)
-        return Scenario.from_dict(data, source=source)
+        return scenario
 
     # -- derived views used by the model ---------------------------------------
 
