@@ -47,6 +47,9 @@ class Referrals:
     sd_service_hours: np.ndarray
     notify: np.ndarray  # early notification sent at creation
     notify_hours: np.ndarray
+    officer_delay_hours: np.ndarray  # creation → officer's assessment (NaN: not modelled)
+    handling_minutes: np.ndarray  # staff handling, before any sharing time
+    shared: np.ndarray  # passed to partner agencies
 
     def __len__(self) -> int:
         return len(self.created)
@@ -118,6 +121,7 @@ def _draw(
         delay = sc.officer_assessment.delay_hours.sample(rng("officer_delay"), n)
         handover = created + handover_offset_hours(sc.rpa, delay)
     else:
+        delay = np.full(n, np.nan)
         handover = entered.astype(float, copy=True)
 
     sdc = sc.strategy_discussions
@@ -141,6 +145,9 @@ def _draw(
         sd_service_hours=sd_service,
         notify=notify,
         notify_hours=sc.rpa.early_notification_minutes.sample(rng("notification"), n) / 60.0,
+        officer_delay_hours=delay,
+        handling_minutes=handling_min,
+        shared=shared,
     )
 
 
