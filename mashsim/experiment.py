@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,13 @@ from .metrics import daily_backlog, replication_metrics
 from .model import run_replication
 from .scenario import Scenario
 
-__all__ = ["ReplicationResult", "confidence_interval", "run_replications", "single_run"]
+__all__ = [
+    "ReplicationResult",
+    "confidence_interval",
+    "default_workers",
+    "run_replications",
+    "single_run",
+]
 
 
 @dataclass
@@ -42,11 +47,8 @@ def single_run(scenario: Scenario, seed: int, replication: int) -> ReplicationRe
     )
 
 
-def _single_run_args(args: tuple[Scenario, int, int]) -> ReplicationResult:
-    return single_run(*args)
-
-
 def default_workers() -> int:
+    """Usable cores (the CPU affinity mask where the platform has one)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
 
@@ -59,23 +61,17 @@ def run_replications(
     on_done: Callable[[], None] | None = None,
 ) -> list[ReplicationResult]:
     """Run replications 0..n-1, in order of replication number whatever the workers."""
-    tasks = [(scenario, seed, r) for r in range(replications)]
-    results: Iterable[ReplicationResult]
-    if workers <= 1 or replications <= 1:
-        results = map(_single_run_args, tasks)
-        out = []
-        for res in results:
-            out.append(res)
+    from .executors import ProcessExecutor, SerialExecutor, Task
+
+    tasks = [Task(scenario, seed, r) for r in range(replications)]
+    workers = min(workers, replications)
+    out: list[ReplicationResult | None] = [None] * replications
+    with ProcessExecutor(workers) if workers > 1 else SerialExecutor() as executor:
+        for i, res in executor.run(tasks):
+            out[i] = res
             if on_done:
                 on_done()
-        return out
-    with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
-        out = []
-        for res in pool.map(_single_run_args, tasks):
-            out.append(res)
-            if on_done:
-                on_done()
-    return sorted(out, key=lambda r: r.replication)
+    return [r for r in out if r is not None]
 
 
 def confidence_interval(values: Iterable[float], level: float = 0.95) -> dict[str, float | None]:

@@ -1,0 +1,137 @@
+"""Resumable runs: every finished replication is saved under the output folder at once.
+
+A replication is a pure function of (scenario, seed, replication), so its result can be
+stored under a key made of a hash of the scenario (which encodes the sweep point or the
+headcount being tried), the seed and the mashsim version, and reused by any later sweep or
+plan that needs the same replication. Files are written atomically as each replication
+completes, so Ctrl-C (or a crash) loses at most the replications that were running.
+
+The files are JSON, not pickle, so reading an output folder never runs code; floats
+round-trip exactly (`repr`), NaN included.
+
+Layout: `<out>/cache/<scenario-hash>/r<replication>.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._io import atomic_write_text
+from .executors import Executor, Task
+from .experiment import ReplicationResult
+from .scenario import Scenario
+
+__all__ = ["Interrupted", "ReplicationCache", "run_tasks", "scenario_hash"]
+
+CACHE_FOLDER = "cache"
+
+
+def scenario_hash(scenario: Scenario, seed: int) -> str:
+    """A stable 20-hex-digit key for (scenario contents, seed, mashsim version)."""
+    text = json.dumps({"scenario": scenario.to_dict(), "seed": seed, "version": __version__},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _encode(res: ReplicationResult) -> str:
+    daily = {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in d.items()}
+             for hub, d in res.daily.items()}
+    return json.dumps({"replication": res.replication, "metrics": res.metrics,
+                       "daily": daily})
+
+
+def _decode(text: str) -> ReplicationResult:
+    data = json.loads(text)
+    daily = {hub: {k: np.asarray(v["values"], dtype=v["dtype"]) for k, v in d.items()}
+             for hub, d in data["daily"].items()}
+    return ReplicationResult(replication=int(data["replication"]), metrics=data["metrics"],
+                             daily=daily)
+
+
+class ReplicationCache:
+    """Replication results on disk under `folder/cache`; `folder=None` keeps nothing."""
+
+    def __init__(self, folder: str | Path | None) -> None:
+        self.root = None if folder is None else Path(folder) / CACHE_FOLDER
+        self._keys: dict[int, tuple[Scenario, int, str]] = {}
+
+    def _path(self, task: Task) -> Path | None:
+        if self.root is None:
+            return None
+        entry = self._keys.get(id(task.scenario))
+        if entry is None or entry[0] is not task.scenario or entry[1] != task.seed:
+            entry = (task.scenario, task.seed, scenario_hash(task.scenario, task.seed))
+            self._keys[id(task.scenario)] = entry
+        return self.root / entry[2] / f"r{task.replication:05d}.json"
+
+    def get(self, task: Task) -> ReplicationResult | None:
+        path = self._path(task)
+        if path is None or not path.exists():
+            return None
+        try:
+            return _decode(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # unreadable: run it again and overwrite
+
+    def put(self, task: Task, result: ReplicationResult) -> None:
+        path = self._path(task)
+        if path is not None:
+            atomic_write_text(path, _encode(result))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_tasks`: what was saved and what was lost."""
+
+    def __init__(self, done: int, total: int, in_flight: int, folder: Path | None) -> None:
+        super().__init__(f"interrupted after {done} of {total} replications")
+        self.done, self.total, self.in_flight, self.folder = done, total, in_flight, folder
+
+    def message(self) -> str:
+        lost = f"{self.in_flight} replication(s) in flight were lost"
+        if self.folder is None:
+            return f"interrupted: {self.done} of {self.total} replications done, not saved " \
+                   "(no --out); " + lost
+        return (f"interrupted: {self.done} of {self.total} replications are saved under "
+                f"{self.folder}; {lost}. Run the same command with the same --out to resume.")
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: Executor,
+    cache: ReplicationCache,
+    on_done: Callable[[], None] | None = None,
+    on_cached: Callable[[int], None] | None = None,
+) -> list[ReplicationResult]:
+    """Results for `tasks` in task order: from the cache where saved, else run and saved.
+
+    `on_cached(n)` is told how many came from the cache; `on_done()` is called after each
+    replication run here has been saved (an exception from it stops the run, keeping what
+    was saved).
+    """
+    results: list[ReplicationResult | None] = [cache.get(t) for t in tasks]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if on_cached is not None:
+        on_cached(len(tasks) - len(missing))
+    try:
+        # closing(): stop the executor's generator (cancelling queued work and counting
+        # what was in flight) before the exception leaves this function.
+        with closing(executor.run([tasks[i] for i in missing])) as finished:
+            for j, res in finished:
+                i = missing[j]
+                cache.put(tasks[i], res)
+                results[i] = res
+                if on_done is not None:
+                    on_done()
+    except KeyboardInterrupt as err:
+        if isinstance(err, Interrupted):
+            raise
+        done = sum(r is not None for r in results)
+        raise Interrupted(done, len(tasks), executor.in_flight, cache.root) from None
+    return [r for r in results if r is not None]

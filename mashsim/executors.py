@@ -1,0 +1,197 @@
+"""Where replications run: in this process, on local worker processes, or on Dask.
+
+Every executor takes the same tasks — `Task(scenario, seed, replication)` — and yields
+`(task index, ReplicationResult)` pairs as they finish, in any order. A replication is a
+pure function of its task, so the caller, which puts results back in task order, gets
+exactly what a serial run gives whatever the executor and number of workers.
+
+A scenario pickles to about 5 kB in about 0.3 ms, against 0.05–1 s for a replication, so
+the process pool simply sends it with each task; Dask scatters each scenario to the
+cluster once (`broadcast=True`) because its per-task overhead is larger.
+
+On an exception or Ctrl-C in the caller, queued tasks are cancelled and the pool is shut
+down; only the replications already running are lost (`in_flight` says how many).
+"""
+
+from __future__ import annotations
+
+import signal
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from .experiment import ReplicationResult, default_workers, single_run
+from .scenario import Scenario
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "Task",
+    "make_executor",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication to run: the pure inputs of `single_run`."""
+
+    scenario: Scenario
+    seed: int
+    replication: int
+
+
+class Executor(ABC):
+    """Runs tasks and yields (index, result) as each finishes; a context manager."""
+
+    #: replications that were running when the last `run` was abandoned (lost work)
+    in_flight: int = 0
+
+    @abstractmethod
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        """Yield `(i, single_run(*tasks[i]))` for every task, in completion order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release workers; idempotent."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Run in this process, in task order: the reference every executor must match."""
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        for i, t in enumerate(tasks):
+            self.in_flight = 1
+            result = single_run(t.scenario, t.seed, t.replication)
+            self.in_flight = 0
+            yield i, result
+
+
+# -- local worker processes ---------------------------------------------------------
+
+def _worker_init() -> None:
+    # Ctrl-C goes to the whole process group; let the parent decide, so that workers
+    # never print a traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_run(task: Task) -> ReplicationResult:
+    return single_run(task.scenario, task.seed, task.replication)
+
+
+class ProcessExecutor(Executor):
+    """A pool of local worker processes (fork on Linux), kept across `run` calls."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init)
+        # A bounded window of submitted tasks: an interruption then cancels cheaply.
+        window = 2 * self.workers
+        pending: dict[Future, int] = {}
+        todo = iter(range(len(tasks)))
+        finished = False
+        try:
+            for i in todo:
+                pending[self._pool.submit(_worker_run, tasks[i])] = i
+                if len(pending) >= window:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    result = fut.result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending[self._pool.submit(_worker_run, tasks[nxt])] = nxt
+                    yield i, result
+            finished = True
+        finally:
+            if not finished:
+                self.in_flight = sum(1 for f in pending if f.running() or f.done())
+                for fut in pending:
+                    fut.cancel()
+                self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# -- Dask distributed ---------------------------------------------------------------
+
+
+def _dask_run(scenario: Scenario, seed: int, rep: int) -> ReplicationResult:
+    return single_run(scenario, seed, rep)
+
+
+class DaskExecutor(Executor):
+    """Tasks on an existing Dask distributed cluster (`tcp://host:port` or a Client).
+
+    Needs the optional extra `mashsim[dask]`; workers must have mashsim importable.
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        try:
+            from distributed import Client
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise RuntimeError(
+                "--scheduler needs Dask distributed: pip install 'mashsim[dask]'"
+            ) from err
+        if isinstance(scheduler, Client):
+            self._client, self._own = scheduler, False
+        else:
+            self._client, self._own = Client(scheduler, set_as_default=False), True
+        self._scattered: dict[int, tuple[Scenario, Any]] = {}
+
+    def _remote(self, scenario: Scenario) -> Any:
+        entry = self._scattered.get(id(scenario))
+        if entry is None or entry[0] is not scenario:
+            fut = self._client.scatter(scenario, broadcast=True, hash=False)
+            entry = (scenario, fut)
+            self._scattered[id(scenario)] = entry
+        return entry[1]
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        from distributed import as_completed
+
+        futures = {
+            self._client.submit(_dask_run, self._remote(t.scenario), t.seed, t.replication,
+                                pure=False): i
+            for i, t in enumerate(tasks)
+        }
+        finished = False
+        try:
+            for fut in as_completed(list(futures)):
+                yield futures[fut], fut.result()
+            finished = True
+        finally:
+            if not finished:
+                self.in_flight = sum(1 for f in futures if f.status == "pending")
+                self._client.cancel(list(futures))
+
+    def close(self) -> None:
+        self._scattered.clear()
+        if self._own:
+            self._client.close()
+            self._own = False
+
+
+def make_executor(workers: int | None = None, scheduler: Any = None) -> Executor:
+    """Dask when a scheduler is named, else processes for workers > 1, else serial."""
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    n = workers if workers is not None else default_workers()
+    return ProcessExecutor(n) if n > 1 else SerialExecutor()
