@@ -1,0 +1,426 @@
+"""The referral event log: a force's case-management extract as CSV, one row per referral.
+
+Reading is streamed in chunks (`EventLogReader.chunks()`), every row is validated, and
+each problem is counted by kind with its file line numbers, so a million-row extract is
+checked and summarised in bounded memory. The one structure that grows with the log is
+the duplicate-ID index: a sorted array of 64-bit hashes, 8 bytes per row.
+
+Times become float hours since 1970-01-01 00:00 *local wall-clock* time in the stated
+zone, because the model's clock is naive local wall-clock time (every day 24 h): naive
+timestamps are read as wall-clock time in `timezone`, timestamps with an offset are
+converted to it. Writing produces the same format from a simulation run
+(`simulated_log_frame` + `write_event_log`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScenarioError
+from .model import HubRecord
+from .scenario import GRADES, Scenario
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "PROBLEM_KINDS",
+    "REQUIRED_COLUMNS",
+    "TIME_COLUMNS",
+    "BadRows",
+    "EventLogReader",
+    "epoch_hours",
+    "hours_to_date",
+    "simulated_log_frame",
+    "write_event_log",
+]
+
+REQUIRED_COLUMNS = ("referral_id", "hub", "referral_type", "created_at", "risk_grade")
+OPTIONAL_COLUMNS = ("officer_assessment_at", "staff_start_at", "decision_at",
+                    "shared_with_partners", "strategy_discussion_at", "handling_minutes")
+TIME_COLUMNS = ("created_at", "officer_assessment_at", "staff_start_at", "decision_at",
+                "strategy_discussion_at")
+# Parsed frames carry these columns; times are hours since 1970-01-01 local wall clock.
+_TIME_FIELD = {"created_at": "created", "officer_assessment_at": "officer",
+               "staff_start_at": "staff_start", "decision_at": "decision",
+               "strategy_discussion_at": "sd"}
+
+PROBLEM_KINDS = {
+    "wrong_field_count": "malformed: wrong number of fields",
+    "missing_value": "malformed: a required field is blank",
+    "bad_timestamp": "malformed: a timestamp that is not ISO 8601",
+    "bad_grade": "malformed: risk_grade is not high, medium or standard",
+    "bad_name": "malformed: hub or referral_type is not a usable name",
+    "bad_number": "malformed: handling_minutes is not a number >= 0",
+    "bad_flag": "malformed: shared_with_partners is not yes/no, true/false or 1/0",
+    "unknown_hub": "unknown hub (not in the scenario)",
+    "unknown_type": "unknown referral_type (not in the scenario)",
+    "out_of_order": "timestamps out of order (an event before creation, or decision "
+                    "before staff start)",
+    "duplicate_id": "duplicate referral_id (an earlier row has it)",
+}
+_GRADE_CODES = {g: i for i, g in enumerate(GRADES)}
+_TRUE = frozenset({"1", "true", "yes", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "n", "f"})
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+_EPOCH = dt.date(1970, 1, 1)
+_NS_PER_HOUR = 3_600_000_000_000
+SHOW_LINES = 10
+
+
+def epoch_hours(day: dt.date) -> float:
+    """Hours from 1970-01-01 00:00 to 00:00 on `day` (the parsed frames' time origin)."""
+    return float((day - _EPOCH).days * 24)
+
+
+def hours_to_date(hours: float) -> dt.date:
+    return _EPOCH + dt.timedelta(days=int(np.floor(hours / 24.0)))
+
+
+def normalise_name(text: str) -> str:
+    """'Milton Keynes' → 'milton_keynes': extracts rarely use scenario-style names."""
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+@dataclass
+class BadRows:
+    """Rows with problems: count and first file line numbers per kind."""
+
+    path: str
+    counts: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    bad_rows: int = 0
+    rows: int = 0
+
+    def add(self, kind: str, lines: Iterable[int]) -> None:
+        lines = list(lines)
+        if not lines:
+            return
+        self.counts[kind] = self.counts.get(kind, 0) + len(lines)
+        shown = self.lines.setdefault(kind, [])
+        shown.extend(lines[: max(0, SHOW_LINES - len(shown))])
+
+    def messages(self) -> list[str]:
+        """One line per problem kind; line numbers are file lines (the header is line 1)."""
+        out = []
+        for kind, n in self.counts.items():
+            shown = ", ".join(map(str, self.lines[kind]))
+            more = f" and {n - len(self.lines[kind])} more" if n > len(self.lines[kind]) else ""
+            out.append(f"{self.path}: {n} row(s) {PROBLEM_KINDS[kind]}: line(s) {shown}{more}")
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rows": self.rows, "bad_rows": self.bad_rows, "counts": dict(self.counts),
+                "first_lines": {k: list(v) for k, v in self.lines.items()}}
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScenarioError([f"--timezone {name}: unknown time zone"]) from None
+
+
+def _parse_times(s: pd.Series, zone: ZoneInfo) -> np.ndarray:
+    """ISO 8601 strings → float hours since 1970 local wall clock; NaN where unparsable.
+
+    The fast path handles chunks that are all naive (or share one offset); mixed chunks
+    are split by a regex for the offset.
+    """
+    try:
+        t = pd.to_datetime(s, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):
+        t = None
+    if t is not None and isinstance(t.dtype, pd.DatetimeTZDtype):
+        t = t.dt.tz_convert(zone).dt.tz_localize(None)
+    elif t is None or t.dtype == object:
+        aware = s.str.contains(_OFFSET, regex=True)
+        naive = pd.to_datetime(s.where(~aware), format="ISO8601", errors="coerce")
+        conv = pd.to_datetime(s.where(aware), format="ISO8601", errors="coerce", utc=True)
+        conv = conv.dt.tz_convert(zone).dt.tz_localize(None)
+        t = naive.where(~aware, conv)
+    ns = t.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    out = ns / _NS_PER_HOUR
+    out[pd.isna(t).to_numpy()] = np.nan
+    return out
+
+
+def _parse_flag(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    low = s.str.strip().str.lower()
+    yes, no = low.isin(_TRUE).to_numpy(), low.isin(_FALSE).to_numpy()
+    bad = ~(yes | no) & (low != "").to_numpy()
+    return np.where(yes, 1.0, np.where(no, 0.0, np.nan)), bad
+
+
+class EventLogReader:
+    """Streams validated chunks of an event log; problems are collected in `.problems`.
+
+    Iterate `chunks()` once; afterwards call `check(skip_bad_rows)`, which raises
+    `ScenarioError` listing every problem kind unless the user asked to skip bad rows.
+    `known_hubs` / `known_types` (scenario names) turn other names into bad rows.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        timezone: str = "Europe/London",
+        known_hubs: Sequence[str] | None = None,
+        known_types: Sequence[str] | None = None,
+        chunk_rows: int = 50_000,
+    ) -> None:
+        self.path = Path(path)
+        self.zone = _zone(timezone)
+        self.known_hubs = None if known_hubs is None else frozenset(known_hubs)
+        self.known_types = None if known_types is None else frozenset(known_types)
+        self.chunk_rows = chunk_rows
+        self.problems = BadRows(str(self.path))
+        self.columns: tuple[str, ...] = ()
+        self.renamed: dict[str, str] = {}  # original name → normalised, hubs and types
+        self.max_time_hours = -np.inf  # latest timestamp seen: the extract's end
+        self._ids = np.empty(0, dtype=np.uint64)
+
+    @property
+    def optional_present(self) -> tuple[str, ...]:
+        return tuple(c for c in OPTIONAL_COLUMNS if c in self.columns)
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        try:
+            fh = open(self.path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+        except OSError as err:
+            raise ScenarioError([f"{self.path}: cannot read: {err.strerror or err}"]) from None
+        with fh:
+            reader = csv.reader(fh)
+            header = [h.strip().lower() for h in next(reader, [])]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise ScenarioError([f"{self.path}: missing required column(s) "
+                                     f"{', '.join(missing)} (header is line 1: "
+                                     f"{', '.join(header) or 'empty file'})"])
+            self.columns = tuple(header)
+            width = len(header)
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            bad_width: list[int] = []
+            for row in reader:
+                if len(row) == width:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+                elif row:  # a blank line is not a row
+                    bad_width.append(reader.line_num)
+                if len(rows) >= self.chunk_rows:
+                    yield from self._finish_chunk(rows, lines, bad_width)
+                    rows, lines, bad_width = [], [], []
+            yield from self._finish_chunk(rows, lines, bad_width)
+
+    def _finish_chunk(
+        self, rows: list[list[str]], lines: list[int], bad_width: list[int]
+    ) -> Iterator[pd.DataFrame]:
+        self.problems.add("wrong_field_count", bad_width)
+        self.problems.rows += len(rows) + len(bad_width)
+        self.problems.bad_rows += len(bad_width)
+        if not rows:
+            return
+        raw = pd.DataFrame(rows, columns=list(self.columns), dtype=object)
+        frame, bad = self._validate(raw, np.asarray(lines, dtype=np.int64))
+        self.problems.bad_rows += int(bad.sum())
+        clean = frame[~bad].reset_index(drop=True)
+        if len(clean):
+            yield clean
+
+    def _validate(self, raw: pd.DataFrame, line: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        n = len(raw)
+        bad = np.zeros(n, dtype=bool)
+
+        def flag(kind: str, mask: np.ndarray) -> None:
+            nonlocal bad
+            mask = mask & ~bad  # one kind per row: the first problem found
+            self.problems.add(kind, line[mask].tolist())
+            bad |= mask
+
+        req = {c: raw[c].str.strip() for c in REQUIRED_COLUMNS}
+        flag("missing_value", np.logical_or.reduce([(v == "").to_numpy() for v in req.values()]))
+        out = pd.DataFrame({"line": line, "referral_id": req["referral_id"]})
+        for col in ("hub", "referral_type"):
+            mapping = {u: normalise_name(u) for u in req[col].unique()}
+            names = req[col].map(mapping)
+            self.renamed.update({u: v for u, v in mapping.items() if u and u != v})
+            out[col] = names
+            flag("bad_name", ~names.str.match(_NAME).to_numpy())
+        grade = req["risk_grade"].str.lower().map(_GRADE_CODES)
+        flag("bad_grade", grade.isna().to_numpy())
+        out["grade"] = grade.fillna(-1).astype(np.int8).to_numpy()
+        for col, name in _TIME_FIELD.items():
+            if col not in raw:
+                out[name] = np.nan
+                continue
+            text = raw[col].str.strip()
+            hours = _parse_times(text, self.zone)
+            flag("bad_timestamp", np.isnan(hours) & (text != "").to_numpy())
+            out[name] = hours
+        if "handling_minutes" in raw:
+            text = raw["handling_minutes"].str.strip()
+            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+            flag("bad_number", ((np.isnan(num) | (num < 0)) & (text != "").to_numpy()))
+            out["handling_minutes"] = num
+        else:
+            out["handling_minutes"] = np.nan
+        if "shared_with_partners" in raw:
+            shared, bad_flag = _parse_flag(raw["shared_with_partners"])
+            flag("bad_flag", bad_flag)
+            out["shared"] = shared
+        else:
+            out["shared"] = np.nan
+        if self.known_hubs is not None:
+            flag("unknown_hub", ~out["hub"].isin(self.known_hubs).to_numpy())
+        if self.known_types is not None:
+            flag("unknown_type", ~out["referral_type"].isin(self.known_types).to_numpy())
+        c = out["created"].to_numpy()
+        with np.errstate(invalid="ignore"):
+            order = ((out["officer"].to_numpy() < c) | (out["staff_start"].to_numpy() < c)
+                     | (out["decision"].to_numpy() < c) | (out["sd"].to_numpy() < c)
+                     | (out["decision"].to_numpy() < out["staff_start"].to_numpy()))
+        flag("out_of_order", order)
+        flag("duplicate_id", self._duplicates(out["referral_id"], bad))
+        times = out[list(_TIME_FIELD.values())].to_numpy()[~bad]
+        if times.size and np.isfinite(times).any():
+            self.max_time_hours = max(self.max_time_hours, float(np.nanmax(times)))
+        return out, bad
+
+    def _duplicates(self, ids: pd.Series, bad: np.ndarray) -> np.ndarray:
+        """Rows whose ID an earlier row (clean, in this or an earlier chunk) had."""
+        h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+        dup = np.zeros(len(h), dtype=bool)
+        if self._ids.size:
+            pos = np.minimum(np.searchsorted(self._ids, h), self._ids.size - 1)
+            dup = self._ids[pos] == h
+        ok = ~bad & ~dup
+        first = np.zeros(len(h), dtype=bool)
+        _, idx = np.unique(h[ok], return_index=True)
+        first[np.flatnonzero(ok)[idx]] = True
+        dup |= ok & ~first
+        fresh = h[first]
+        merged = np.concatenate((self._ids, fresh))
+        merged.sort()
+        self._ids = merged
+        return dup
+
+    def check(self, skip_bad_rows: bool) -> list[str]:
+        """Raise unless clean or skipping; returns the warning lines when skipping."""
+        p = self.problems
+        if not p.counts:
+            return []
+        msgs = p.messages()
+        if not skip_bad_rows:
+            raise ScenarioError([*msgs, f"{self.path}: {p.bad_rows} of {p.rows} data row(s) "
+                                 "have problems; fix them, or rerun with --skip-bad-rows to "
+                                 f"use the {p.rows - p.bad_rows} clean row(s)"])
+        return [*msgs, f"{self.path}: skipped {p.bad_rows} bad row(s) of {p.rows}; "
+                f"used {p.rows - p.bad_rows} clean row(s)"]
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def simulated_log_frame(
+    scenario: Scenario,
+    records: dict[str, HubRecord],
+    window_start_hours: float,
+    extract_end_hours: float,
+) -> pd.DataFrame:
+    """The referrals created in [window_start, extract_end) of one replication, as a log.
+
+    Model hours become parsed-frame hours (since 1970, local wall clock). Events after
+    the extract end are blank, as in a real extract: an assessment not yet submitted,
+    a referral not yet decided (then its sharing flag and handling time are unknown too).
+    """
+    origin = epoch_hours(scenario.run.start_date)
+    parts = []
+    types = np.asarray(scenario.type_names, dtype=object)
+    for hub, rec in records.items():
+        r = rec.referrals
+        keep = (r.created >= window_start_hours) & (r.created < extract_end_hours)
+        keep &= r.entered == r.created  # not the initial backlog
+        idx = np.flatnonzero(keep)
+
+        def known(t: np.ndarray, idx: np.ndarray = idx) -> np.ndarray:
+            t = np.asarray(t, dtype=float)[idx]
+            return np.where(t <= extract_end_hours, t + origin, np.nan)
+
+        officer = known(r.created + r.officer_delay_hours)
+        decision = known(rec.staff_end)
+        decided = np.isfinite(decision)
+        parts.append(pd.DataFrame({
+            "referral_id": [f"{hub}-{i:07d}" for i in range(len(idx))],
+            "hub": hub,
+            "referral_type": types[r.type_idx[idx]],
+            "grade": r.grade_idx[idx].astype(np.int8),
+            "created": r.created[idx] + origin,
+            "officer": officer,
+            "staff_start": known(rec.staff_start),
+            "decision": decision,
+            "sd": known(rec.sd_held),
+            "shared": np.where(decided, r.shared[idx].astype(float), np.nan),
+            "handling_minutes": np.where(decided, r.handling_minutes[idx], np.nan),
+        }))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values("created", kind="stable").reset_index(drop=True)
+
+
+def _format_times(hours: np.ndarray) -> np.ndarray:
+    secs = np.round(np.nan_to_num(hours, nan=0.0) * 3600.0).astype(np.int64)
+    text = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s")
+    return np.where(np.isfinite(hours), text, "")
+
+
+def _format_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "referral_id": frame["referral_id"],
+        "hub": frame["hub"],
+        "referral_type": frame["referral_type"],
+        "created_at": _format_times(frame["created"].to_numpy()),
+        "risk_grade": np.asarray(GRADES, dtype=object)[frame["grade"].to_numpy()],
+    })
+    for col in ("officer_assessment_at", "staff_start_at", "decision_at"):
+        out[col] = _format_times(frame[_TIME_FIELD[col]].to_numpy())
+    shared = frame["shared"].to_numpy()
+    out["shared_with_partners"] = np.where(np.isnan(shared), "",
+                                           np.where(shared > 0.5, "true", "false"))
+    out["strategy_discussion_at"] = _format_times(frame["sd"].to_numpy())
+    hm = frame["handling_minutes"].to_numpy()
+    out["handling_minutes"] = np.where(np.isnan(hm), "", np.char.mod("%.2f", np.nan_to_num(hm)))
+    return out
+
+
+def write_event_log(path: str | Path, frames: Iterable[pd.DataFrame]) -> int:
+    """Write parsed-form frames as an event-log CSV (naive local timestamps); atomic.
+
+    Returns the number of rows written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    rows = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            header = True
+            for frame in frames:
+                _format_chunk(frame).to_csv(fh, index=False, header=header, lineterminator="\n")
+                header = False
+                rows += len(frame)
+            if header:
+                fh.write(",".join((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return rows
