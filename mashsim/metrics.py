@@ -15,6 +15,7 @@ import numpy as np
 
 from .model import HubRecord, Referrals
 from .scenario import GRADES, Scenario
+from .staffing import CapacitySchedule
 
 __all__ = ["METRICS", "daily_backlog", "metric_names", "replication_metrics"]
 
@@ -66,12 +67,28 @@ class _View:
         self.end = np.concatenate([r.staff_end for r in records])
         self.sd_held = np.concatenate([r.sd_held for r in records])
         self.notifications = np.concatenate([r.notifications_entered for r in records])
-        self.busy = np.concatenate([r.staff_busy for r in records])
-        self.schedules = [r.staff_schedule for r in records]
+        self.staff = [(r.staff_busy, r.staff_schedule) for r in records]
 
 
 def _overlap(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+
+
+def _busy_on_duty_hours(
+    segments: np.ndarray, schedule: CapacitySchedule, lo: float, hi: float
+) -> float:
+    """∫ min(people busy, people rostered) dt over [lo, hi].
+
+    Work finished after a shift ends ("finish" mode) is real work but not rostered
+    time, so it is left out and utilisation never exceeds 1.
+    """
+    if len(segments) == 0:
+        return 0.0
+    pts = np.unique(np.clip(np.concatenate(
+        (segments[:, 0], segments[:, 1], schedule.times_hours, [lo, hi])), lo, hi))
+    mid = (pts[:-1] + pts[1:]) / 2.0
+    busy = _count_open(segments[:, 0], segments[:, 1], mid)
+    return float(np.sum(np.minimum(busy, schedule.at(mid)) * np.diff(pts)))
 
 
 def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
@@ -92,7 +109,7 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     out: dict[str, float] = {
         "referrals_arrived": float(incl.sum()),
         "referrals_completed": float(done.sum()),
-        "referrals_open_at_end": float(incl.sum() - done.sum()),
+        "referrals_open_at_end": float((incl & ~np.isfinite(v.end)).sum()),
     }
     queued = incl & (r.handover <= horizon)
     wait = np.where(np.isfinite(v.start), v.start, horizon) - r.handover
@@ -129,8 +146,8 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     open_age = age[incl & ~np.isfinite(v.end)]
     out["oldest_waiting_days_at_end"] = float(open_age.max() / 24.0) if open_age.size else 0.0
 
-    busy = _overlap(v.busy[:, 0], v.busy[:, 1], w, horizon).sum()
-    rostered = sum(s.staff_hours(w, horizon) for s in v.schedules)
+    busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in v.staff)
+    rostered = sum(sched.staff_hours(w, horizon) for _, sched in v.staff)
     out["staff_utilisation"] = _ratio(busy, rostered)
     out["early_notifications"] = float((v.notifications >= w).sum())
     return out

@@ -106,6 +106,13 @@ def _draw(
     grade_cum = np.cumsum([t.grade_mix.probabilities() for t in types], axis=1)
     grade_idx = np.minimum((rng("grade").random(n)[:, None] >= grade_cum[type_idx]).sum(1), 2)
 
+    if rpa_stage:
+        delay = sc.officer_assessment.delay_hours.sample(rng("officer_delay"), n)
+        handover = created + handover_offset_hours(sc.rpa, delay)
+    else:
+        delay = np.full(n, np.nan)
+        handover = entered.astype(float, copy=True)
+
     handling_min = np.zeros(n)
     deadline = np.zeros(n)
     for g, name in enumerate(GRADES):
@@ -113,16 +120,10 @@ def _draw(
         mask = grade_idx == g
         handling_min[mask] = grade.handling_minutes.sample(rng(f"handling_{name}"), n)[mask]
         t = grade.decision_target
-        deadline[mask] = cal.deadline_hours(created[mask], t.amount, t.clock)
+        origin = created if t.starts_at == "creation" else handover
+        deadline[mask] = cal.deadline_hours(origin[mask], t.amount, t.clock)
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
-
-    if rpa_stage:
-        delay = sc.officer_assessment.delay_hours.sample(rng("officer_delay"), n)
-        handover = created + handover_offset_hours(sc.rpa, delay)
-    else:
-        delay = np.full(n, np.nan)
-        handover = entered.astype(float, copy=True)
 
     sdc = sc.strategy_discussions
     sd_share = np.array([t.strategy_discussion_share for t in types])

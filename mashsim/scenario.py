@@ -92,10 +92,15 @@ class Roster(_Frozen):
 
 
 class Target(_Frozen):
-    """A deadline measured on a named clock from the referral's creation."""
+    """A deadline: `amount` on a named clock, counted from creation or from MASH receipt.
+
+    "creation" is when the incident's referral was created (the 72-hour rule);
+    "mash_receipt" is when the RPA handed it to the MASH staff queue.
+    """
 
     amount: float = Field(ge=0)
     clock: Clock = "elapsed_hours"
+    starts_at: Literal["creation", "mash_receipt"] = "creation"
 
     @model_validator(mode="after")
     def _whole_days(self) -> Target:
@@ -108,6 +113,15 @@ class Run(_Frozen):
     start_date: dt.date = dt.date(2025, 4, 7)
     duration_days: float = Field(default=119.0, gt=0, le=3660)
     warmup_days: float = Field(default=28.0, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Run:
+        if self.warmup_days >= self.duration_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days:g}) must be less than duration_days "
+                f"({self.duration_days:g})"
+            )
+        return self
 
 
 class Reporting(_Frozen):
@@ -306,8 +320,6 @@ class Scenario(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        if self.run.warmup_days >= self.run.duration_days:
-            raise ValueError("run.warmup_days must be less than run.duration_days")
         if sum(t.share for t in self.referral_types.values()) <= 0:
             raise ValueError("referral_types: shares need a positive sum")
         if sum(h.demand_share for h in self.hubs.values()) <= 0:

@@ -1,0 +1,32 @@
+"""Shared fixtures: small, fast scenarios built from the bundled default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mashsim import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "scenarios" / "thames_valley.toml"
+
+
+@pytest.fixture(scope="session")
+def default_scenario() -> Scenario:
+    return load_scenario(DEFAULT)
+
+
+def one_hub(scenario: Scenario, hub: str = "reading", **overrides: object) -> Scenario:
+    """The default scenario cut down to one hub (and any dotted-path overrides)."""
+    data = scenario.to_dict()
+    data["arrivals"]["referrals_per_day"] = scenario.hub_rate_per_day(hub)  # its own demand
+    data["hubs"] = {hub: data["hubs"][hub]}
+    small = Scenario.from_dict(data)
+    return small.with_overrides(overrides) if overrides else small
+
+
+@pytest.fixture(scope="session")
+def small_scenario(default_scenario: Scenario) -> Scenario:
+    """Reading alone for 8 weeks after a 1-week warm-up: ≈0.05 s a replication."""
+    return one_hub(default_scenario, **{"run.duration_days": 63.0, "run.warmup_days": 7.0})
