@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ScenarioError
 from .experiment import ReplicationResult, default_workers, single_run
 from .scenario import Scenario
 
@@ -143,18 +144,22 @@ class DaskExecutor(Executor):
     Needs the optional extra `mashsim[dask]`; workers must have mashsim importable.
     """
 
-    def __init__(self, scheduler: Any) -> None:
+    def __init__(self, scheduler: Any, timeout_s: float = 20.0) -> None:
+        self._scattered: dict[int, tuple[Scenario, Any]] = {}
         try:
             from distributed import Client
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "--scheduler needs Dask distributed: pip install 'mashsim[dask]'"
-            ) from err
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ScenarioError([f"--scheduler {scheduler}: needs Dask distributed "
+                                 "(pip install 'mashsim[dask]')"]) from None
         if isinstance(scheduler, Client):
             self._client, self._own = scheduler, False
-        else:
-            self._client, self._own = Client(scheduler, set_as_default=False), True
-        self._scattered: dict[int, tuple[Scenario, Any]] = {}
+            return
+        try:
+            self._client = Client(scheduler, set_as_default=False, timeout=timeout_s)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ScenarioError([f"--scheduler {scheduler}: cannot connect to a Dask "
+                                 f"scheduler ({err})"]) from None
+        self._own = True
 
     def _remote(self, scenario: Scenario) -> Any:
         entry = self._scattered.get(id(scenario))
@@ -174,7 +179,7 @@ class DaskExecutor(Executor):
         }
         finished = False
         try:
-            for fut in as_completed(list(futures)):
+            for fut in as_completed(list(futures), loop=self._client.loop):
                 yield futures[fut], fut.result()
             finished = True
         finally:
