@@ -235,14 +235,18 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
     """Per-referral waits from re-running the first replications (pure, so identical).
 
     One row per referral created after the warm-up: replication, hub, grade,
+    clock_start ("creation" or "mash_receipt": where the grade's target counts from),
     staff_wait_hours (hand-over → first staff work; NaN if never handed over),
-    decision_hours (creation → decision, or → end of run if still open),
-    target_hours (creation → its decision-target deadline), breached, open_at_end.
+    decision_hours (clock start → decision, or → end of run if still open),
+    target_hours (clock start → its decision-target deadline), time_in_mash_hours
+    (creation → decision or end), breached, open_at_end.
     """
     sc = results.scenario
     n = results.replications if replications is None else min(replications,
                                                                 results.replications)
     horizon = sc.horizon_hours
+    starts = np.asarray([getattr(sc.grades[g].decision_target, "starts_at", "creation")
+                         for g in GRADES])
     frames = []
     for run in results.runs[:n]:
         for hub, rec in run_replication(sc, results.seed, run.replication).items():
@@ -251,20 +255,24 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
             start = np.where(np.isfinite(rec.staff_start), rec.staff_start, horizon)
             end = np.where(np.isfinite(rec.staff_end), rec.staff_end, horizon)
             handed = r.handover <= horizon
+            clock = starts[r.grade_idx]
+            zero = np.where(clock == "mash_receipt", r.handover, r.created)
             frames.append(pd.DataFrame({
                 "replication": run.replication,
                 "hub": hub,
                 "grade": np.asarray(GRADES)[r.grade_idx[keep]],
+                "clock_start": clock[keep],
                 "staff_wait_hours": np.where(handed, start - r.handover, np.nan)[keep],
-                "decision_hours": (end - r.created)[keep],
-                "target_hours": (r.deadline - r.created)[keep],
+                "decision_hours": np.where(zero <= horizon, end - zero, np.nan)[keep],
+                "target_hours": (r.deadline - zero)[keep],
+                "time_in_mash_hours": (end - r.created)[keep],
                 "breached": (end > r.deadline)[keep],  # open and not yet due: False
                 "open_at_end": ~np.isfinite(rec.staff_end[keep]),
             }))
     if not frames:
-        return pd.DataFrame(columns=["replication", "hub", "grade", "staff_wait_hours",
-                                     "decision_hours", "target_hours", "breached",
-                                     "open_at_end"])
+        return pd.DataFrame(columns=["replication", "hub", "grade", "clock_start",
+                                     "staff_wait_hours", "decision_hours", "target_hours",
+                                     "time_in_mash_hours", "breached", "open_at_end"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -279,8 +287,9 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
                       hub: str | None = None) -> Figure:
     """Share of referrals still waiting after t hours, by risk grade, targets drawn.
 
-    Solid: creation → decision (the clock the targets run on); dotted: hand-over to
-    staff → first staff work. Referrals still open at the end count at their age so far,
+    Solid: from the moment the grade's target starts counting (creation, or MASH receipt
+    where the scenario says so) to the decision; dotted: hand-over to staff → first staff
+    work. Referrals still open at the end count at their age so far,
     so the solid tails are a lower bound. The vertical line is the grade's decision
     target; on a working-hours clock its elapsed length varies, so the median is drawn.
     """
@@ -295,11 +304,12 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
     for ax, grade in zip(axes, GRADES, strict=True):
         g = w[w["grade"] == grade]
         colour = GRADE_COLOURS[grade]
+        target = sc.grades[grade].decision_target
+        since = getattr(target, "starts_at", "creation").replace("mash_receipt", "MASH receipt")
         ax.plot(grid, _survival(g["decision_hours"].to_numpy(float), grid), color=colour,
-                lw=1.6, label="creation → decision")
+                lw=1.6, label=f"{since} → decision")
         ax.plot(grid, _survival(g["staff_wait_hours"].to_numpy(float), grid), color=colour,
                 lw=1.2, ls=":", label="hand-over → staff start")
-        target = sc.grades[grade].decision_target
         elapsed = (g["target_hours"].median() if len(g) else target.amount)
         clock = target.clock.replace("_", " ")
         note = "" if target.clock == "elapsed_hours" else f" (median {elapsed:.0f} h elapsed)"

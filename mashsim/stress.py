@@ -55,6 +55,8 @@ PROVENANCE: tuple[tuple[str, str, str], ...] = (
     ("referral_types.*.strategy_discussion_share", "assumption",
      "national s47 rates (≈12 %, range 5–20 %)"),
     ("referral_types.*", "assumption", "referral mix and DASH-style grade mix"),
+    ("grades.*.decision_target.starts_at", "assumption",
+     "where the target starts counting: the source rule does not say"),
     ("grades.*.decision_target*", "rule", "another force's published MASH rule"),
     ("grades.*.priority", "setting", "queue order under the 'risk' discipline"),
     ("grades.*.handling_minutes", "assumption", "no public figure"),
@@ -213,6 +215,11 @@ def _bundled_default() -> Scenario | None:
 # -- the description ---------------------------------------------------------------
 
 
+def _target_text(name: str, target: Any) -> str:
+    since = getattr(target, "starts_at", "creation").replace("_", " ")
+    return f"{name} {target.amount:g} {target.clock.replace('_', ' ')} from {since}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
@@ -229,9 +236,7 @@ def stress_des(
     n_assumed = sum(r.kind == "assumption" for r in rows)
     n_changed = sum(r.changed_from is not None for r in rows)
     work_h = mean_work_hours_per_referral(sc)
-    targets = "; ".join(
-        f"{g} {sc.grades[g].decision_target.amount:g} {sc.grades[g].decision_target.clock}"
-        .replace("_", " ") for g in GRADES)
+    targets = "; ".join(_target_text(g, sc.grades[g].decision_target) for g in GRADES)
     sdd = sc.strategy_discussions.deadline
     staff = sum(h.staff.headcount for h in sc.hubs.values())
     compared = dict(compared or {})

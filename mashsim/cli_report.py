@@ -1,0 +1,135 @@
+"""`mashsim report`: the self-contained HTML planning report.
+
+Plotting is imported only when the command runs, so `mashsim --help` and `mashsim run`
+never load matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from .cli import add_replication_options, add_scenario_options, load_with_overrides
+from .errors import ScenarioError
+from .experiment import default_workers
+from .simulate import simulate
+
+__all__ = ["register"]
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.05 or 5%, got {text!r}"
+                                         ) from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (or 0% and 100%), got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="simulate and write a self-contained HTML planning report",
+        description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
+                    "write a self-contained HTML report. --out FILE.html writes one file; "
+                    "--out FOLDER writes report.html plus each plot as PNG and each table "
+                    "as CSV.")
+    add_scenario_options(p)
+    add_replication_options(p)
+    for action in p._actions:  # same --out flag as `run`, with the report's meaning
+        if action.dest == "out":
+            action.metavar = "REPORT.html|DIR"
+            action.help = ("where to write: a .html file, or a folder for report.html plus "
+                           "PNG and CSV files (required)")
+        elif action.dest == "format":
+            action.help = "what to print on stdout: a line (table) or JSON with the summary"
+    p.add_argument("--compare", action="append", default=[], type=Path, metavar="OTHER.toml",
+                   help="another scenario to compare with SCENARIO (repeatable); the same "
+                        "--set overrides and seed apply to it")
+    p.add_argument("--sweep", type=Path, metavar="RESULTS",
+                   help="a sweep.csv (or a folder holding one) to chart breach vs headcount")
+    p.add_argument("--breach-target", type=_share, default=0.05, metavar="SHARE",
+                   help="target line for breach rates, e.g. 0.05 or 5%% (default 5%%)")
+    p.set_defaults(handler=_report)
+
+
+def _names(paths: list[Path], base: Path) -> list[str]:
+    """Short unique labels from file stems (the baseline's stem is taken first)."""
+    seen, out = {base.stem}, []
+    for path in paths:
+        name, i = path.stem, 2
+        while name in seen:
+            name, i = f"{path.stem}_{i}", i + 1
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The exact command that reproduces this report (defaults made explicit)."""
+    words = ["mashsim", "report", str(args.scenario)]
+    for other in args.compare:
+        words += ["--compare", str(other)]
+    if args.sweep is not None:
+        words += ["--sweep", str(args.sweep)]
+    words += ["--replications", str(args.replications), "--seed", str(args.seed)]
+    for text in args.overrides:
+        words += ["--set", text]
+    if args.breach_target != 0.05:
+        words += ["--breach-target", f"{args.breach_target:g}"]
+    words += ["--out", str(args.out)]
+    return shlex.join(words)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .cli_run import progress_callback
+
+    if args.out is None:
+        raise ScenarioError(["--out: required: a file ending in .html, or a folder"])
+    out: Path = args.out
+    is_file = out.suffix.lower() in (".html", ".htm")
+    if is_file and out.is_dir():
+        raise ScenarioError([f"--out {out}: is a folder, not an .html file"])
+    if not is_file and out.exists() and not out.is_dir():
+        raise ScenarioError([f"--out {out}: exists and is not a folder (name a .html file "
+                             "to write a single page)"])
+    base = load_with_overrides(args.scenario, args.overrides)
+    problems, others = [], []
+    for path in args.compare:
+        try:
+            others.append(load_with_overrides(path, args.overrides))
+        except ScenarioError as err:
+            problems += err.problems
+    sweep = None
+    if args.sweep is not None:
+        from .plots import read_sweep
+
+        try:
+            sweep = read_sweep(args.sweep)
+        except ScenarioError as err:
+            problems += err.problems
+    if problems:
+        raise ScenarioError(problems)
+
+    from .report import build_report, write_report
+
+    workers = args.workers or default_workers()
+    scenarios = [base, *others]
+    bar, tick = progress_callback(args.replications * len(scenarios), "replications")
+    with bar:
+        results = [simulate(sc, args.replications, args.seed, workers, tick) for sc in scenarios]
+    comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
+    report = build_report(results[0], comparisons, sweep, command=_command(args),
+                          breach_target=args.breach_target, base_name=args.scenario.stem)
+    written = write_report(report, out)
+    if args.format == "json":
+        import json
+
+        print(json.dumps({"report": str(written[-1]), "files": [str(p) for p in written],
+                          "summary": results[0].summary()}, indent=2, allow_nan=False))
+    else:
+        print(f"wrote {written[-1]}" + (f" and {len(written) - 1} file(s) beside it"
+                                       if len(written) > 1 else ""))
+    return 0
