@@ -445,7 +445,7 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
     """
     diffs = {name: paired_differences(base, res, metrics) for name, res in others.items()}
     nrows = math.ceil(len(metrics) / ncols)
-    fig = _figure(4.0 * ncols, 0.45 * len(others) * nrows + 1.7 * nrows + 0.4)
+    fig = _figure(4.0 * ncols, (0.5 * len(others) + 1.4) * nrows + 0.4)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     y = np.arange(len(others))[::-1]
     for ax, m in zip(axes, metrics, strict=False):
@@ -457,14 +457,15 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
             r = row.iloc[0]
             mean, lo, hi = _scale_ci({"mean": r["diff_mean"], "ci_low": r["diff_ci_low"],
                                       "ci_high": r["diff_ci_high"]}, scale)
-            ax.barh(y[i], 0 if math.isnan(mean) else mean, color=_CYCLE[i % len(_CYCLE)],
-                    alpha=0.85)
-            ax.annotate("n/a" if math.isnan(mean) else f"{mean:+.3g}", (0, y[i]),
-                        xytext=(3, 9), textcoords="offset points", fontsize=7, color="0.2")
+            ax.barh(y[i], 0 if math.isnan(mean) else mean, height=0.5,
+                    color=_CYCLE[i % len(_CYCLE)], alpha=0.85)
+            ax.annotate("n/a" if math.isnan(mean) else f"{mean:+.3g}", (0, y[i] + 0.25),
+                        xytext=(3, 2), textcoords="offset points", fontsize=7, color="0.2")
             if not math.isnan(lo):
                 ax.errorbar(mean, y[i], xerr=[[mean - lo], [hi - mean]], fmt="none",
                             ecolor="0.2", capsize=3, lw=1)
         ax.axvline(0, color="0.3", lw=0.8)
+        ax.set_ylim(-0.6, len(others) - 0.2)
         ax.set_yticks(y, [n.replace("_", " ") for n in others], fontsize=8)
         ax.set_title(label, fontsize=10)
         pts = " points" if unit == "%" else ""

@@ -128,7 +128,7 @@ def answer_paragraph(results: Results, comparisons: Mapping[str, Results] | None
             if d.empty:
                 continue
             parts.append(
-                f"{name.replace('_', ' ')} changes the target breach rate by "
+                f"The alternative “{name}” changes the target breach rate by "
                 f"{_diff_pts(d.loc['decision_target_breach'])} points and the late strategy "
                 f"discussions by {_diff_pts(d.loc['sd_breach_72h'])} points (paired over the "
                 "same referrals).")
@@ -260,16 +260,18 @@ th, td { border-bottom: 1px solid var(--rule); padding: 4px 8px; text-align: rig
 th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 tbody tr:nth-child(even) { background: #fafafa; }
-table.text td { text-align: left; overflow-wrap: anywhere; }
+table.text td { text-align: left; overflow-wrap: break-word; }
+td .ci { color: var(--muted); font-size: 0.88em; white-space: nowrap; }
 .scroll { overflow-x: auto; }
-.kind { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 0.85em; }
+.kind { white-space: nowrap; display: inline-block; padding: 0 6px; border-radius: 3px;
+  font-size: 0.85em; }
 .kind-data { background: #d9f0e6; } .kind-rule { background: #dbe9f6; }
 .kind-assumption { background: #fbe3d3; } .kind-setting { background: #ececec; }
 .changed { color: var(--warn); font-weight: 600; }
 dl { margin: 4px 0 10px; } dt { font-weight: 600; margin-top: 6px; } dd { margin: 2px 0 0 18px; }
 code, .repro { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .repro { background: #f5f5f5; border: 1px solid var(--rule); padding: 10px 12px;
-  white-space: pre-wrap; word-break: break-all; font-size: 0.88em; }
+  white-space: pre-wrap; overflow-wrap: break-word; font-size: 0.88em; }
 .small { font-size: 0.88em; color: var(--muted); }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
@@ -291,11 +293,20 @@ def _esc(x: Any) -> str:
 def _table_html(frame: pd.DataFrame, cls: str = "") -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_esc(v)}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{_cell_html(v)}</td>" for v in row) + "</tr>"
         for row in frame.itertuples(index=False))
     cls_attr = f' class="{cls}"' if cls else ""
     return (f"<div class=scroll><table{cls_attr}><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table></div>")
+
+
+def _cell_html(value: Any) -> str:
+    """'22.6 [22.0–23.2]' → the mean, then the interval in small type kept on one line."""
+    text = str(value)
+    m = re.fullmatch(r"(\S+) (\[.+\])", text)
+    if not m:
+        return _esc(text)
+    return f"{_esc(m.group(1))} <span class=ci>{_esc(m.group(2))}</span>"
 
 
 def _figure_html(png: bytes, alt: str, caption: str) -> str:

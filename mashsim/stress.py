@@ -24,7 +24,7 @@ from importlib import metadata
 from typing import Any
 
 from . import __version__
-from .scenario import GRADES, Scenario
+from .scenario import DAY_NAMES, GRADES, Scenario
 from .staffing import roster_schedule
 
 __all__ = [
@@ -148,7 +148,24 @@ def _is_leaf(v: Any) -> bool:
     return not isinstance(v, list) or all(not isinstance(x, Mapping) for x in v)
 
 
+def _days_text(days: list[str]) -> str:
+    """['Mon', 'Tue', 'Wed'] → 'Mon–Wed' (runs of consecutive days joined)."""
+    idx = sorted(DAY_NAMES.index(d) for d in days)
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}–{DAY_NAMES[r[-1]]}"
+                     for r in runs)
+
+
 def _fmt(v: Any) -> str:
+    if isinstance(v, Mapping) and {"days", "start", "end"} <= set(v):  # a shift
+        share = v.get("share", 1.0)
+        text = f"{_days_text(list(v['days']))} {v['start']}–{v['end']}"
+        return text if share == 1 else f"{text} ×{share:g}"
     if isinstance(v, Mapping):
         if "dist" in v:
             args = ", ".join(f"{k}={_fmt(x)}" for k, x in v.items() if k != "dist")
