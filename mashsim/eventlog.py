@@ -336,8 +336,11 @@ def simulated_log_frame(
     records: dict[str, HubRecord],
     window_start_hours: float,
     extract_end_hours: float,
+    window_end_hours: float | None = None,
 ) -> pd.DataFrame:
-    """The referrals created in [window_start, extract_end) of one replication, as a log.
+    """The referrals created in [window_start, window_end) of one replication, as a log.
+
+    `window_end_hours` defaults to the extract end (model hours, like the others).
 
     Model hours become parsed-frame hours (since 1970, local wall clock). Events after
     the extract end are blank, as in a real extract: an assessment not yet submitted,
@@ -348,7 +351,8 @@ def simulated_log_frame(
     types = np.asarray(scenario.type_names, dtype=object)
     for hub, rec in records.items():
         r = rec.referrals
-        keep = (r.created >= window_start_hours) & (r.created < extract_end_hours)
+        end = extract_end_hours if window_end_hours is None else window_end_hours
+        keep = (r.created >= window_start_hours) & (r.created < min(end, extract_end_hours))
         keep &= r.entered == r.created  # not the initial backlog
         idx = np.flatnonzero(keep)
 

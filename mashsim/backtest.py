@@ -1,0 +1,262 @@
+"""Backtest: does a (fitted) scenario reproduce the history in an event log?
+
+The observed log and each simulated replication go through the *same* code: the
+replication is turned into an event log of the same window and extract end
+(`simulated_log_frame`), and both are reduced to per-day, per-hub sums in one streamed
+pass. So "wait" and "breach" mean exactly the same on both sides:
+
+* `arrivals`: referrals created;
+* `time_to_start_hours_mean`, `time_to_decision_hours_mean`: from creation to staff
+  start / decision; items still open at the extract end count with their age then;
+* `decision_target_breach`: decided after the grade's decision target (on its clock),
+  or still open with the target passed, over all such resolved referrals;
+* `sd_over_72h`: strategy discussions held more than 72 h after creation, over those
+  held (a pending discussion is invisible in the log format, on both sides).
+
+Simulated figures are summarised across replications by the mean with its 95 % CI and
+a 95 % prediction band, mean ± t·sd·√(1 + 1/R): where one more history (the observed
+one) should fall if the model is right.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import ScenarioError
+from .eventlog import EventLogReader, epoch_hours, hours_to_date, simulated_log_frame
+from .experiment import confidence_interval
+from .model import build_calendar, run_replication
+from .scenario import GRADES, Scenario
+
+__all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
+
+BACKTEST_METRICS = ("arrivals", "time_to_start_hours_mean", "time_to_decision_hours_mean",
+                    "decision_target_breach", "sd_over_72h")
+SD_LIMIT_HOURS = 72.0
+_SUMS = ("arrivals", "start_sum", "decision_sum", "resolved", "late", "sd_n", "sd_late")
+
+
+class _DaySums:
+    """Per (day, hub) sums of one log; open items kept until the extract end is known."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.sc = scenario
+        self.cal = build_calendar(scenario)
+        self.origin = epoch_hours(scenario.run.start_date)
+        self.parts: list[pd.DataFrame] = []
+        self.sums = pd.DataFrame(columns=["day", "hub", *_SUMS]).set_index(["day", "hub"])
+        self.open_parts: list[pd.DataFrame] = []
+
+    def _deadlines(self, created_model: np.ndarray, grade: np.ndarray) -> np.ndarray:
+        out = np.full(len(created_model), np.nan)
+        for g, name in enumerate(GRADES):
+            m = grade == g
+            t = self.sc.grades[name].decision_target
+            out[m] = self.cal.deadline_hours(created_model[m], t.amount, t.clock)
+        return out
+
+    def add(self, f: pd.DataFrame) -> None:
+        created = f["created"].to_numpy()
+        cm = created - self.origin
+        if len(cm) and (cm.min() < 0 or cm.max() > self.sc.horizon_hours):
+            raise ScenarioError([
+                f"the log's referrals ({hours_to_date(created.min())} to "
+                f"{hours_to_date(created.max())}) fall outside the scenario's run "
+                f"({self.sc.run.start_date}, {self.sc.run.duration_days:g} days): backtest a "
+                "scenario fitted to this log (mashsim fit)"])
+        deadline = self._deadlines(cm, f["grade"].to_numpy()) + self.origin
+        start, dec, sd = (f[c].to_numpy() for c in ("staff_start", "decision", "sd"))
+        started, decided, held = np.isfinite(start), np.isfinite(dec), np.isfinite(sd)
+        day = np.floor(created / 24.0).astype(np.int64)
+        rows = pd.DataFrame({
+            "day": day, "hub": f["hub"].to_numpy(), "arrivals": 1.0,
+            "start_sum": np.where(started, start - created, 0.0),
+            "decision_sum": np.where(decided, dec - created, 0.0),
+            "resolved": decided.astype(float),
+            "late": (decided & (dec > deadline)).astype(float),
+            "sd_n": held.astype(float),
+            "sd_late": (held & (sd - created > SD_LIMIT_HOURS)).astype(float),
+        })
+        self.sums = self.sums.add(rows.groupby(["day", "hub"]).sum(), fill_value=0.0)
+        still = ~started | ~decided
+        self.open_parts.append(pd.DataFrame({
+            "day": day[still], "hub": f["hub"].to_numpy()[still], "created": created[still],
+            "started": started[still], "decided": decided[still],
+            "deadline": deadline[still]}))
+
+    def finish(self, extract_end: float) -> pd.DataFrame:
+        sums = self.sums.copy()
+        if self.open_parts:
+            o = pd.concat(self.open_parts, ignore_index=True)
+            age = extract_end - o["created"].to_numpy()
+            passed = (~o["decided"].to_numpy()) & (o["deadline"].to_numpy() <= extract_end)
+            extra = pd.DataFrame({
+                "day": o["day"], "hub": o["hub"],
+                "start_sum": np.where(o["started"].to_numpy(), 0.0, age),
+                "decision_sum": np.where(o["decided"].to_numpy(), 0.0, age),
+                "resolved": passed.astype(float), "late": passed.astype(float)})
+            sums = sums.add(extra.groupby(["day", "hub"]).sum(), fill_value=0.0)
+        return sums.fillna(0.0)
+
+
+def _metrics(s: pd.Series | pd.DataFrame) -> dict[str, float]:
+    t = s.sum() if isinstance(s, pd.DataFrame) else s
+    n = t["arrivals"]
+
+    def ratio(a: float, b: float) -> float:
+        return float(a / b) if b > 0 else math.nan
+
+    return {"arrivals": float(n), "time_to_start_hours_mean": ratio(t["start_sum"], n),
+            "time_to_decision_hours_mean": ratio(t["decision_sum"], n),
+            "decision_target_breach": ratio(t["late"], t["resolved"]),
+            "sd_over_72h": ratio(t["sd_late"], t["sd_n"])}
+
+
+def _reduce(sums: pd.DataFrame, first_day: int) -> dict[str, Any]:
+    """Overall, per-hub and per-week metrics of one log's day sums."""
+    s = sums.reset_index()
+    s["week"] = (s["day"].astype(np.int64) - first_day) // 7
+    return {"overall": _metrics(s[list(_SUMS)]),
+            "hubs": {h: _metrics(g[list(_SUMS)]) for h, g in s.groupby("hub")},
+            "weeks": {int(w): _metrics(g[list(_SUMS)]) for w, g in s.groupby("week")}}
+
+
+def _sim_one(args: tuple[Scenario, int, int, float, float, float, int]) -> dict[str, Any]:
+    sc, seed, rep, w0, w1, end, first_day = args
+    records = run_replication(sc, seed, rep)
+    origin = epoch_hours(sc.run.start_date)
+    frame = simulated_log_frame(sc, records, w0 - origin, end - origin, w1 - origin)
+    acc = _DaySums(sc)
+    acc.add(frame)
+    return _reduce(acc.finish(end), first_day)
+
+
+def _band(values: list[float]) -> dict[str, float | None]:
+    ci = confidence_interval(values)
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)])
+    lo = hi = math.nan
+    if x.size >= 2:  # 95 % prediction interval for one more history: mean ± t·sd·√(1+1/R)
+        half = stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
+        lo, hi = x.mean() - half, x.mean() + half
+    return {**ci, "band_low": _f(lo), "band_high": _f(hi)}
+
+
+def _f(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _compare(obs: dict[str, float], sims: list[dict[str, float]]) -> dict[str, Any]:
+    out = {}
+    for m in BACKTEST_METRICS:
+        sim = _band([s.get(m, math.nan) if s else math.nan for s in sims])
+        o = _f(obs.get(m, math.nan))
+        inside = (None if o is None or sim["band_low"] is None
+                  else bool(sim["band_low"] <= o <= sim["band_high"]))
+        out[m] = {"observed": o, "simulated": sim, "within_band": inside}
+    return out
+
+
+def backtest(
+    log_path: str | Path,
+    scenario: Scenario,
+    replications: int = 10,
+    seed: int = 1,
+    *,
+    timezone: str = "Europe/London",
+    skip_bad_rows: bool = False,
+    workers: int = 1,
+    chunk_rows: int = 50_000,
+) -> dict[str, Any]:
+    """Simulated vs observed arrivals, waits and breach rates, overall, by hub and week."""
+    reader = EventLogReader(log_path, timezone, known_hubs=scenario.hub_names,
+                            known_types=scenario.type_names, chunk_rows=chunk_rows)
+    acc = _DaySums(scenario)
+    first, last = math.inf, -math.inf
+    for chunk in reader.chunks():
+        acc.add(chunk)
+        first, last = min(first, chunk["created"].min()), max(last, chunk["created"].max())
+    warnings = reader.check(skip_bad_rows)
+    if not math.isfinite(first):
+        raise ScenarioError([f"{log_path}: no usable rows"])
+    end = reader.max_time_hours
+    origin = epoch_hours(scenario.run.start_date)
+    if end - origin > scenario.horizon_hours + 1e-6:
+        raise ScenarioError([f"{log_path}: the extract ends ({hours_to_date(end)}) after the "
+                             "scenario's run: backtest a scenario fitted to this log"])
+    first_day, last_day = int(first // 24), int(last // 24)
+    w0, w1 = first_day * 24.0, (last_day + 1) * 24.0
+    obs = _reduce(acc.finish(end), first_day)
+    tasks = [(scenario, seed, r, w0, w1, end, first_day) for r in range(replications)]
+    if workers > 1 and replications > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
+            sims = list(pool.map(_sim_one, tasks))
+    else:
+        sims = [_sim_one(t) for t in tasks]
+    weeks = []
+    for w, o in sorted(obs["weeks"].items()):
+        start = hours_to_date((first_day + 7 * w) * 24.0)
+        weeks.append({"week_start": str(start),
+                      "metrics": _compare(o, [s["weeks"].get(w) for s in sims])})
+    coverage = {}
+    for m in BACKTEST_METRICS:
+        flags = [wk["metrics"][m]["within_band"] for wk in weeks
+                 if wk["metrics"][m]["within_band"] is not None]
+        coverage[m] = (sum(flags) / len(flags)) if flags else None
+    return {
+        "log": str(log_path), "scenario": scenario.name, "seed": seed,
+        "replications": replications,
+        "window": {"first_day": str(hours_to_date(w0)), "last_day": str(hours_to_date(last)),
+                   "extract_end": str(pd.Timestamp(end * 3.6e12))},
+        "metrics": _compare(obs["overall"], [s["overall"] for s in sims]),
+        "hubs": {h: {"metrics": _compare(o, [s["hubs"].get(h) for s in sims])}
+                 for h, o in obs["hubs"].items()},
+        "weeks": weeks, "weekly_coverage": coverage,
+        "bad_rows": reader.problems.to_dict(), "warnings": warnings,
+    }
+
+
+def _cell(m: dict[str, Any], scale: float, dec: int) -> str:
+    o, s = m["observed"], m["simulated"]
+    if o is None and s["mean"] is None:
+        return "n/a"
+    ot = "n/a" if o is None else f"{o * scale:.{dec}f}"
+    if s["mean"] is None:
+        return f"{ot} | n/a"
+    band = ("" if s["band_low"] is None
+            else f" [{s['band_low'] * scale:.{dec}f}, {s['band_high'] * scale:.{dec}f}]")
+    flag = "" if m["within_band"] is None or m["within_band"] else " *"
+    return f"{ot} | {s['mean'] * scale:.{dec}f}{band}{flag}"
+
+
+_COLS = (("arrivals", "arrivals", 1.0, 0), ("time_to_start_hours_mean", "to start h", 1.0, 1),
+         ("time_to_decision_hours_mean", "to decision h", 1.0, 1),
+         ("decision_target_breach", "breach %", 100.0, 1), ("sd_over_72h", "SD>72h %", 100.0, 1))
+
+
+def format_backtest_table(result: dict[str, Any]) -> str:
+    """Observed | simulated mean [95 % prediction band]; * marks observed outside it."""
+    head = ["", *(c[1] for c in _COLS)]
+    rows = [["ALL (window)", *(_cell(result["metrics"][c[0]], c[2], c[3]) for c in _COLS)]]
+    rows += [[h, *(_cell(v["metrics"][c[0]], c[2], c[3]) for c in _COLS)]
+             for h, v in result["hubs"].items()]
+    rows.append(["", *[""] * len(_COLS)])
+    rows += [[f"week {w['week_start']}", *(_cell(w["metrics"][c[0]], c[2], c[3])
+                                           for c in _COLS)] for w in result["weeks"]]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    fmt = "  ".join
+    cov = ", ".join(f"{k} {v:.0%}" for k, v in result["weekly_coverage"].items()
+                    if v is not None)
+    out = [f"backtest of {result['scenario']!r} on {result['log']} — "
+           f"{result['replications']} replication(s), seed {result['seed']}",
+           "cells: observed | simulated mean [95% prediction band]; * = outside",
+           fmt(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    out += [fmt(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    out.append(f"weeks inside the band: {cov}")
+    return "\n".join(out)
