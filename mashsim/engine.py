@@ -2,17 +2,17 @@
 
 Work items are integers (job numbers) indexing per-job lists, and completions are
 simpy `Timeout` events with a bound-method callback, so the cost of one job is a few
-events and two heap operations, independent of how many jobs wait.
+events and two queue operations, independent of how many jobs wait.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Sequence
 
 import simpy
 
+from .policies import JobQueue
 from .staffing import CapacitySchedule
 
 __all__ = ["Feeder", "Pool", "drive_capacity"]
@@ -21,7 +21,7 @@ NAN = math.nan
 
 
 class Pool:
-    """People with a time-varying headcount serving one queue.
+    """People with a time-varying headcount serving one queue (see `policies`).
 
     `at_shift_end`: "finish" lets work in progress finish when capacity drops (the
     person leaves after it); "handback" returns it to the queue, keeping its place and
@@ -31,14 +31,13 @@ class Pool:
     def __init__(
         self,
         env: simpy.Environment,
-        key1: Sequence[float],
-        key2: Sequence[float],
+        queue: JobQueue,
         service_hours: list[float],
         on_done: Callable[[int], None] | None = None,
         at_shift_end: str = "finish",
     ) -> None:
         self.env = env
-        self.key1, self.key2 = key1, key2
+        self.queue = queue
         self.remaining = service_hours
         n = len(service_hours)
         self.first_start: list[float] = [NAN] * n
@@ -46,7 +45,6 @@ class Pool:
         self.segments: list[tuple[float, float]] = []
         self.on_done = on_done
         self.handback = at_shift_end == "handback"
-        self.heap: list[tuple[float, float, int]] = []
         self.capacity = 0
         self.busy = 0
         self._started_at: dict[int, tuple[float, simpy.Timeout]] = {}
@@ -54,12 +52,12 @@ class Pool:
 
     def offer(self, job: int) -> None:
         """A job joins the queue (and starts at once if someone is free)."""
-        heapq.heappush(self.heap, (self.key1[job], self.key2[job], job))
+        self.queue.push(job)
         if self.busy < self.capacity:
             self._dispatch()
 
     def waiting(self) -> int:
-        return len(self.heap)
+        return len(self.queue)
 
     def set_capacity(self, capacity: int) -> None:
         self.capacity = capacity
@@ -69,9 +67,9 @@ class Pool:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        heap, env = self.heap, self.env
-        while self.busy < self.capacity and heap:
-            job = heapq.heappop(heap)[2]
+        env, queue = self.env, self.queue
+        while self.busy < self.capacity and queue:
+            job = queue.pop()
             now = env.now
             if self.first_start[job] != self.first_start[job]:  # NaN: first time
                 self.first_start[job] = now
@@ -100,7 +98,7 @@ class Pool:
         self.segments.append((t0, now))
         self.remaining[job] -= now - t0
         self.busy -= 1
-        heapq.heappush(self.heap, (self.key1[job], self.key2[job], job))
+        self.queue.requeue(job)
 
 
 class Feeder:

@@ -19,7 +19,7 @@ import simpy
 from .arrivals import hourly_rate_per_hour, poisson_arrival_hours
 from .calendar import WorkingCalendar
 from .engine import Feeder, Pool, drive_capacity
-from .policies import queue_keys
+from .policies import DeadlineQueue, FifoQueue, make_queue
 from .rpa import handover_offset_hours
 from .scenario import DAY_NAMES, GRADES, Scenario
 from .staffing import CapacitySchedule, roster_schedule
@@ -188,9 +188,9 @@ def _run_hub(
     notif_target = sc.grades[sc.rpa.early_notification_queue_as].decision_target
     notif_created = refs.created[notif]
     entry = np.concatenate((refs.handover, notif_created))
-    k1, k2 = queue_keys(
+    staff_queue = make_queue(
         sc.queue.discipline,
-        entry,
+        entry.tolist(),
         np.concatenate((priority[refs.grade_idx], np.full(m, priority[as_grade]))),
         np.concatenate((refs.deadline, cal.deadline_hours(
             notif_created, notif_target.amount, notif_target.clock))),
@@ -198,9 +198,9 @@ def _run_hub(
     service = np.concatenate((refs.service_hours, refs.notify_hours[notif])).tolist()
 
     sd_entry = [math.nan] * n
-    sd_k1 = refs.sd_deadline.tolist() if sc.strategy_discussions.discipline == "deadline" \
-        else sd_entry
-    sd_pool = Pool(env, sd_k1, sd_entry, refs.sd_service_hours.tolist(),
+    sd_queue = (DeadlineQueue(refs.sd_deadline.tolist(), sd_entry)
+                if sc.strategy_discussions.discipline == "deadline" else FifoQueue())
+    sd_pool = Pool(env, sd_queue, refs.sd_service_hours.tolist(),
                    at_shift_end=sc.queue.at_shift_end)
     sd_needed = refs.sd_needed.tolist()
     sd_delay = refs.sd_delay_hours.tolist()
@@ -217,7 +217,8 @@ def _run_hub(
             else:
                 env.timeout(sd_delay[job]).callbacks.append(lambda _e, j=job: sd_start(j))
 
-    staff = Pool(env, k1, k2, service, on_done=decided, at_shift_end=sc.queue.at_shift_end)
+    staff = Pool(env, staff_queue, service, on_done=decided,
+                 at_shift_end=sc.queue.at_shift_end)
     order = np.argsort(entry, kind="stable")
     Feeder(env, entry[order].tolist(), order.tolist(), staff.offer)
 

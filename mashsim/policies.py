@@ -1,27 +1,113 @@
-"""Queue disciplines as sort keys, computed once per job.
+"""Queue disciplines: first in first out, by risk grade, or earliest deadline first.
 
-Every waiting line is a binary heap of (key1, key2, job) tuples, so each push and pop
-costs O(log n) whatever the discipline and however long the backlog: no scan of the
-queue per event. Ties fall back to arrival order, then job number (deterministic).
+Each discipline is a small queue class with the same four operations. None scans the
+queue: FIFO and risk priority are deques (O(1) per job; jobs join in arrival order,
+which the event feeder guarantees), earliest-deadline is a binary heap (O(log n)).
+Ties fall back to arrival order, then job number, so runs are deterministic.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
 import numpy as np
 
-__all__ = ["DISCIPLINES", "queue_keys"]
+__all__ = ["DISCIPLINES", "DeadlineQueue", "FifoQueue", "JobQueue", "PriorityQueue",
+           "make_queue"]
 
 DISCIPLINES = ("fifo", "risk", "deadline")
 
 
-def queue_keys(
-    discipline: str, entry_hours: np.ndarray, priority: np.ndarray, deadline_hours: np.ndarray
-) -> tuple[list[float], list[float]]:
-    """(key1, key2) per job: first in first out, by risk grade, or earliest deadline."""
+class JobQueue(Protocol):
+    def push(self, job: int) -> None: ...
+    def pop(self) -> int: ...
+    def requeue(self, job: int) -> None: ...
+    def __len__(self) -> int: ...
+
+
+class FifoQueue:
+    """First in, first out; a handed-back job goes to the front, where it came from."""
+
+    __slots__ = ("_line",)
+
+    def __init__(self) -> None:
+        self._line: deque[int] = deque()
+
+    def push(self, job: int) -> None:
+        self._line.append(job)
+
+    def pop(self) -> int:
+        return self._line.popleft()
+
+    def requeue(self, job: int) -> None:
+        self._line.appendleft(job)
+
+    def __len__(self) -> int:
+        return len(self._line)
+
+
+class PriorityQueue:
+    """Lowest priority number first, FIFO within a level (one deque per level)."""
+
+    __slots__ = ("_levels", "_n", "_priority")
+
+    def __init__(self, priority: Sequence[int]) -> None:
+        self._priority = priority
+        self._levels: list[deque[int]] = [deque() for _ in range(max(priority, default=0) + 1)]
+        self._n = 0
+
+    def push(self, job: int) -> None:
+        self._levels[self._priority[job]].append(job)
+        self._n += 1
+
+    def pop(self) -> int:
+        for level in self._levels:
+            if level:
+                self._n -= 1
+                return level.popleft()
+        raise IndexError("pop from an empty queue")
+
+    def requeue(self, job: int) -> None:
+        self._levels[self._priority[job]].appendleft(job)
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class DeadlineQueue:
+    """Earliest deadline first, then arrival order: a heap of (deadline, entry, job)."""
+
+    __slots__ = ("_deadline", "_entry", "_heap")
+
+    def __init__(self, deadline: Sequence[float], entry: Sequence[float]) -> None:
+        self._deadline, self._entry = deadline, entry
+        self._heap: list[tuple[float, float, int]] = []
+
+    def push(self, job: int) -> None:
+        heapq.heappush(self._heap, (self._deadline[job], self._entry[job], job))
+
+    def pop(self) -> int:
+        return heapq.heappop(self._heap)[2]
+
+    requeue = push
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+def make_queue(
+    discipline: str, entry_hours: Sequence[float], priority: np.ndarray,
+    deadline_hours: np.ndarray,
+) -> JobQueue:
+    """The queue for a discipline, given each job's entry time, priority and deadline."""
     if discipline == "fifo":
-        return entry_hours.tolist(), [0.0] * len(entry_hours)
+        return FifoQueue()
     if discipline == "risk":
-        return priority.astype(float).tolist(), entry_hours.tolist()
+        return PriorityQueue(priority.astype(int).tolist())
     if discipline == "deadline":
-        return deadline_hours.tolist(), entry_hours.tolist()
+        return DeadlineQueue(deadline_hours.tolist(), entry_hours)
     raise ValueError(f"unknown queue discipline {discipline!r}; expected one of {DISCIPLINES}")

@@ -13,6 +13,7 @@ from mashsim.arrivals import hourly_rate_per_hour, poisson_arrival_hours
 from mashsim.engine import Pool, drive_capacity
 from mashsim.experiment import single_run
 from mashsim.model import run_replication
+from mashsim.policies import DeadlineQueue, FifoQueue, PriorityQueue
 from mashsim.rpa import handover_offset_hours
 from mashsim.scenario import Roster, Rpa, Shift
 from mashsim.staffing import CapacitySchedule, roster_schedule
@@ -82,7 +83,7 @@ def test_roster_schedule_office_hours_and_night_shift() -> None:
 def test_pool_respects_capacity_changes_and_handback() -> None:
     env = simpy.Environment()
     service = [5.0, 5.0]
-    pool = Pool(env, [0.0, 1.0], [0.0, 0.0], service, at_shift_end="handback")
+    pool = Pool(env, FifoQueue(), service, at_shift_end="handback")
     drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 2.0, 10.0]), np.array([1, 0, 1])))
     pool.offer(0)
     pool.offer(1)
@@ -95,7 +96,7 @@ def test_pool_respects_capacity_changes_and_handback() -> None:
 
 def test_finish_mode_lets_work_overrun_the_shift() -> None:
     env = simpy.Environment()
-    pool = Pool(env, [0.0], [0.0], [5.0], at_shift_end="finish")
+    pool = Pool(env, FifoQueue(), [5.0], at_shift_end="finish")
     drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 2.0]), np.array([1, 0])))
     pool.offer(0)
     env.run(until=30)
@@ -171,3 +172,21 @@ def test_streams_are_keyed_by_name_not_position(default_scenario: Scenario) -> N
     assert not np.array_equal(Streams(5, 0).rng("x").random(3), Streams(5, 1).rng("x").random(3))
     c = run_replication(one, 5, 0)["slough"].referrals
     assert np.array_equal(a.created, c.created) and np.array_equal(a.grade_idx, c.grade_idx)
+
+
+def test_queue_disciplines_order_and_handback() -> None:
+    prio = PriorityQueue([2, 0, 1, 0])
+    for job in range(4):
+        prio.push(job)
+    assert [prio.pop() for _ in range(2)] == [1, 3]
+    prio.requeue(3)  # handed back: front of its own level
+    assert [prio.pop() for _ in range(len(prio))] == [3, 2, 0]
+    edf = DeadlineQueue([5.0, 1.0, 1.0], [0.0, 2.0, 1.0])
+    for job in range(3):
+        edf.push(job)
+    assert [edf.pop() for _ in range(3)] == [2, 1, 0]
+    fifo = FifoQueue()
+    for job in (4, 5):
+        fifo.push(job)
+    fifo.requeue(fifo.pop())
+    assert [fifo.pop(), fifo.pop()] == [4, 5]
