@@ -239,7 +239,8 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
     staff_wait_hours (hand-over → first staff work; NaN if never handed over),
     decision_hours (clock start → decision, or → end of run if still open),
     target_hours (clock start → its decision-target deadline), time_in_mash_hours
-    (creation → decision or end), breached, open_at_end.
+    (creation → decision or end), breached, resolved (decided, or its deadline passed
+    within the run: the denominator of the breach metrics), open_at_end.
     """
     sc = results.scenario
     n = results.replications if replications is None else min(replications,
@@ -267,12 +268,14 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
                 "target_hours": (r.deadline - zero)[keep],
                 "time_in_mash_hours": (end - r.created)[keep],
                 "breached": (end > r.deadline)[keep],  # open and not yet due: False
+                "resolved": (np.isfinite(rec.staff_end) | (r.deadline <= horizon))[keep],
                 "open_at_end": ~np.isfinite(rec.staff_end[keep]),
             }))
     if not frames:
         return pd.DataFrame(columns=["replication", "hub", "grade", "clock_start",
                                      "staff_wait_hours", "decision_hours", "target_hours",
-                                     "time_in_mash_hours", "breached", "open_at_end"])
+                                     "time_in_mash_hours", "breached", "resolved",
+                                     "open_at_end"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -315,7 +318,8 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
         note = "" if target.clock == "elapsed_hours" else f" (median {elapsed:.0f} h elapsed)"
         ax.axvline(elapsed, color="0.2", ls="--", lw=1.0,
                    label=f"target {target.amount:g} {clock}{note}")
-        breached = 100.0 * g["breached"].mean() if len(g) else math.nan
+        due = g[g["resolved"]]
+        breached = 100.0 * due["breached"].mean() if len(due) else math.nan
         ax.text(0.97, 0.97, f"{len(g):,} referrals\nbreached target: {breached:.0f} %",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})

@@ -1,0 +1,175 @@
+"""`mashsim report`: builds for the default scenario and a comparison; valid, offline HTML."""
+
+from __future__ import annotations
+
+import csv
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from mashsim import __version__
+from mashsim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "scenarios" / "thames_valley.toml"
+SWEEP_CSV = Path(__file__).resolve().parent / "data" / "sweep_reading.csv"
+SHORT = ["--set", "run.duration_days=35", "--set", "run.warmup_days=7",
+         "--replications", "2", "--workers", "1"]
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+URL_ATTRS = {"src", "href", "action", "poster", "srcset", "data"}
+
+
+class Checker(HTMLParser):
+    """Collects tags, every URL-bearing attribute and style text; checks nesting."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.urls: list[str] = []
+        self.styles: list[str] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in URL_ATTRS and value is not None:
+                self.urls.append(value)
+            if name == "style" and value:
+                self.styles.append(value)
+        self._in_style = tag == "style"
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        (self.styles if self._in_style else self.text).append(data)
+
+
+def check_html(text: str) -> Checker:
+    assert text.lstrip().lower().startswith("<!doctype html>")
+    c = Checker()
+    c.feed(text)
+    c.close()
+    assert not c.errors, c.errors[:5]
+    assert not c.stack, f"unclosed tags: {c.stack}"
+    for url in c.urls:
+        assert url.startswith(("data:", "#")), f"external reference {url[:60]!r}"
+    for style in c.styles:
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", style):
+            assert url.startswith("data:"), f"external url() {url[:60]!r}"
+    assert "http://" not in text and "https://" not in text
+    assert "@media print" in text
+    return c
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_scenario_report_single_file(capsys: pytest.CaptureFixture,
+                                             tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    code, stdout, _ = run(capsys, "report", str(DEFAULT), *SHORT, "--seed", "7",
+                          "--out", str(out))
+    assert code == 0
+    assert str(out) in stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temp files left
+    text = out.read_text(encoding="utf-8")
+    c = check_html(text)
+    assert c.tags.count("img") >= 4
+    assert all(u.startswith("data:image/png;base64,") for u in c.urls)
+    body = " ".join(c.text)
+    for heading in ("Answer", "Backlog over time", "Waiting times by risk grade",
+                    "Demand and staff by hour of week", "Model description (STRESS-DES)",
+                    "Objectives", "Logic", "Data", "Experimentation", "Implementation",
+                    "Reproduce"):
+        assert heading in body, heading
+    assert "worst hub" in body
+    assert "assumption" in body and "changed from 182" in body  # the --set is flagged
+    assert f"mashsim {__version__}" in body
+    assert "--seed 7" in body and "run.duration_days=35" in body
+    assert "Comparison" not in body  # nothing to compare
+
+
+def test_comparison_and_sweep_to_folder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    other = tmp_path / "more_staff.toml"
+    other.write_text(DEFAULT.read_text().replace(
+        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 3",
+        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 6"))
+    assert other.read_text() != DEFAULT.read_text()
+    out = tmp_path / "report"
+    code, _, _ = run(capsys, "report", str(DEFAULT), "--compare", str(other),
+                     "--sweep", str(SWEEP_CSV), *SHORT, "--out", str(out))
+    assert code == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "backlog.png", "waits.png", "demand_capacity.png",
+            "breach_by_hub.png", "comparison.png", "sweep.png", "hubs.csv", "summary.csv",
+            "comparison.csv", "comparison_more_staff.csv", "inputs.csv", "sweep.csv"} <= names
+    assert not [n for n in names if n.startswith(".")]
+    c = check_html((out / "report.html").read_text(encoding="utf-8"))
+    body = " ".join(c.text)
+    assert "Comparison" in body and "Staffing sweep" in body
+    assert "common random numbers" in body
+    with (out / "comparison.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["metric", "thames_valley", "more_staff",
+                             "more_staff − thames_valley"]
+    arrived = next(r for r in rows if r["metric"].startswith("referrals arrived"))
+    assert arrived["more_staff − thames_valley"].startswith("0.0")  # CRN: same referrals
+    with (out / "comparison_more_staff.csv").open() as fh:
+        full = list(csv.DictReader(fh))
+    scopes = {r["scope"] for r in full}
+    assert {"overall", "reading"} <= scopes
+    reading_util = next(r for r in full if r["scope"] == "reading"
+                        and r["metric"] == "staff_utilisation")
+    assert float(reading_util["diff_mean"]) < 0  # twice the staff, less busy each
+    assert (out / "backlog.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([], "--out: required"),
+    (["--set", "hubs.nowhere.staff.headcount=3", "--out", "{tmp}/r.html"], "nowhere"),
+    (["--sweep", "{tmp}/missing.csv", "--out", "{tmp}/r.html"], "cannot read sweep"),
+    (["--compare", "{tmp}/absent.toml", "--out", "{tmp}/r.html"], "cannot read"),
+    (["--out", "{tmp}/afile"], "not a folder"),
+])
+def test_bad_input_exit_2_nothing_written(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                          extra: list[str], message: str) -> None:
+    (tmp_path / "afile").write_text("x")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    code, _, err = run(capsys, "report", str(DEFAULT), *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_answer_paragraph_names_worst_hub(default_scenario) -> None:
+    from mashsim import simulate
+    from mashsim.report import answer_paragraph
+
+    sc = default_scenario.with_overrides({"run.duration_days": 35.0, "run.warmup_days": 7.0,
+                                          "hubs.slough.staff.headcount": 1})
+    res = simulate(sc, 2, seed=2)
+    text = answer_paragraph(res)
+    assert "The worst hub is slough" in text
+    assert "staff-hours" in text and "strategy discussions" in text
