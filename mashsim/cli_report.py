@@ -113,7 +113,11 @@ def _report(args: argparse.Namespace) -> int:
     if problems:
         raise ScenarioError(problems)
 
-    from .report import build_report, write_report
+    try:
+        from .report import build_report, write_report
+    except ModuleNotFoundError as err:  # matplotlib is the optional `plot` extra
+        raise ScenarioError([f"report: needs {err.name}: pip install 'mashsim[plot]'"]
+                            ) from None
 
     workers = args.workers or default_workers()
     scenarios = [base, *others]

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from mashsim import ScenarioError, simulate
-from mashsim import plots
+from mashsim import ScenarioError, plots, simulate
 from mashsim.results import Results
 
 DATA = Path(__file__).resolve().parent / "data"
