@@ -234,8 +234,8 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
         g2 = 2.0 * float(np.where(how > 0, how * np.log(how / expected), 0).sum()
                          - (how - expected).sum())
         ratio = how / expected
+        tau2 = max(0.0, float(np.mean((ratio - 1) ** 2 - 1 / expected)))
     df = 168 - 30
-    tau2 = max(0.0, float(np.mean((ratio - 1) ** 2 - 1 / expected)))
     shrink = tau2 * expected / (tau2 * expected + 1)
     smoothed = expected * (1 + shrink * (ratio - 1))
     rel = smoothed / expected - 1
