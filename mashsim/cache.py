@@ -2,8 +2,9 @@
 
 A replication is a pure function of (scenario, seed, replication), so its result can be
 stored under a key made of a hash of the scenario (which encodes the sweep point or the
-headcount being tried), the seed and the mashsim version, and reused by any later sweep or
-plan that needs the same replication. Files are written atomically as each replication
+headcount being tried), the seed and the mashsim code (version and a hash of its source,
+so an upgrade or a local edit never reuses stale results), and reused by any later sweep
+or plan that needs the same replication. Files are written atomically as each replication
 completes, so Ctrl-C (or a crash) loses at most the replications that were running.
 
 The files are JSON, not pickle, so reading an output folder never runs code; floats
@@ -14,6 +15,7 @@ Layout: `<out>/cache/<scenario-hash>/r<replication>.json`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -28,15 +30,32 @@ from .executors import Executor, Task
 from .experiment import ReplicationResult
 from .scenario import Scenario
 
-__all__ = ["Interrupted", "ReplicationCache", "run_tasks", "scenario_hash"]
+__all__ = [
+    "Interrupted",
+    "ReplicationCache",
+    "code_fingerprint",
+    "run_tasks",
+    "scenario_hash",
+]
 
 CACHE_FOLDER = "cache"
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of mashsim's own source: results cached by other code are never reused."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def scenario_hash(scenario: Scenario, seed: int) -> str:
-    """A stable 20-hex-digit key for (scenario contents, seed, mashsim version)."""
-    text = json.dumps({"scenario": scenario.to_dict(), "seed": seed, "version": __version__},
-                      sort_keys=True, default=str)
+    """A stable 20-hex-digit key for (scenario contents, seed, mashsim code)."""
+    text = json.dumps({"scenario": scenario.to_dict(), "seed": seed,
+                       "code": code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -94,7 +113,8 @@ class Interrupted(KeyboardInterrupt):
         self.done, self.total, self.in_flight, self.folder = done, total, in_flight, folder
 
     def message(self) -> str:
-        lost = f"{self.in_flight} replication(s) in flight were lost"
+        lost = (f"{self.in_flight} replication(s) in flight were lost" if self.in_flight
+                else "none in flight was lost")
         if self.folder is None:
             return f"interrupted: {self.done} of {self.total} replications done, not saved " \
                    "(no --out); " + lost
@@ -129,9 +149,13 @@ def run_tasks(
                 results[i] = res
                 if on_done is not None:
                     on_done()
-    except KeyboardInterrupt as err:
-        if isinstance(err, Interrupted):
-            raise
-        done = sum(r is not None for r in results)
-        raise Interrupted(done, len(tasks), executor.in_flight, cache.root) from None
+    except BaseException as err:
+        for j, res in executor.salvaged:  # finished while stopping: keep them too
+            cache.put(tasks[missing[j]], res)
+            results[missing[j]] = res
+        executor.salvaged = []
+        if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
+            done = sum(r is not None for r in results)
+            raise Interrupted(done, len(tasks), executor.in_flight, cache.root) from None
+        raise
     return [r for r in results if r is not None]

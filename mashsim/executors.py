@@ -10,7 +10,8 @@ the process pool simply sends it with each task; Dask scatters each scenario to 
 cluster once (`broadcast=True`) because its per-task overhead is larger.
 
 On an exception or Ctrl-C in the caller, queued tasks are cancelled and the pool is shut
-down; only the replications already running are lost (`in_flight` says how many).
+down. The local pool lets the replications already running finish and hands them back in
+`salvaged`; Dask cancels them (`in_flight` says how many were lost).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class Task:
 class Executor(ABC):
     """Runs tasks and yields (index, result) as each finishes; a context manager."""
 
-    #: replications that were running when the last `run` was abandoned (lost work)
+    #: replications that were running when the last `run` was abandoned and are lost
     in_flight: int = 0
+    #: (index, result) of replications that finished while the abandoned run stopped
+    salvaged: list[tuple[int, ReplicationResult]] = []  # noqa: RUF012 - reset per instance
 
     @abstractmethod
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
@@ -120,10 +123,16 @@ class ProcessExecutor(Executor):
             finished = True
         finally:
             if not finished:
-                self.in_flight = sum(1 for f in pending if f.running() or f.done())
-                for fut in pending:
-                    fut.cancel()
-                self.close()
+                self._abandon(pending)
+
+    def _abandon(self, pending: dict[Future, int]) -> None:
+        """Cancel what is queued, let what is running finish, keep what finished."""
+        for fut in pending:
+            fut.cancel()
+        self.close()  # waits for the running ones
+        self.salvaged = [(i, f.result()) for f, i in pending.items()
+                         if not f.cancelled() and f.exception() is None]
+        self.in_flight = sum(1 for f in pending if not f.cancelled()) - len(self.salvaged)
 
     def close(self) -> None:
         if self._pool is not None:
