@@ -63,7 +63,13 @@ def _encode(res: ReplicationResult) -> str:
     daily = {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in d.items()}
              for hub, d in res.daily.items()}
     return json.dumps({"replication": res.replication, "metrics": res.metrics,
-                       "daily": daily})
+                       "daily": daily}, default=_plain)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):  # a numpy scalar among the metrics
+        return value.item()
+    raise TypeError(f"cannot save {type(value).__name__} in the replication cache")
 
 
 def _decode(text: str) -> ReplicationResult:
