@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     f"default {SWEEP_BUDGET_WITH_PRECISION})")
     sw.add_argument("--precision", type=_fraction, default=None, metavar="X",
                     help="choose replications until every watched metric's 95%% CI "
-                    "half-width is within X of its mean at every point (e.g. 0.05)")
+                    "half-width is at most X × its mean at every point (e.g. 0.05)")
     sw.add_argument("--precision-metric", action="append", default=None, metavar="METRIC",
                     help="force-wide metric watched by --precision (repeatable; default "
                     "sd_breach_72h and decision_target_breach)")
