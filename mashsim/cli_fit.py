@@ -62,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bt.set_defaults(handler=_backtest)
 
 
+def _need_matplotlib(flag: str) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ScenarioError([f"{flag} needs matplotlib: pip install 'mashsim[plot]'"]) from None
+
+
 def _warn(lines: list[str]) -> None:
     for line in lines:
         print(f"mashsim: warning: {line}", file=sys.stderr)
@@ -73,6 +80,8 @@ def _fit(args: argparse.Namespace) -> int:
     if args.out.exists() and args.out.is_dir():
         raise ScenarioError([f"--out {args.out}: is a folder; give a .toml file name"])
     check_out_dir(args.report)
+    if args.report is not None:
+        _need_matplotlib("--report")
     base = load_scenario(args.base) if args.base is not None else None
     res = fit_event_log(args.log, base, timezone=args.timezone,
                         skip_bad_rows=args.skip_bad_rows, known_hubs_only=args.known_hubs_only)
@@ -128,6 +137,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario)
     check_out_dir(args.out)
+    if args.out is not None:
+        _need_matplotlib("--out")
     res = backtest(args.log, sc, args.replications, args.seed, timezone=args.timezone,
                    skip_bad_rows=args.skip_bad_rows, workers=args.workers)
     _warn(res["warnings"])
