@@ -18,13 +18,20 @@ from .scenario import Arrivals
 
 __all__ = ["hourly_rate_per_hour", "poisson_arrival_hours"]
 
+HOURS_PER_YEAR = 365.25 * 24.0
+
 
 def hourly_rate_per_hour(
     arrivals: Arrivals, rate_per_day: float, start: dt.date, horizon_hours: float
 ) -> np.ndarray:
-    """Expected referrals per hour for each clock hour of [0, horizon_hours)."""
+    """Expected referrals per hour for each clock hour of [0, horizon_hours).
+
+    Demand growth compounds continuously from the run start at `growth_per_year`.
+    """
     n_hours = max(1, math.ceil(horizon_hours))
     base = np.full(n_hours, rate_per_day / 24.0)
+    if arrivals.growth_per_year:
+        base *= (1.0 + arrivals.growth_per_year) ** (np.arange(n_hours) / HOURS_PER_YEAR)
     if arrivals.mode == "constant":
         return base
     hours = np.arange(n_hours)

@@ -1,13 +1,19 @@
-"""The event machinery: pools of people serving priority queues, in a simpy Environment.
+"""The event machinery: pools of people serving queues of jobs, in a simpy Environment.
 
-Work items are integers (job numbers) indexing per-job lists, and completions are
-simpy `Timeout` events with a bound-method callback, so the cost of one job is a few
-events and two queue operations, independent of how many jobs wait.
+Three pieces. A `Book` holds one job space's per-job records (a hub's staff work, or its
+strategy discussions). A `Source` is a queue of a book's jobs plus the pools that may
+serve it, in order of preference. A `Pool` is people with a time-varying headcount that
+serve one or more sources, choosing among them with a selection rule — its own hub's
+queue, the earliest head across pooled hubs, or the longest queue over a threshold for a
+force-wide overflow team. Jobs are integers; completions are simpy `Timeout` events with
+a bound-method callback, so one job costs a few events and two O(1) queue operations,
+however many jobs wait.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import simpy
@@ -15,103 +21,189 @@ import simpy
 from .policies import JobQueue
 from .staffing import CapacitySchedule
 
-__all__ = ["Feeder", "Pool", "drive_capacity"]
+__all__ = ["Book", "Feeder", "Pool", "Source", "drive_capacity", "earliest_head",
+           "longest_over", "own_queue"]
 
 NAN = math.nan
 
 
-class Pool:
-    """People with a time-varying headcount serving one queue (see `policies`).
+class Book:
+    """Per-job records of one job space: work remaining, first start, end.
 
-    `at_shift_end`: "finish" lets work in progress finish when capacity drops (the
-    person leaves after it); "handback" returns it to the queue, keeping its place and
-    the work already done (preemptive resume).
+    `on_start(job, source)` runs when a job first starts (e.g. to cut research short
+    under pressure) and may change `remaining[job]`; `on_done(job)` when it ends.
+    """
+
+    def __init__(
+        self,
+        service_hours: list[float],
+        on_done: Callable[[int], None] | None = None,
+        on_start: Callable[[int, Source], None] | None = None,
+    ) -> None:
+        n = len(service_hours)
+        self.remaining = service_hours
+        self.first_start: list[float] = [NAN] * n
+        self.end: list[float] = [NAN] * n
+        self.on_done = on_done
+        self.on_start = on_start
+
+
+class Source:
+    """A queue of one book's jobs and the pools that may serve it (first = preferred)."""
+
+    def __init__(self, book: Book, queue: JobQueue) -> None:
+        self.book = book
+        self.queue = queue
+        self.pools: list[Pool] = []
+        self._arrivals: deque[tuple[float, int]] = deque()
+
+    def offer(self, job: int, now: float) -> None:
+        """A job joins the queue; the first pool with a free person takes what it selects."""
+        self.queue.push(job)
+        self._arrivals.append((now, job))
+        for pool in self.pools:
+            if pool.busy < pool.capacity:
+                pool.dispatch()
+                if not self.queue:
+                    break
+
+    def oldest_wait_hours(self, now: float) -> float:
+        """Age of the longest-waiting job never started (amortised O(1): lazy deletion)."""
+        first_start, arrivals = self.book.first_start, self._arrivals
+        while arrivals and first_start[arrivals[0][1]] == first_start[arrivals[0][1]]:
+            arrivals.popleft()
+        return now - arrivals[0][0] if arrivals else 0.0
+
+
+Select = Callable[[Sequence[Source]], "Source | None"]
+
+
+def own_queue(sources: Sequence[Source]) -> Source | None:
+    """A hub's own staff: the single source, if anything waits."""
+    src = sources[0]
+    return src if src.queue else None
+
+
+def earliest_head(sources: Sequence[Source]) -> Source | None:
+    """Fully pooled hubs: the source whose next job comes first in the common discipline."""
+    best, best_key = None, None
+    for src in sources:
+        if src.queue:
+            key = src.queue.peek_key()
+            if best_key is None or key < best_key:
+                best, best_key = src, key
+    return best
+
+
+def longest_over(threshold: int) -> Select:
+    """Overflow team: the longest queue among those longer than `threshold`."""
+
+    def select(sources: Sequence[Source]) -> Source | None:
+        best, best_len = None, threshold
+        for src in sources:
+            if len(src.queue) > best_len:
+                best, best_len = src, len(src.queue)
+        return best
+
+    return select
+
+
+class Pool:
+    """People with a time-varying headcount serving one or more sources.
+
+    Capacity = rostered (from a schedule) + extra (overtime). `at_shift_end`: "finish"
+    lets work in progress finish when capacity drops; "handback" returns it to its queue,
+    keeping its place and the work already done (preemptive resume).
     """
 
     def __init__(
         self,
         env: simpy.Environment,
-        queue: JobQueue,
-        service_hours: list[float],
-        on_done: Callable[[int], None] | None = None,
+        sources: Sequence[Source],
+        select: Select = own_queue,
         at_shift_end: str = "finish",
     ) -> None:
         self.env = env
-        self.queue = queue
-        self.remaining = service_hours
-        n = len(service_hours)
-        self.first_start: list[float] = [NAN] * n
-        self.end: list[float] = [NAN] * n
-        self.segments: list[tuple[float, float]] = []
-        self.on_done = on_done
+        self.sources = list(sources)
+        for src in self.sources:
+            src.pools.append(self)
+        self.select = select
         self.handback = at_shift_end == "handback"
+        self.rostered = 0
+        self.extra = 0
         self.capacity = 0
         self.busy = 0
-        self._started_at: dict[int, tuple[float, simpy.Timeout]] = {}
+        self.segments: list[tuple[float, float]] = []
+        self._running: dict[simpy.Timeout, tuple[Source, int, float]] = {}
         self._finish_cb = self._finish
 
-    def offer(self, job: int) -> None:
-        """A job joins the queue (and starts at once if someone is free)."""
-        self.queue.push(job)
-        if self.busy < self.capacity:
-            self._dispatch()
+    def set_rostered(self, people: int) -> None:
+        self.rostered = people
+        self._resize()
 
-    def waiting(self) -> int:
-        return len(self.queue)
+    def set_extra(self, people: int) -> None:
+        self.extra = people
+        self._resize()
 
-    def set_capacity(self, capacity: int) -> None:
-        self.capacity = capacity
+    def _resize(self) -> None:
+        self.capacity = self.rostered + self.extra
         if self.handback:
-            while self.busy > capacity:
+            while self.busy > self.capacity:
                 self._hand_back()
-        self._dispatch()
+        self.dispatch()
 
-    def _dispatch(self) -> None:
-        env, queue = self.env, self.queue
-        while self.busy < self.capacity and queue:
-            job = queue.pop()
-            now = env.now
-            if self.first_start[job] != self.first_start[job]:  # NaN: first time
-                self.first_start[job] = now
+    def dispatch(self) -> None:
+        """Start jobs while someone is free and a source has work."""
+        env, sources, select = self.env, self.sources, self.select
+        while self.busy < self.capacity:
+            src = select(sources)
+            if src is None:
+                return
+            job = src.queue.pop()
+            book, now = src.book, env.now
+            if book.first_start[job] != book.first_start[job]:  # NaN: first time
+                book.first_start[job] = now
+                if book.on_start is not None:
+                    book.on_start(job, src)
             self.busy += 1
-            ev = env.timeout(self.remaining[job], job)
+            ev = env.timeout(book.remaining[job])
             ev.callbacks.append(self._finish_cb)
-            self._started_at[job] = (now, ev)
+            self._running[ev] = (src, job, now)
 
-    def _finish(self, ev: simpy.Timeout) -> None:
-        job = ev._value
-        started = self._started_at.get(job)
-        if started is None or started[1] is not ev:
+    def _finish(self, ev: simpy.Event) -> None:
+        entry = self._running.pop(ev, None)
+        if entry is None:
             return  # handed back earlier: this completion no longer stands
-        del self._started_at[job]
+        src, job, t0 = entry
         now = self.env.now
-        self.segments.append((started[0], now))
+        book = src.book
+        self.segments.append((t0, now))
         self.busy -= 1
-        self.end[job] = now
-        if self.on_done is not None:
-            self.on_done(job)
-        self._dispatch()
+        book.end[job] = now
+        if book.on_done is not None:
+            book.on_done(job)
+        self.dispatch()
 
     def _hand_back(self) -> None:
-        job, (t0, _) = self._started_at.popitem()  # the most recently started
+        _, (src, job, t0) = self._running.popitem()  # the most recently started
         now = self.env.now
         self.segments.append((t0, now))
-        self.remaining[job] -= now - t0
+        src.book.remaining[job] -= now - t0
         self.busy -= 1
-        self.queue.requeue(job)
+        src.queue.requeue(job)
 
 
 class Feeder:
-    """Replays pre-computed (time, job) arrivals into a callback, in time order."""
+    """Replays pre-computed (time, item) arrivals into a callback, in time order."""
 
     def __init__(
         self,
         env: simpy.Environment,
         times_hours: Sequence[float],
-        jobs: Sequence[int],
+        items: Sequence[int],
         deliver: Callable[[int], None],
     ) -> None:
-        self.env, self.times, self.jobs, self.deliver = env, times_hours, jobs, deliver
+        self.env, self.times, self.items, self.deliver = env, times_hours, items, deliver
         self.i = 0
         self._cb = self._fire
         self._schedule()
@@ -122,12 +214,12 @@ class Feeder:
             ev.callbacks.append(self._cb)
 
     def _fire(self, _ev: simpy.Event) -> None:
-        times, jobs, now = self.times, self.jobs, self.env.now
+        times, items, now = self.times, self.items, self.env.now
         n = len(times)
-        self.deliver(jobs[self.i])  # the job this event was scheduled for
+        self.deliver(items[self.i])  # the item this event was scheduled for
         self.i += 1
         while self.i < n and times[self.i] <= now:
-            self.deliver(jobs[self.i])
+            self.deliver(items[self.i])
             self.i += 1
         self._schedule()
 
@@ -136,4 +228,4 @@ def drive_capacity(env: simpy.Environment, pool: Pool, schedule: CapacitySchedul
     """Apply a capacity schedule's change points to a pool as simulated time passes."""
     levels = schedule.capacity.tolist()
     return Feeder(env, schedule.times_hours.tolist(), range(len(levels)),
-                  lambda i: pool.set_capacity(levels[i]))
+                  lambda i: pool.set_rostered(levels[i]))

@@ -40,6 +40,12 @@ METRICS = (
     "oldest_waiting_days_at_end",
     "staff_utilisation",
     "early_notifications",
+    "overtime_hours",
+    "realised_shrinkage",
+    "decisions_without_full_research",
+    "audit_sd_pending_over_72h",
+    "audit_sd_pending_over_14d",
+    "audit_oldest_waiting_days",
 )
 
 
@@ -67,7 +73,14 @@ class _View:
         self.end = np.concatenate([r.staff_end for r in records])
         self.sd_held = np.concatenate([r.sd_held for r in records])
         self.notifications = np.concatenate([r.notifications_entered for r in records])
-        self.staff = [(r.staff_busy, r.staff_schedule) for r in records]
+        self.degraded = np.concatenate([r.degraded for r in records])
+        self.overtime = np.concatenate([r.overtime for r in records])
+        self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
+        self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
+        pools = {r.pool_key: r.staff for r in records}  # a pooled team counts once
+        if len(records) > 1 and records[0].overflow_team is not None:
+            pools["overflow_team"] = records[0].overflow_team
+        self.staff = [(t.busy, t.schedule) for t in pools.values()]
 
 
 def _overlap(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -150,7 +163,31 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     rostered = sum(sched.staff_hours(w, horizon) for _, sched in v.staff)
     out["staff_utilisation"] = _ratio(busy, rostered)
     out["early_notifications"] = float((v.notifications >= w).sum())
+    out["overtime_hours"] = float(v.overtime[v.overtime[:, 0] >= w, 1].sum())
+    first_day = int(np.ceil(w / 24.0))
+    out["realised_shrinkage"] = 1.0 - _ratio(v.available_hours[first_day:].sum(),
+                                             v.paid_hours[first_day:].sum())
+    out["decisions_without_full_research"] = float((done & v.degraded).sum())
+    out.update(_audit(v, incl, sc.audit_hours))
     return out
+
+
+def _audit(v: _View, incl: np.ndarray, at: float | None) -> dict[str, float]:
+    """The inspection's point-in-time counts at 00:00 on the audit date."""
+    if at is None:
+        return dict.fromkeys(("audit_sd_pending_over_72h", "audit_sd_pending_over_14d",
+                              "audit_oldest_waiting_days"), np.nan)
+    r = v.refs
+    present = incl & (r.entered <= at)
+    decided = present & (v.end <= at)  # NaN compares False: open
+    waiting = present & ~decided
+    sd_pending = decided & r.sd_needed & ~(v.sd_held <= at)
+    age = at - r.created
+    return {
+        "audit_sd_pending_over_72h": float((sd_pending & (age > SD_72H_HOURS)).sum()),
+        "audit_sd_pending_over_14d": float((sd_pending & (age > SD_14D_HOURS)).sum()),
+        "audit_oldest_waiting_days": float(age[waiting].max() / 24.0) if waiting.any() else 0.0,
+    }
 
 
 def replication_metrics(

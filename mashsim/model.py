@@ -2,77 +2,72 @@
 
 `run_replication(scenario, seed, replication)` is a pure function: the same inputs
 give the same records on any machine or worker. Everything random that does not depend
-on the queue (arrivals, grades, officer delays, handling times, rosters) is drawn up
-front from named streams, so two scenarios that differ only in staffing see the same
-referrals (common random numbers); the event loop then plays out only what depends on
-the queue: who is served when.
+on the queue (referrals, rosters, absences) is drawn up front from named streams, so two
+scenarios that differ only in staffing see the same referrals (common random numbers);
+the event loop plays out only what depends on the queue: who is served when, overtime,
+and research cut short under pressure.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
-from .arrivals import hourly_rate_per_hour, poisson_arrival_hours
 from .calendar import WorkingCalendar
-from .engine import Feeder, Pool, drive_capacity
+from .engine import Book, Feeder, Pool, Source, drive_capacity, earliest_head, longest_over
+from .overtime import OvertimeController
 from .policies import DeadlineQueue, FifoQueue, make_queue
-from .rpa import handover_offset_hours
-from .scenario import DAY_NAMES, GRADES, Scenario
-from .staffing import CapacitySchedule, roster_schedule
+from .referrals import Referrals, draw_referrals
+from .scenario import DAY_NAMES, GRADES, Roster, Scenario
+from .staffing import (
+    CapacitySchedule,
+    available_schedule,
+    merge_schedules,
+    roster_schedule,
+    simulate_availability,
+)
 from .streams import Streams
 
-__all__ = ["HubRecord", "Referrals", "build_calendar", "run_replication"]
-
-MARGIN_DAYS = 400
+__all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "run_replication"]
 
 
 @dataclass
-class Referrals:
-    """Attributes of a hub's referrals, index-aligned arrays (times in hours)."""
+class TeamRecord:
+    """A pool of people: busy segments (k, 2) and rostered capacity."""
 
-    created: np.ndarray
-    entered: np.ndarray  # when the model first holds it: creation, or 0 for initial backlog
-    type_idx: np.ndarray
-    grade_idx: np.ndarray
-    handover: np.ndarray  # entry to the staff queue
-    deadline: np.ndarray  # decision target
-    service_hours: np.ndarray
-    sd_needed: np.ndarray
-    sd_deadline: np.ndarray
-    sd_delay_hours: np.ndarray
-    sd_service_hours: np.ndarray
-    notify: np.ndarray  # early notification sent at creation
-    notify_hours: np.ndarray
-    officer_delay_hours: np.ndarray  # creation → officer's assessment (NaN: not modelled)
-    handling_minutes: np.ndarray  # staff handling, before any sharing time
-    shared: np.ndarray  # passed to partner agencies
-
-    def __len__(self) -> int:
-        return len(self.created)
-
-    @staticmethod
-    def concat(parts: list[Referrals]) -> Referrals:
-        fields = Referrals.__dataclass_fields__
-        return Referrals(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+    busy: np.ndarray
+    schedule: CapacitySchedule
 
 
 @dataclass
 class HubRecord:
-    """What happened in one hub in one replication: inputs plus outcome times."""
+    """What happened in one hub in one replication: inputs plus outcome times (hours)."""
 
     referrals: Referrals
     staff_start: np.ndarray  # first start of staff work (NaN: never started)
     staff_end: np.ndarray  # decision made (NaN: still open at the end)
     sd_held: np.ndarray  # strategy discussion finished (NaN: not held)
+    degraded: np.ndarray  # decided with research cut short
     notifications_entered: np.ndarray
-    staff_busy: np.ndarray  # (k, 2) busy segments, any job
-    staff_schedule: CapacitySchedule
-    sd_busy: np.ndarray
-    sd_schedule: CapacitySchedule
+    staff: TeamRecord  # the pool serving this hub (shared by all hubs when pooled)
+    pool_key: str  # which pool that is: the hub's name, or "pooled"
+    sd: TeamRecord
+    overtime: np.ndarray  # (k, 2): block start hour, staff-hours
+    paid_staff_hours_per_day: np.ndarray
+    available_staff_hours_per_day: np.ndarray
+    overflow_team: TeamRecord | None = field(default=None)
+
+    @property
+    def staff_busy(self) -> np.ndarray:
+        return self.staff.busy
+
+    @property
+    def staff_schedule(self) -> CapacitySchedule:
+        return self.staff.schedule
 
 
 def build_calendar(scenario: Scenario) -> WorkingCalendar:
@@ -87,171 +82,206 @@ def build_calendar(scenario: Scenario) -> WorkingCalendar:
     )
 
 
-def _draw(
-    sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str, source: str,
-    created: np.ndarray, entered: np.ndarray, rpa_stage: bool,
-) -> Referrals:
-    """Draw every queue-independent attribute of a batch of referrals."""
-    n = len(created)
-
-    def rng(name: str) -> np.random.Generator:
-        return streams.rng(source, name, hub)
-
-    types = list(sc.referral_types.values())
-    type_p = np.array([t.share for t in types])
-    type_idx = np.minimum(
-        np.searchsorted(np.cumsum(type_p / type_p.sum()), rng("type").random(n), side="right"),
-        len(types) - 1,
-    )
-    grade_cum = np.cumsum([t.grade_mix.probabilities() for t in types], axis=1)
-    grade_idx = np.minimum((rng("grade").random(n)[:, None] >= grade_cum[type_idx]).sum(1), 2)
-
-    if rpa_stage:
-        delay = sc.officer_assessment.delay_hours.sample(rng("officer_delay"), n)
-        handover = created + handover_offset_hours(sc.rpa, delay)
-    else:
-        delay = np.full(n, np.nan)
-        handover = entered.astype(float, copy=True)
-
-    handling_min = np.zeros(n)
-    deadline = np.zeros(n)
-    for g, name in enumerate(GRADES):
-        grade = sc.grades[name]
-        mask = grade_idx == g
-        handling_min[mask] = grade.handling_minutes.sample(rng(f"handling_{name}"), n)[mask]
-        t = grade.decision_target
-        origin = created if t.starts_at == "creation" else handover
-        deadline[mask] = cal.deadline_hours(origin[mask], t.amount, t.clock)
-    shared = rng("sharing").random(n) < sc.sharing.share_with_partners
-    sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
-
-    sdc = sc.strategy_discussions
-    sd_share = np.array([t.strategy_discussion_share for t in types])
-    sd_needed = rng("sd_need").random(n) < sd_share[type_idx]
-    sd_service = (sdc.preparation_minutes.sample(rng("sd_preparation"), n)
-                  + sdc.meeting_minutes.sample(rng("sd_meeting"), n)) / 60.0
-    notify_types = np.array([t.early_notification for t in types])
-    notify = notify_types[type_idx] & sc.rpa.enabled & sc.rpa.early_notification & rpa_stage
-    return Referrals(
-        created=created,
-        entered=entered,
-        type_idx=type_idx.astype(np.int16),
-        grade_idx=grade_idx.astype(np.int8),
-        handover=handover,
-        deadline=deadline,
-        service_hours=(handling_min + sharing_min) / 60.0,
-        sd_needed=sd_needed,
-        sd_deadline=cal.deadline_hours(created, sdc.deadline.amount, sdc.deadline.clock),
-        sd_delay_hours=sdc.scheduling_delay_hours.sample(rng("sd_scheduling"), n),
-        sd_service_hours=sd_service,
-        notify=notify,
-        notify_hours=sc.rpa.early_notification_minutes.sample(rng("notification"), n) / 60.0,
-        officer_delay_hours=delay,
-        handling_minutes=handling_min,
-        shared=shared,
-    )
+def _segments(items: list[tuple[float, float]]) -> np.ndarray:
+    return np.asarray(items, dtype=float).reshape(-1, 2)
 
 
-def draw_referrals(
-    sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str
-) -> Referrals:
-    """The hub's initial backlog (waiting for staff at time 0) and its new arrivals."""
-    rate = hourly_rate_per_hour(
-        sc.arrivals, sc.hub_rate_per_day(hub), sc.run.start_date, sc.horizon_hours
-    )
-    created = poisson_arrival_hours(streams.rng("arrivals", hub), rate)
-    created = created[created < sc.horizon_hours]
-    new = _draw(sc, streams, cal, hub, "new", created, created, rpa_stage=True)
-    backlog = sc.hubs[hub].initial_backlog
-    if backlog.count == 0:
-        return new
-    ages = backlog.age_days.sample(streams.rng("initial_backlog", "age", hub), backlog.count)
-    old_created = np.sort(-24.0 * ages)
-    old = _draw(sc, streams, cal, hub, "initial", old_created,
-                np.zeros(backlog.count), rpa_stage=False)
-    return Referrals.concat([old, new])
+class _Capacity:
+    """Rosters turned into capacity schedules, with vacancies and absences drawn."""
+
+    def __init__(self, sc: Scenario, cal: WorkingCalendar, streams: Streams) -> None:
+        self.sc, self.cal, self.streams = sc, cal, streams
+        self.n_days = math.ceil(sc.horizon_hours / 24.0) + 1
+        self.holidays = frozenset(cal.bank_holidays())
+
+    def base(self, roster: Roster) -> CapacitySchedule:
+        return roster_schedule(roster, self.sc.run.start_date, self.sc.horizon_hours,
+                               self.holidays)
+
+    def build(self, roster: Roster, owner: str, absences: bool = True):
+        """(schedule, paid staff-hours per day, available staff-hours per day)."""
+        base = self.base(roster)
+        if not absences:
+            hours = np.diff(base.cumulative_hours(
+                np.append(np.arange(0.0, self.sc.horizon_hours, 24.0), self.sc.horizon_hours)))
+            return base, hours, hours
+        staffing = self.sc.staffing
+        avail = simulate_availability(
+            roster, staffing, self.cal, self.n_days,
+            lambda name: self.streams.rng("staffing", name, owner))
+        return available_schedule(base, avail, staffing.abstraction_share,
+                                  self.sc.horizon_hours,
+                                  self.streams.rng("staffing", "rounding", owner))
 
 
-def _segments(pool: Pool) -> np.ndarray:
-    return np.asarray(pool.segments, dtype=float).reshape(-1, 2)
+class _Hub:
+    """One hub's job books, queues and record-keeping."""
 
+    def __init__(self, env: simpy.Environment, sc: Scenario, cal: WorkingCalendar,
+                 hub: str, refs: Referrals) -> None:
+        self.env, self.sc, self.name, self.refs = env, sc, hub, refs
+        n = self.n = len(refs)
+        notif = np.flatnonzero(refs.notify)
+        m = self.m = len(notif)
+        sdc = sc.strategy_discussions
+        self.sd_by_staff = sdc.held_by == "staff"
+        k = n if self.sd_by_staff else 0  # strategy-discussion jobs in the staff book
+        priority = np.array([sc.grades[g].priority for g in GRADES])
+        notif_grade = sc.rpa.early_notification_queue_as
+        notif_target = sc.grades[notif_grade].decision_target
+        self.notif_created = refs.created[notif]
+        self.entry = np.concatenate((refs.handover, self.notif_created, np.full(k, np.nan)))
+        entry = self._entry_list = self.entry.tolist()  # SD jobs get theirs when ready
+        staff_priority = np.concatenate((
+            priority[refs.grade_idx], np.full(m, priority[GRADES.index(notif_grade)]),
+            np.full(k, priority[GRADES.index(sdc.staff_queue_as)])))
+        staff_deadline = np.concatenate((
+            refs.deadline,
+            cal.deadline_hours(self.notif_created, notif_target.amount, notif_target.clock),
+            refs.sd_deadline[:k]))
+        service = np.concatenate((refs.service_hours, refs.notify_hours[notif],
+                                  refs.sd_service_hours[:k]))
+        self.degraded = np.zeros(n, dtype=bool)
+        deg = sc.staffing.degraded_research
+        self.handling_saved_hours = (refs.handling_minutes * (1.0 - deg.handling_factor) / 60.0
+                                     ).tolist()
+        self.staff_book = Book(service.tolist(), on_done=self._decided,
+                               on_start=self._started if (deg.enabled or k) else None)
+        self.staff_src = Source(self.staff_book, make_queue(
+            sc.queue.discipline, entry, staff_priority, staff_deadline))
+        self.sd_entry = [math.nan] * n
+        self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
+        self.sd_src = Source(self.sd_book, DeadlineQueue(refs.sd_deadline.tolist(), self.sd_entry)
+                             if sdc.discipline == "deadline" else FifoQueue(self.sd_entry))
+        self.sd_waiting = 0
+        self._sd_needed = refs.sd_needed.tolist()
+        self._sd_delay = refs.sd_delay_hours.tolist()
+        self._degrade_threshold = deg.queue_threshold if deg.enabled else None
 
-def _run_hub(
-    env: simpy.Environment, sc: Scenario, cal: WorkingCalendar, hub: str, refs: Referrals
-) -> callable:
-    """Wire one hub's staff and strategy-discussion pools; returns a record builder."""
-    n = len(refs)
-    notif = np.flatnonzero(refs.notify)
-    m = len(notif)
-    priority = np.array([sc.grades[g].priority for g in GRADES])
-    as_grade = GRADES.index(sc.rpa.early_notification_queue_as)
-    notif_target = sc.grades[sc.rpa.early_notification_queue_as].decision_target
-    notif_created = refs.created[notif]
-    entry = np.concatenate((refs.handover, notif_created))
-    staff_queue = make_queue(
-        sc.queue.discipline,
-        entry.tolist(),
-        np.concatenate((priority[refs.grade_idx], np.full(m, priority[as_grade]))),
-        np.concatenate((refs.deadline, cal.deadline_hours(
-            notif_created, notif_target.amount, notif_target.clock))),
-    )
-    service = np.concatenate((refs.service_hours, refs.notify_hours[notif])).tolist()
+    def feed(self) -> None:
+        jobs = np.concatenate((np.arange(self.n), self.n + np.arange(self.m)))
+        times = self.entry[: self.n + self.m]
+        order = np.argsort(times, kind="stable")
+        offer, env = self.staff_src.offer, self.env
+        Feeder(env, times[order].tolist(), jobs[order].tolist(), lambda j: offer(j, env.now))
 
-    sd_entry = [math.nan] * n
-    sd_queue = (DeadlineQueue(refs.sd_deadline.tolist(), sd_entry)
-                if sc.strategy_discussions.discipline == "deadline" else FifoQueue())
-    sd_pool = Pool(env, sd_queue, refs.sd_service_hours.tolist(),
-                   at_shift_end=sc.queue.at_shift_end)
-    sd_needed = refs.sd_needed.tolist()
-    sd_delay = refs.sd_delay_hours.tolist()
+    # -- event hooks ----------------------------------------------------------------
 
-    def sd_start(job: int) -> None:
-        sd_pool.offer(job)
+    def _started(self, job: int, src: Source) -> None:
+        if job < self.n:
+            if self._degrade_threshold is not None and len(src.queue) > self._degrade_threshold:
+                self.staff_book.remaining[job] -= self.handling_saved_hours[job]
+                self.degraded[job] = True
+        elif job >= self.n + self.m:
+            self.sd_waiting -= 1
 
-    def decided(job: int) -> None:
-        if job < n and sd_needed[job]:
-            ready = env.now + sd_delay[job]
-            sd_entry[job] = ready
-            if ready <= env.now:
-                sd_pool.offer(job)
-            else:
-                env.timeout(sd_delay[job]).callbacks.append(lambda _e, j=job: sd_start(j))
+    def _sd_started(self, job: int, src: Source) -> None:
+        self.sd_waiting -= 1
 
-    staff = Pool(env, staff_queue, service, on_done=decided,
-                 at_shift_end=sc.queue.at_shift_end)
-    order = np.argsort(entry, kind="stable")
-    Feeder(env, entry[order].tolist(), order.tolist(), staff.offer)
+    def _decided(self, job: int) -> None:
+        if job >= self.n or not self._sd_needed[job]:
+            return
+        delay = self._sd_delay[job]
+        if delay > 0:
+            self.env.timeout(delay).callbacks.append(lambda _e, j=job: self._sd_ready(j))
+        else:
+            self._sd_ready(job)
 
-    h = sc.hubs[hub]
-    staff_sched = roster_schedule(h.staff, sc.run.start_date, sc.horizon_hours)
-    sd_sched = roster_schedule(h.sd_attendees, sc.run.start_date, sc.horizon_hours)
-    drive_capacity(env, staff, staff_sched)
-    drive_capacity(env, sd_pool, sd_sched)
+    def _sd_ready(self, job: int) -> None:
+        now = self.env.now
+        self.sd_waiting += 1
+        if self.sd_by_staff:
+            sd_job = self.n + self.m + job
+            self._entry_list[sd_job] = now
+            self.staff_src.offer(sd_job, now)
+        else:
+            self.sd_entry[job] = now
+            self.sd_src.offer(job, now)
 
-    def record() -> HubRecord:
-        return HubRecord(
-            referrals=refs,
-            staff_start=np.asarray(staff.first_start[:n]),
-            staff_end=np.asarray(staff.end[:n]),
-            sd_held=np.asarray(sd_pool.end),
-            notifications_entered=notif_created,
-            staff_busy=_segments(staff),
-            staff_schedule=staff_sched,
-            sd_busy=_segments(sd_pool),
-            sd_schedule=sd_sched,
-        )
+    # -- results ----------------------------------------------------------------------
 
-    return record
+    def sd_held(self) -> np.ndarray:
+        if self.sd_by_staff:
+            lo = self.n + self.m
+            return np.asarray(self.staff_book.end[lo:lo + self.n])
+        return np.asarray(self.sd_book.end)
+
+    def trigger(self, kind: str) -> Callable[[], float]:
+        if kind == "staff_queue":
+            return lambda: float(len(self.staff_src.queue))
+        if kind == "oldest_waiting_hours":
+            return lambda: self.staff_src.oldest_wait_hours(self.env.now)
+        return lambda: float(self.sd_waiting)
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str, HubRecord]:
     """Simulate one replication; returns each hub's record."""
+    sc = scenario
     streams = Streams(seed, replication)
-    cal = build_calendar(scenario)
+    cal = build_calendar(sc)
     env = simpy.Environment()
-    builders = {}
-    for hub in scenario.hubs:
-        refs = draw_referrals(scenario, streams, cal, hub)
-        builders[hub] = _run_hub(env, scenario, cal, hub, refs)
-    env.run(until=scenario.horizon_hours)
-    return {hub: build() for hub, build in builders.items()}
+    cap = _Capacity(sc, cal, streams)
+    at_end = sc.queue.at_shift_end
+    hubs = {h: _Hub(env, sc, cal, h, draw_referrals(sc, streams, cal, h)) for h in sc.hubs}
+
+    staff_cap = {h: cap.build(sc.hubs[h].staff, f"{h}/staff") for h in sc.hubs}
+    pools: dict[str, Pool] = {}
+    schedules: dict[str, CapacitySchedule] = {}
+    if sc.pooling.mode == "pooled":
+        shared = Pool(env, [hubs[h].staff_src for h in sc.hubs], earliest_head, at_end)
+        schedules["pooled"] = merge_schedules([staff_cap[h][0] for h in sc.hubs])
+        drive_capacity(env, shared, schedules["pooled"])
+        pools = dict.fromkeys(sc.hubs, shared)
+    else:
+        for h in sc.hubs:
+            pools[h] = Pool(env, [hubs[h].staff_src], at_shift_end=at_end)
+            schedules[h] = staff_cap[h][0]
+            drive_capacity(env, pools[h], schedules[h])
+    team = None
+    if sc.pooling.mode == "overflow":
+        team = Pool(env, [hubs[h].staff_src for h in sc.hubs],
+                    longest_over(sc.pooling.overflow_threshold), at_end)
+        team_sched = cap.build(sc.pooling.overflow_team, "overflow_team")[0]
+        drive_capacity(env, team, team_sched)
+
+    sd_pools = {}
+    for h in sc.hubs:
+        sd_sched = cap.build(sc.hubs[h].sd_attendees, f"{h}/sd_attendees",
+                             absences=sc.staffing.absences_apply_to_sd_attendees)[0]
+        sd_pools[h] = (Pool(env, [hubs[h].sd_src], at_shift_end=at_end), sd_sched)
+        drive_capacity(env, *sd_pools[h])
+        hubs[h].feed()
+
+    overtime = {}
+    ot = sc.staffing.overtime
+    if ot.enabled and ot.weekly_cap_hours > 0:
+        permitted = cap.base(Roster(headcount=1, shifts=ot.shifts))
+        for h in sc.hubs:
+            overtime[h] = OvertimeController(env, pools[h], ot, hubs[h].trigger(ot.trigger),
+                                             permitted, sc.run.start_date)
+
+    env.run(until=sc.horizon_hours)
+
+    team_record = (TeamRecord(_segments(team.segments), team_sched) if team is not None
+                   else None)
+    records = {}
+    for h, hub in hubs.items():
+        n = hub.n
+        key = "pooled" if sc.pooling.mode == "pooled" else h
+        sd_pool, sd_sched = sd_pools[h]
+        records[h] = HubRecord(
+            referrals=hub.refs,
+            staff_start=np.asarray(hub.staff_book.first_start[:n]),
+            staff_end=np.asarray(hub.staff_book.end[:n]),
+            sd_held=hub.sd_held(),
+            degraded=hub.degraded,
+            notifications_entered=hub.notif_created,
+            staff=TeamRecord(_segments(pools[h].segments), schedules[key]),
+            pool_key=key,
+            sd=TeamRecord(_segments(sd_pool.segments), sd_sched),
+            overtime=_segments(overtime[h].log if h in overtime else []),
+            paid_staff_hours_per_day=staff_cap[h][1],
+            available_staff_hours_per_day=staff_cap[h][2],
+            overflow_team=team_record,
+        )
+    return records

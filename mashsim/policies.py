@@ -25,15 +25,17 @@ class JobQueue(Protocol):
     def push(self, job: int) -> None: ...
     def pop(self) -> int: ...
     def requeue(self, job: int) -> None: ...
+    def peek_key(self) -> tuple[float, ...]: ...
     def __len__(self) -> int: ...
 
 
 class FifoQueue:
     """First in, first out; a handed-back job goes to the front, where it came from."""
 
-    __slots__ = ("_line",)
+    __slots__ = ("_entry", "_line")
 
-    def __init__(self) -> None:
+    def __init__(self, entry: Sequence[float]) -> None:
+        self._entry = entry
         self._line: deque[int] = deque()
 
     def push(self, job: int) -> None:
@@ -45,6 +47,9 @@ class FifoQueue:
     def requeue(self, job: int) -> None:
         self._line.appendleft(job)
 
+    def peek_key(self) -> tuple[float, ...]:
+        return (self._entry[self._line[0]],)
+
     def __len__(self) -> int:
         return len(self._line)
 
@@ -52,10 +57,10 @@ class FifoQueue:
 class PriorityQueue:
     """Lowest priority number first, FIFO within a level (one deque per level)."""
 
-    __slots__ = ("_levels", "_n", "_priority")
+    __slots__ = ("_entry", "_levels", "_n", "_priority")
 
-    def __init__(self, priority: Sequence[int]) -> None:
-        self._priority = priority
+    def __init__(self, priority: Sequence[int], entry: Sequence[float]) -> None:
+        self._priority, self._entry = priority, entry
         self._levels: list[deque[int]] = [deque() for _ in range(max(priority, default=0) + 1)]
         self._n = 0
 
@@ -73,6 +78,12 @@ class PriorityQueue:
     def requeue(self, job: int) -> None:
         self._levels[self._priority[job]].appendleft(job)
         self._n += 1
+
+    def peek_key(self) -> tuple[float, ...]:
+        for p, level in enumerate(self._levels):
+            if level:
+                return (float(p), self._entry[level[0]])
+        raise IndexError("peek at an empty queue")
 
     def __len__(self) -> int:
         return self._n
@@ -95,6 +106,9 @@ class DeadlineQueue:
 
     requeue = push
 
+    def peek_key(self) -> tuple[float, ...]:
+        return self._heap[0][:2]
+
     def __len__(self) -> int:
         return len(self._heap)
 
@@ -105,9 +119,9 @@ def make_queue(
 ) -> JobQueue:
     """The queue for a discipline, given each job's entry time, priority and deadline."""
     if discipline == "fifo":
-        return FifoQueue()
+        return FifoQueue(entry_hours)
     if discipline == "risk":
-        return PriorityQueue(priority.astype(int).tolist())
+        return PriorityQueue(priority.astype(int).tolist(), entry_hours)
     if discipline == "deadline":
         return DeadlineQueue(deadline_hours.tolist(), entry_hours)
     raise ValueError(f"unknown queue discipline {discipline!r}; expected one of {DISCIPLINES}")

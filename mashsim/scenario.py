@@ -85,10 +85,31 @@ OFFICE_HOURS = (Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"]),)
 
 
 class Roster(_Frozen):
-    """People on duty by time of week: `headcount` × each covering shift's `share`."""
+    """People on duty by time of week: `headcount` × each covering shift's `share`.
+
+    `headcount` is the funded posts; `vacancies` (a count) or `vacancy_share` of them are
+    unfilled at the start. Absences (staffing.*) reduce who is on duty further.
+    """
 
     headcount: int = Field(ge=0)
     shifts: list[Shift] = Field(default_factory=lambda: list(OFFICE_HOURS), min_length=1)
+    vacancies: int | None = Field(default=None, ge=0)
+    vacancy_share: Share | None = None
+    skip_bank_holidays: bool = False
+
+    @model_validator(mode="after")
+    def _vacancies(self) -> Roster:
+        if self.vacancies is not None and self.vacancy_share is not None:
+            raise ValueError("give vacancies (a count) or vacancy_share, not both")
+        if self.vacancies is not None and self.vacancies > self.headcount:
+            raise ValueError(f"vacancies ({self.vacancies}) exceed headcount ({self.headcount})")
+        return self
+
+    @property
+    def vacant_posts(self) -> int:
+        if self.vacancies is not None:
+            return self.vacancies
+        return round((self.vacancy_share or 0.0) * self.headcount)
 
 
 class Target(_Frozen):
@@ -128,6 +149,7 @@ class Reporting(_Frozen):
     wait_thresholds_hours: list[Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: [1.0, 4.0, 24.0, 72.0]
     )
+    audit_date: dt.date | None = None  # point-in-time audit at 00:00 on this day
 
 
 class WorkingCalendarConfig(_Frozen):
@@ -181,6 +203,7 @@ class Arrivals(_Frozen):
         default_factory=lambda: _flat(24), min_length=24, max_length=24
     )
     date_multipliers: list[DateMultiplier] = Field(default_factory=list)
+    growth_per_year: float = Field(default=0.0, ge=-0.9, le=10.0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> Arrivals:
@@ -224,6 +247,7 @@ class OfficerAssessment(_Frozen):
     delay_hours: Distribution = Field(
         default_factory=lambda: Lognormal(median=18.0, sigma=1.5)
     )
+    cap_hours: float | None = Field(default=None, gt=0)  # what-if: "submit within N hours"
 
 
 class Rpa(_Frozen):
@@ -265,6 +289,76 @@ class StrategyDiscussions(_Frozen):
     meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
     scheduling_delay_hours: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
     discipline: Literal["fifo", "deadline"] = "deadline"
+    held_by: Literal["attendees", "staff"] = "attendees"
+    staff_queue_as: Literal["high", "medium", "standard"] = "high"
+
+
+class Leave(_Frozen):
+    """Annual leave: entitlement per person, taken more in `peaks` (e.g. school holidays)."""
+
+    entitlement_days_per_year: float = Field(default=0.0, ge=0, le=260)
+    peaks: list[DateMultiplier] = Field(default_factory=list)
+
+
+class Sickness(_Frozen):
+    """Random absence episodes per person: a Poisson rate and a length in calendar days."""
+
+    episodes_per_year: float = Field(default=0.0, ge=0, le=50)
+    duration_days: Distribution = Field(default_factory=lambda: Lognormal(median=3.0, sigma=0.8))
+
+
+class Recruitment(_Frozen):
+    """Vacancies at the start are filled after a lead time; starters learn for a while."""
+
+    enabled: bool = False
+    lead_time_days: Distribution = Field(default_factory=lambda: Fixed(value=90.0))
+    new_starter_productivity: float = Field(default=0.5, gt=0, le=1)
+    training_period_days: float = Field(default=60.0, ge=0)
+
+
+def _overtime_hours() -> list[Shift]:
+    return [Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"], start="17:00", end="20:00"),
+            Shift(days=["Sat", "Sun"], start="09:00", end="17:00")]
+
+
+class Overtime(_Frozen):
+    """Extra staff-hours when a hub's queue passes a threshold, up to a weekly cap."""
+
+    enabled: bool = False
+    trigger: Literal["staff_queue", "oldest_waiting_hours", "sd_pending"] = "staff_queue"
+    threshold: float = Field(default=50.0, ge=0)
+    weekly_cap_hours: float = Field(default=0.0, ge=0)
+    extra_staff: int = Field(default=1, ge=1)
+    block_hours: float = Field(default=1.0, gt=0, le=24)
+    shifts: list[Shift] = Field(default_factory=_overtime_hours, min_length=1)
+
+
+class DegradedResearch(_Frozen):
+    """Under pressure staff cut research short: shorter handling, counted as a risk."""
+
+    enabled: bool = False
+    queue_threshold: int = Field(default=100, ge=0)
+    handling_factor: float = Field(default=0.5, gt=0, le=1)
+
+
+class Staffing(_Frozen):
+    """How capacity varies: absences, abstractions, recruitment, overtime, shortcuts."""
+
+    leave: Leave = Leave()
+    sickness: Sickness = Sickness()
+    abstraction_share: Share = 0.0
+    recruitment: Recruitment = Recruitment()
+    overtime: Overtime = Overtime()
+    degraded_research: DegradedResearch = DegradedResearch()
+    absences_apply_to_sd_attendees: bool = True
+
+
+class Pooling(_Frozen):
+    """Hubs independent, fully pooled, or with a force-wide overflow team."""
+
+    mode: Literal["independent", "pooled", "overflow"] = "independent"
+    overflow_threshold: int = Field(default=20, ge=0)
+    overflow_team: Roster = Roster(headcount=0)
 
 
 class InitialBacklog(_Frozen):
@@ -297,6 +391,8 @@ class Scenario(_Frozen):
     sharing: Sharing = Sharing()
     queue: Queue = Queue()
     strategy_discussions: StrategyDiscussions = StrategyDiscussions()
+    staffing: Staffing = Staffing()
+    pooling: Pooling = Pooling()
     hubs: dict[str, Hub] = Field(min_length=1)
 
     @field_validator("hubs", "referral_types")
@@ -324,6 +420,15 @@ class Scenario(_Frozen):
             raise ValueError("referral_types: shares need a positive sum")
         if sum(h.demand_share for h in self.hubs.values()) <= 0:
             raise ValueError("hubs: demand_share values need a positive sum")
+        audit = self.reporting.audit_date
+        if audit is not None:
+            day = (audit - self.run.start_date).days
+            if not self.run.warmup_days <= day <= self.run.duration_days:
+                raise ValueError(
+                    f"reporting.audit_date {audit} must fall between the end of the warm-up "
+                    f"and the end of the run (days {self.run.warmup_days:g} to "
+                    f"{self.run.duration_days:g} after run.start_date)"
+                )
         return self
 
     # -- conversions -------------------------------------------------------------
@@ -382,6 +487,11 @@ class Scenario(_Frozen):
     @property
     def horizon_hours(self) -> float:
         return self.run.duration_days * 24.0
+
+    @property
+    def audit_hours(self) -> float | None:
+        audit = self.reporting.audit_date
+        return None if audit is None else (audit - self.run.start_date).days * 24.0
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from .scenario import DAY_NAMES, Roster
+from .calendar import WorkingCalendar
+from .scenario import DAY_NAMES, Roster, Staffing
 
-__all__ = ["CapacitySchedule", "roster_schedule"]
+__all__ = ["Availability", "CapacitySchedule", "available_schedule", "merge_schedules",
+           "roster_schedule", "simulate_availability"]
 
 
 class CapacitySchedule:
@@ -32,6 +36,14 @@ class CapacitySchedule:
         b = np.clip(edges[1:], lo_hours, hi_hours)
         return float(np.sum(self.capacity * (b - a)))
 
+    def cumulative_hours(self, t_hours: np.ndarray) -> np.ndarray:
+        """∫₀ᵗ capacity for each t (vectorised): staff-hours per interval by differences."""
+        t = np.asarray(t_hours, dtype=float)
+        widths = np.diff(self.times_hours)
+        cum = np.concatenate(([0.0], np.cumsum(self.capacity[:-1] * widths)))
+        idx = np.maximum(np.searchsorted(self.times_hours, t, side="right") - 1, 0)
+        return cum[idx] + self.capacity[idx] * np.maximum(t - self.times_hours[idx], 0.0)
+
     def at(self, t_hours: np.ndarray | float) -> np.ndarray:
         """Capacity in force at each time."""
         idx = np.searchsorted(self.times_hours, t_hours, side="right") - 1
@@ -42,11 +54,20 @@ def _on_duty(headcount: int, share: float) -> int:
     return math.floor(headcount * share + 0.5)
 
 
-def roster_schedule(roster: Roster, start: dt.date, horizon_hours: float) -> CapacitySchedule:
-    """Expand a weekly roster over [0, horizon] (shifts from the day before count)."""
+def roster_schedule(
+    roster: Roster, start: dt.date, horizon_hours: float,
+    bank_holidays: frozenset[dt.date] = frozenset(),
+) -> CapacitySchedule:
+    """Expand a weekly roster over [0, horizon] (shifts from the day before count).
+
+    With `roster.skip_bank_holidays`, shifts that start on a bank holiday are not worked.
+    """
     n_days = math.ceil(horizon_hours / 24.0) + 1
     starts, deltas = [], []
     for day in range(-1, n_days):
+        date = start + dt.timedelta(days=day)
+        if roster.skip_bank_holidays and date in bank_holidays:
+            continue
         weekday = DAY_NAMES[(start.weekday() + day) % 7]
         for shift in roster.shifts:
             people = _on_duty(roster.headcount, shift.share)
@@ -65,3 +86,132 @@ def roster_schedule(roster: Roster, start: dt.date, horizon_hours: float) -> Cap
     c0 = int(level[before][-1]) if before.any() else 0
     keep = (t > 0) & (t < horizon_hours)
     return CapacitySchedule(np.concatenate(([0.0], t[keep])), np.concatenate(([c0], level[keep])))
+
+
+@dataclass
+class Availability:
+    """Who of a roster's posts is at work, by day: the result of vacancies and absences.
+
+    Arrays are indexed by day from the run start. `fte` counts people at work weighted by
+    productivity (new starters count less); `paid` counts filled posts.
+    """
+
+    fte: np.ndarray
+    paid: np.ndarray
+    headcount: int
+
+    def fraction(self) -> np.ndarray:
+        """Share of the full roster actually available each day."""
+        if self.headcount == 0:
+            return np.zeros_like(self.fte)
+        return self.fte / self.headcount
+
+
+def simulate_availability(
+    roster: Roster, staffing: Staffing, cal: WorkingCalendar, n_days: int,
+    rng: Callable[[str], np.random.Generator],
+) -> Availability:
+    """Draw vacancies filled, leave and sickness for each post and day (`rng(name)` streams).
+
+    Leave: each post is away on day d with probability entitlement × w_d / Σ w over the
+    working days of the year from the start, where w_d multiplies the `peaks` covering d.
+    Sickness: Poisson episodes per post, each lasting a drawn number of calendar days.
+    """
+    posts = roster.headcount
+    filled = np.ones((posts, n_days), dtype=bool)
+    productivity = np.ones((posts, n_days))
+    vacant = min(roster.vacant_posts, posts)
+    rec = staffing.recruitment
+    if vacant:
+        filled[posts - vacant:] = False
+        if rec.enabled:
+            starts = np.ceil(rec.lead_time_days.sample(rng("recruitment"), vacant)).astype(int)
+            for k, day in enumerate(starts):
+                row = posts - vacant + k
+                filled[row, day:] = True
+                productivity[row, day:day + math.ceil(rec.training_period_days)] = (
+                    rec.new_starter_productivity)
+    at_work = filled.copy()
+    leave = staffing.leave
+    if leave.entitlement_days_per_year > 0 and posts:
+        p = _leave_probability(leave, cal, n_days)
+        at_work &= rng("leave").random((posts, n_days)) >= p
+    sick = staffing.sickness
+    if sick.episodes_per_year > 0 and posts:
+        at_work &= ~_sick_days(sick, posts, n_days, rng("sickness"))
+    fte = (at_work * productivity).sum(0) if posts else np.zeros(n_days)
+    return Availability(fte=fte.astype(float), paid=filled.sum(0).astype(float),
+                        headcount=posts)
+
+
+def _peak_weight(peaks: list, start: dt.date, n_days: int) -> np.ndarray:
+    w = np.ones(n_days)
+    for m in peaks:
+        lo, hi = max(0, (m.start - start).days), min(n_days, (m.end - start).days + 1)
+        if lo < hi:
+            w[lo:hi] *= m.factor
+    return w
+
+
+def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
+    year = max(n_days, 365)
+    w = _peak_weight(leave.peaks, cal.start, year)
+    working = np.array([cal.is_working_day(cal.start + dt.timedelta(days=int(d)))
+                        for d in range(365)])
+    per_weight = leave.entitlement_days_per_year / max(float(np.sum(w[:365] * working)), 1e-9)
+    return np.minimum(1.0, w[:n_days] * per_weight)
+
+
+def _sick_days(sick, posts: int, n_days: int, rng: np.random.Generator) -> np.ndarray:
+    """Boolean (post, day) mask of sickness; episodes may start up to 60 days before."""
+    lead = 60
+    span = n_days + lead
+    counts = rng.poisson(sick.episodes_per_year * span / 365.0, posts)
+    mask = np.zeros((posts, n_days), dtype=bool)
+    total = int(counts.sum())
+    if total == 0:
+        return mask
+    start = rng.integers(-lead, n_days, total)
+    length = np.maximum(1, np.ceil(sick.duration_days.sample(rng, total))).astype(int)
+    post = np.repeat(np.arange(posts), counts)
+    diff = np.zeros((posts, n_days + 1), dtype=np.int32)
+    lo, hi = np.clip(start, 0, n_days), np.clip(start + length, 0, n_days)
+    np.add.at(diff, (post, lo), 1)
+    np.add.at(diff, (post, hi), -1)
+    return np.cumsum(diff, axis=1)[:, :n_days] > 0
+
+
+def available_schedule(
+    base: CapacitySchedule, availability: Availability, abstraction_share: float,
+    horizon_hours: float, rng: np.random.Generator,
+) -> tuple[CapacitySchedule, np.ndarray, np.ndarray]:
+    """The roster scaled by each day's availability and abstractions, in whole people.
+
+    Returns the schedule and, per day, the paid staff-hours (roster × filled posts) and
+    the available staff-hours (the schedule's), from which realised shrinkage follows.
+    Fractions are rounded stochastically (floor + Bernoulli of the remainder), so the
+    expected capacity is exact even for hubs of two or three people.
+    """
+    n_days = len(availability.fte)
+    cuts = np.arange(0.0, horizon_hours, 24.0)
+    t = np.unique(np.concatenate((base.times_hours, cuts)))
+    t = t[t < horizon_hours]
+    level = base.at(t).astype(float)
+    day = np.minimum((t // 24).astype(int), n_days - 1)
+    frac = availability.fraction()[day] * (1.0 - abstraction_share)
+    want = level * frac
+    whole = np.floor(want)
+    people = (whole + (rng.random(len(t)) < want - whole)).astype(np.int64)
+    sched = CapacitySchedule(t, people)
+    day_edges = np.append(cuts, horizon_hours)
+    roster_hours = np.diff(base.cumulative_hours(day_edges))
+    avail_hours = np.diff(sched.cumulative_hours(day_edges))
+    paid_share = (availability.paid[: len(roster_hours)] / availability.headcount
+                  if availability.headcount else np.zeros(len(roster_hours)))
+    return sched, roster_hours * paid_share, avail_hours
+
+
+def merge_schedules(schedules: list[CapacitySchedule]) -> CapacitySchedule:
+    """The sum of several schedules (pooled hubs)."""
+    t = np.unique(np.concatenate([s.times_hours for s in schedules]))
+    return CapacitySchedule(t, np.sum([s.at(t) for s in schedules], axis=0))

@@ -10,7 +10,7 @@ import simpy
 
 from mashsim import Scenario
 from mashsim.arrivals import hourly_rate_per_hour, poisson_arrival_hours
-from mashsim.engine import Pool, drive_capacity
+from mashsim.engine import Book, Pool, Source, drive_capacity
 from mashsim.experiment import single_run
 from mashsim.model import run_replication
 from mashsim.policies import DeadlineQueue, FifoQueue, PriorityQueue
@@ -80,27 +80,32 @@ def test_roster_schedule_office_hours_and_night_shift() -> None:
     assert list(sched.at([1.0, 6.0, 21.9, 23.0, 29.0])) == [2, 0, 0, 2, 2]  # Sunday's at 01:00
 
 
-def test_pool_respects_capacity_changes_and_handback() -> None:
+def _one_pool(service: list[float], at_shift_end: str) -> tuple[simpy.Environment, Pool, Book]:
     env = simpy.Environment()
-    service = [5.0, 5.0]
-    pool = Pool(env, FifoQueue(), service, at_shift_end="handback")
+    book = Book(service)
+    src = Source(book, FifoQueue([0.0] * len(service)))
+    pool = Pool(env, [src], at_shift_end=at_shift_end)
+    for job in range(len(service)):
+        src.offer(job, 0.0)
+    return env, pool, book
+
+
+def test_pool_respects_capacity_changes_and_handback() -> None:
+    env, pool, book = _one_pool([5.0, 5.0], "handback")
     drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 2.0, 10.0]), np.array([1, 0, 1])))
-    pool.offer(0)
-    pool.offer(1)
     env.run(until=30)
     # job 0 works 0–2, is handed back, resumes at 10 and needs 3 more hours
-    assert pool.end[0] == pytest.approx(13.0)
-    assert pool.end[1] == pytest.approx(18.0)
-    assert pool.first_start == [0.0, 13.0]
+    assert book.end[0] == pytest.approx(13.0)
+    assert book.end[1] == pytest.approx(18.0)
+    assert book.first_start == [0.0, 13.0]
+    assert pool.segments == [(0.0, 2.0), (10.0, 13.0), (13.0, 18.0)]
 
 
 def test_finish_mode_lets_work_overrun_the_shift() -> None:
-    env = simpy.Environment()
-    pool = Pool(env, FifoQueue(), [5.0], at_shift_end="finish")
+    env, pool, book = _one_pool([5.0], "finish")
     drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 2.0]), np.array([1, 0])))
-    pool.offer(0)
     env.run(until=30)
-    assert pool.end[0] == pytest.approx(5.0)
+    assert book.end[0] == pytest.approx(5.0)
 
 
 # ------------------------------------------------------------------ whole model
@@ -175,7 +180,7 @@ def test_streams_are_keyed_by_name_not_position(default_scenario: Scenario) -> N
 
 
 def test_queue_disciplines_order_and_handback() -> None:
-    prio = PriorityQueue([2, 0, 1, 0])
+    prio = PriorityQueue([2, 0, 1, 0], [0.0, 1.0, 2.0, 3.0])
     for job in range(4):
         prio.push(job)
     assert [prio.pop() for _ in range(2)] == [1, 3]
@@ -185,7 +190,7 @@ def test_queue_disciplines_order_and_handback() -> None:
     for job in range(3):
         edf.push(job)
     assert [edf.pop() for _ in range(3)] == [2, 1, 0]
-    fifo = FifoQueue()
+    fifo = FifoQueue([0.0] * 6)
     for job in (4, 5):
         fifo.push(job)
     fifo.requeue(fifo.pop())
