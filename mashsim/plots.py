@@ -158,7 +158,10 @@ def backlog_over_time(results: Results, hubs: Sequence[str] | None = None,
         _backlog_panel(ax, data, metrics, rate, "all hubs" if scope == "overall" else scope)
     for ax in axes[len(scopes):]:
         ax.set_visible(False)
-    axes[0].legend(loc="upper left", fontsize=7, frameon=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8,
+                   frameon=False)
     fig.suptitle(f"Backlog at the end of each day — mean and 95 % CI band over "
                  f"{results.replications} replications", fontsize=11)
     return fig

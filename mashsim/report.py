@@ -339,7 +339,7 @@ def _inputs_html(results: Results) -> str:
         cols = list(kinds)
         out.append('<h3>Hub inputs</h3><div class=scroll><table class="text"><thead><tr>'
                    "<th>hub</th>"
-                   + "".join(f"<th>{_esc(c)}<br>"
+                   + "".join(f"<th>{_esc(c).replace('.', '.<wbr>').replace('_', '_<wbr>')}<br>"
                              f'<span class="kind kind-{_esc(kinds[c])}">{_esc(kinds[c])}</span>'
                              "</th>" for c in cols) + "</tr></thead><tbody>")
         for hub, vals in hub_rows.items():
