@@ -451,7 +451,7 @@ class Scenario(_Frozen):
 
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
         """A copy with dotted-path values replaced, validated like a file."""
-        data = self.to_dict()
+        data = self.model_dump(mode="python", by_alias=True)  # unset optional keys too
         problems = []
         for path, value in overrides.items():
             try:

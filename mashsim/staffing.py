@@ -19,7 +19,7 @@ from .calendar import WorkingCalendar
 from .scenario import DAY_NAMES, Roster, Staffing
 
 __all__ = ["Availability", "CapacitySchedule", "available_schedule", "merge_schedules",
-           "roster_schedule", "simulate_availability"]
+           "planned_shrinkage", "roster_schedule", "simulate_availability"]
 
 
 class CapacitySchedule:
@@ -215,3 +215,16 @@ def merge_schedules(schedules: list[CapacitySchedule]) -> CapacitySchedule:
     """The sum of several schedules (pooled hubs)."""
     t = np.unique(np.concatenate([s.times_hours for s in schedules]))
     return CapacitySchedule(t, np.sum([s.at(t) for s in schedules], axis=0))
+
+
+def planned_shrinkage(staffing: Staffing, working_days_per_year: float = 252.0) -> float:
+    """Expected share of filled posts' rostered time lost to leave, sickness, abstractions.
+
+    Leave: entitlement ÷ working days a year (its seasonal profile moves it, not its
+    total); sickness: episodes × mean length in calendar days ÷ 365. The three combine
+    multiplicatively, as independent reasons to be away.
+    """
+    leave = min(1.0, staffing.leave.entitlement_days_per_year / working_days_per_year)
+    sick = staffing.sickness
+    sick_share = min(1.0, sick.episodes_per_year * sick.duration_days.mean / 365.0)
+    return 1.0 - (1.0 - leave) * (1.0 - sick_share) * (1.0 - staffing.abstraction_share)
