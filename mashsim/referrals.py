@@ -77,6 +77,11 @@ def _draw(
     else:
         delay = np.full(n, np.nan)
         handover = entered.astype(float, copy=True)
+    notify_types = np.array([t.early_notification for t in types])
+    notify = notify_types[type_idx] & sc.rpa.enabled & sc.rpa.early_notification & rpa_stage
+    if sc.rpa.early_notification_mode == "early_handover":
+        handover = np.where(notify, created, handover)  # staff start from the notification
+        notify = np.zeros(n, dtype=bool)
 
     handling_min = np.zeros(n)
     deadline = np.zeros(n)
@@ -86,17 +91,15 @@ def _draw(
         handling_min[mask] = grade.handling_minutes.sample(rng(f"handling_{name}"), n)[mask]
         t = grade.decision_target
         origin = created if t.starts_at == "creation" else handover
-        deadline[mask] = cal.deadline_hours(origin[mask], t.amount, t.clock)
+        deadline[mask] = _deadline_hours(cal, origin[mask], t, sc.horizon_hours)
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
 
     sdc = sc.strategy_discussions
-    sd_share = np.array([t.strategy_discussion_share for t in types])
-    sd_needed = rng("sd_need").random(n) < sd_share[type_idx]
+    sd_share = np.array([t.sd_share_by_grade() for t in types])  # (type, grade)
+    sd_needed = rng("sd_need").random(n) < sd_share[type_idx, grade_idx]
     sd_service = (sdc.preparation_minutes.sample(rng("sd_preparation"), n)
                   + sdc.meeting_minutes.sample(rng("sd_meeting"), n)) / 60.0
-    notify_types = np.array([t.early_notification for t in types])
-    notify = notify_types[type_idx] & sc.rpa.enabled & sc.rpa.early_notification & rpa_stage
     return Referrals(
         created=created,
         entered=entered,
@@ -115,6 +118,15 @@ def _draw(
         handling_minutes=handling_min,
         shared=shared,
     )
+
+
+def _deadline_hours(cal: WorkingCalendar, origin: np.ndarray, target, horizon_hours: float
+                    ) -> np.ndarray:
+    """Deadlines on the target's clock; a clock that starts after the run never runs out."""
+    out = np.full(len(origin), np.inf)
+    inside = origin <= horizon_hours
+    out[inside] = cal.deadline_hours(origin[inside], target.amount, target.clock)
+    return out
 
 
 def draw_referrals(

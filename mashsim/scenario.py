@@ -230,11 +230,30 @@ class GradeMix(_Frozen):
         return (self.high / total, self.medium / total, self.standard / total)
 
 
+class GradeShares(_Frozen):
+    """A share (0–1) for each risk grade."""
+
+    high: Share = 0.0
+    medium: Share = 0.0
+    standard: Share = 0.0
+
+
 class ReferralType(_Frozen):
+    """A kind of referral. Strategy-discussion need is either one share for the type or,
+    more faithfully, a share per risk grade (`strategy_discussion_share_by_grade`, which
+    then replaces `strategy_discussion_share`)."""
+
     share: Weight
     grade_mix: GradeMix = GradeMix()
     early_notification: bool = False
     strategy_discussion_share: Share = 0.0
+    strategy_discussion_share_by_grade: GradeShares | None = None
+
+    def sd_share_by_grade(self) -> tuple[float, float, float]:
+        g = self.strategy_discussion_share_by_grade
+        if g is None:
+            return (self.strategy_discussion_share,) * 3
+        return (g.high, g.medium, g.standard)
 
 
 class Grade(_Frozen):
@@ -262,6 +281,11 @@ class Rpa(_Frozen):
         default_factory=lambda: Triangular(min=5, mode=10, max=20)
     )
     early_notification_queue_as: Literal["high", "medium", "standard"] = "high"
+    # "extra_work": the notification is extra, ungraded work and the referral still waits
+    # for the RPA (as found); "early_handover": staff take the case on from the
+    # notification, so the referral itself reaches them at creation (a revised process).
+    early_notification_mode: Literal["extra_work", "early_handover"] = "extra_work"
+    staff_need_assessment: bool = False  # true: no decision before the officer's assessment
 
     @field_validator("scan_hours")
     @classmethod
