@@ -29,6 +29,11 @@ TABLE_COLUMNS = (
     ("oldest_waiting_days_at_end", "oldest d", 1.0, 1),
     ("staff_utilisation", "util %", 100.0, 0),
 )
+AUDIT_COLUMNS = (  # shown when the scenario sets reporting.audit_date
+    ("audit_sd_pending_over_72h", "audit SD >72h", 1.0, 1),
+    ("audit_sd_pending_over_14d", "audit SD >14d", 1.0, 1),
+    ("audit_oldest_waiting_days", "audit oldest d", 1.0, 1),
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,8 +89,10 @@ def format_table(summary: dict[str, Any]) -> str:
     """Per-hub table of the headline metrics: mean ± 95 % CI half-width."""
     rows = [(hub, h["metrics"]) for hub, h in summary["hubs"].items()]
     rows.append(("ALL HUBS", summary["metrics"]))
-    head = ["hub", *(c[1] for c in TABLE_COLUMNS)]
-    body = [[name, *(_cell(m[c[0]], c[2], c[3]) for c in TABLE_COLUMNS)] for name, m in rows]
+    audit = summary["metrics"].get("audit_sd_pending_over_72h", {}).get("mean") is not None
+    columns = TABLE_COLUMNS + (AUDIT_COLUMNS if audit else ())
+    head = ["hub", *(c[1] for c in columns)]
+    body = [[name, *(_cell(m[c[0]], c[2], c[3]) for c in columns)] for name, m in rows]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     line = "  ".join
     out = [
