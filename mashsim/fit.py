@@ -73,8 +73,8 @@ class _Accumulator:
         self.groups: Counter[tuple[str, str, int]] = Counter()
         self.daily: Counter[int] = Counter()
         self.how = np.zeros((7, 24), dtype=np.int64)
-        self.sd: Counter[tuple[str, int]] = Counter()  # (type, day) → SDs held
-        self.type_day: Counter[tuple[str, int]] = Counter()
+        self.sd: Counter[tuple[str, str, int]] = Counter()  # (type, grade, day) → SDs held
+        self.type_day: Counter[tuple[str, str, int]] = Counter()
         self.shared = [0, 0]  # yes, known
         self.officer = Reservoir(reservoir_size, rng, 2)  # created, delay (NaN: not yet)
         self.handling = {g: Reservoir(reservoir_size, rng, 1) for g in GRADES}
@@ -90,10 +90,10 @@ class _Accumulator:
         self.daily.update(dict(zip(u.tolist(), c.tolist(), strict=True)))
         np.add.at(self.how, ((day + _EPOCH_DOW) % 7, np.floor(created % 24.0).astype(int)), 1)
         if "strategy_discussion_at" in has:
-            key = pd.DataFrame({"t": f["referral_type"], "d": day})
-            self.type_day.update(key.groupby(["t", "d"]).size().to_dict())
+            key = pd.DataFrame({"t": f["referral_type"], "g": f["grade"], "d": day})
+            self.type_day.update(key.groupby(["t", "g", "d"]).size().to_dict())
             held = np.isfinite(f["sd"].to_numpy())
-            self.sd.update(key[held].groupby(["t", "d"]).size().to_dict())
+            self.sd.update(key[held].groupby(["t", "g", "d"]).size().to_dict())
         shared = f["shared"].to_numpy()
         known = np.isfinite(shared)
         self.shared[0] += int((shared[known] > 0.5).sum())
@@ -360,11 +360,13 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
             old = {"early_notification": False, "strategy_discussion_share": 0.0}
         total = float(row.sum())
         mix = {g: float(f"{row.get(i, 0) / total:.6g}") for i, g in enumerate(GRADES)}
-        sd_share = old["strategy_discussion_share"]
+        sd = {"strategy_discussion_share": old.get("strategy_discussion_share", 0.0)}
         if "strategy_discussion_at" in has:
-            sd_share, sd_info[t] = _sd_share(acc, t, mature_day)
-        types[t] = {**old, "share": float(f"{total / n:.6g}"), "grade_mix": mix,
-                    "strategy_discussion_share": sd_share}
+            sd["strategy_discussion_share"], sd_info[t] = _sd_share(acc, t, mature_day)
+            sd["strategy_discussion_share_by_grade"] = {
+                g: _sd_share(acc, t, mature_day, i, fallback=sd_info[t])[0]
+                for i, g in enumerate(GRADES)}
+        types[t] = {**old, "share": float(f"{total / n:.6g}"), "grade_mix": mix, **sd}
     gone = [t for t in d["referral_types"] if t not in types]
     if gone:
         warnings.append(f"base referral type(s) absent from the log left out: {', '.join(gone)}")
@@ -430,15 +432,28 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
     return FitResult(scenario, summary, prof, dists, warnings)
 
 
-def _sd_share(acc: _Accumulator, t: str, mature_day: int) -> tuple[float, dict[str, Any]]:
-    """SDs held / referrals, over referrals old enough for a needed SD to have been held."""
-    n = sum(v for (tt, day), v in acc.type_day.items() if tt == t and day <= mature_day)
-    k = sum(v for (tt, day), v in acc.sd.items() if tt == t and day <= mature_day)
+def _sd_share(
+    acc: _Accumulator, t: str, mature_day: int, grade: int | None = None,
+    fallback: dict[str, Any] | None = None,
+) -> tuple[float, dict[str, Any]]:
+    """SDs held / referrals, over referrals old enough for a needed SD to have been held.
+
+    With `grade` (an index into GRADES), only that grade's referrals; fewer than
+    MIN_SAMPLES of them fall back
+    to the type's share (`fallback`, the type-level result).
+    """
+    def count(c: Counter, mature: bool) -> int:
+        return sum(v for (tt, g, day), v in c.items()
+                   if tt == t and (grade is None or g == grade) and (not mature or
+                                                                      day <= mature_day))
+
+    n, k = count(acc.type_day, True), count(acc.sd, True)
     note = f"referrals created at least {MATURE_DAYS} days before the extract end"
     if n == 0:
-        n = sum(v for (tt, _), v in acc.type_day.items() if tt == t)
-        k = sum(v for (tt, _), v in acc.sd.items() if tt == t)
+        n, k = count(acc.type_day, False), count(acc.sd, False)
         note = "all referrals (the log is too short for a maturity cut)"
+    if grade is not None and fallback is not None and n < MIN_SAMPLES:
+        n, k = fallback["referrals"], fallback["held"]
     share = k / n if n else 0.0
     return float(f"{share:.6g}"), {"held": k, "referrals": n, "basis": note}
 

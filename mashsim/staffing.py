@@ -116,6 +116,8 @@ def simulate_availability(
     Leave: each post is away on day d with probability entitlement × w_d / Σ w over the
     working days of the year from the start, where w_d multiplies the `peaks` covering d.
     Sickness: Poisson episodes per post, each lasting a drawn number of calendar days.
+    Each post draws from its own stream (`rng("post<k>")`), so common random numbers hold
+    across headcounts.
     """
     posts = roster.headcount
     filled = np.ones((posts, n_days), dtype=bool)
@@ -132,13 +134,15 @@ def simulate_availability(
                 productivity[row, day:day + math.ceil(rec.training_period_days)] = (
                     rec.new_starter_productivity)
     at_work = filled.copy()
-    leave = staffing.leave
-    if leave.entitlement_days_per_year > 0 and posts:
-        p = _leave_probability(leave, cal, n_days)
-        at_work &= rng("leave").random((posts, n_days)) >= p
-    sick = staffing.sickness
-    if sick.episodes_per_year > 0 and posts:
-        at_work &= ~_sick_days(sick, posts, n_days, rng("sickness"))
+    leave, sick = staffing.leave, staffing.sickness
+    p_leave = (_leave_probability(leave, cal, n_days) if leave.entitlement_days_per_year > 0
+               else None)
+    for post in range(posts):  # a stream per post: one more post shifts no one else's days
+        g = rng(f"post{post}")
+        if p_leave is not None:
+            at_work[post] &= g.random(n_days) >= p_leave
+        if sick.episodes_per_year > 0:
+            at_work[post] &= ~_sick_days(sick, n_days, g)
     fte = (at_work * productivity).sum(0) if posts else np.zeros(n_days)
     return Availability(fte=fte.astype(float), paid=filled.sum(0).astype(float),
                         headcount=posts)
@@ -162,23 +166,18 @@ def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
     return np.minimum(1.0, w[:n_days] * per_weight)
 
 
-def _sick_days(sick, posts: int, n_days: int, rng: np.random.Generator) -> np.ndarray:
-    """Boolean (post, day) mask of sickness; episodes may start up to 60 days before."""
+def _sick_days(sick, n_days: int, rng: np.random.Generator) -> np.ndarray:
+    """One post's sick days; episodes may start up to 60 days before the run."""
     lead = 60
-    span = n_days + lead
-    counts = rng.poisson(sick.episodes_per_year * span / 365.0, posts)
-    mask = np.zeros((posts, n_days), dtype=bool)
-    total = int(counts.sum())
-    if total == 0:
-        return mask
-    start = rng.integers(-lead, n_days, total)
-    length = np.maximum(1, np.ceil(sick.duration_days.sample(rng, total))).astype(int)
-    post = np.repeat(np.arange(posts), counts)
-    diff = np.zeros((posts, n_days + 1), dtype=np.int32)
-    lo, hi = np.clip(start, 0, n_days), np.clip(start + length, 0, n_days)
-    np.add.at(diff, (post, lo), 1)
-    np.add.at(diff, (post, hi), -1)
-    return np.cumsum(diff, axis=1)[:, :n_days] > 0
+    count = rng.poisson(sick.episodes_per_year * (n_days + lead) / 365.0)
+    mask = np.zeros(n_days + 1, dtype=np.int32)
+    if count == 0:
+        return mask[:n_days] > 0
+    start = rng.integers(-lead, n_days, count)
+    length = np.maximum(1, np.ceil(sick.duration_days.sample(rng, count))).astype(int)
+    np.add.at(mask, np.clip(start, 0, n_days), 1)
+    np.add.at(mask, np.clip(start + length, 0, n_days), -1)
+    return np.cumsum(mask)[:n_days] > 0
 
 
 def available_schedule(

@@ -92,7 +92,7 @@ BAD_FILES = [  # (old text, new text, expected key path in the message)
     ('days = ["Mon", "Tue", "Wed", "Thu", "Fri"], start = "09:00", end = "17:00" }] }',
      'days = ["Mon", "Funday"], start = "09:00", end = "17:00" }] }',
      "hubs.oxfordshire.staff.shifts.0.days.1"),
-    ("headcount = 11", "headcount = -2", "hubs.oxfordshire.staff.headcount"),
+    ("headcount = 15", "headcount = -2", "hubs.oxfordshire.staff.headcount"),
 ]
 
 

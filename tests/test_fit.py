@@ -109,10 +109,14 @@ def test_grade_mix_sharing_and_strategy_discussions_recovered(fitted, truth) -> 
     p = truth.sharing.share_with_partners
     assert abs(sh["shared"] / sh["known"] - p) <= Z * math.sqrt(p * (1 - p) / sh["known"])
     sd = types["child"]["strategy_discussions"]
-    p = truth.referral_types["child"].strategy_discussion_share
+    child = truth.referral_types["child"]
+    by_grade = child.sd_share_by_grade()
+    p = sum(m * q for m, q in zip(child.grade_mix.probabilities(), by_grade, strict=True))
     assert abs(sd["held"] / sd["referrals"] - p) <= Z * math.sqrt(p * (1 - p) /
                                                                   sd["referrals"])
-    assert res.scenario.referral_types["domestic_abuse"].strategy_discussion_share == 0.0
+    fitted_child = res.scenario.referral_types["child"]
+    assert fitted_child.sd_share_by_grade()[0] > fitted_child.sd_share_by_grade()[2]
+    assert res.scenario.referral_types["domestic_abuse"].sd_share_by_grade() == (0.0, 0.0, 0.0)
 
 
 def test_officer_delay_recovered_despite_censoring(fitted, truth) -> None:

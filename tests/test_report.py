@@ -113,8 +113,8 @@ def test_default_scenario_report_single_file(capsys: pytest.CaptureFixture,
 def test_comparison_and_sweep_to_folder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     other = tmp_path / "more_staff.toml"
     other.write_text(DEFAULT.read_text().replace(
-        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 3",
-        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 6"))
+        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 4",
+        "[hubs.reading]\ndemand_share = 174\nstaff = { headcount = 7"))
     assert other.read_text() != DEFAULT.read_text()
     out = tmp_path / "report"
     code, _, _ = run(capsys, "report", str(DEFAULT), "--compare", str(other),

@@ -48,7 +48,7 @@ def test_vacancies_remove_rostered_hours(hub: Scenario) -> None:
     full = run_replication(hub, 1, 0)["oxfordshire"]
     short = run_replication(hub.with_overrides({"hubs.oxfordshire.staff.vacancies": 4}), 1, 0)
     got = short["oxfordshire"].available_staff_hours_per_day.sum()
-    assert got == pytest.approx(full.available_staff_hours_per_day.sum() * 7 / 11, rel=0.02)
+    assert got == pytest.approx(full.available_staff_hours_per_day.sum() * 11 / 15, rel=0.02)
 
 
 def test_recruitment_fills_vacancies_after_the_lead_time(hub: Scenario) -> None:
@@ -65,9 +65,9 @@ def test_recruitment_fills_vacancies_after_the_lead_time(hub: Scenario) -> None:
     early, training, later = (per_day[:42][weekday[:42]].mean(),
                               per_day[42:70][weekday[42:70]].mean(),
                               per_day[70:][weekday[70:]].mean())
-    assert early == pytest.approx(7 * 8, abs=2)
-    assert training == pytest.approx(9 * 8, abs=4)  # 7 + 4 × 0.5
-    assert later == pytest.approx(11 * 8, abs=4)  # bank holidays aside
+    assert early == pytest.approx(11 * 8, abs=2)
+    assert training == pytest.approx(13 * 8, abs=4)  # 11 + 4 × 0.5
+    assert later == pytest.approx(15 * 8, abs=5)  # bank holidays aside
 
 
 def test_school_holiday_leave_peak_lowers_available_hours(hub: Scenario) -> None:

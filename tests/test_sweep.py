@@ -43,12 +43,13 @@ def test_table_shape_and_baseline(small_scenario):
 
 
 def test_crn_paired_difference_is_tighter_than_unpaired(small_scenario):
-    """CRN: the paired CI of (4 staff − 3 staff) is narrower than comparing independent runs."""
+    """CRN: the paired CI of (5 staff − 4 staff) is narrower than comparing independent runs."""
     n = 8
-    frame = sweep(small_scenario, {PATH: [3, 4]}, replications=n, seed=11, workers=2)
-    four = small_scenario.with_overrides({PATH: 4})
+    assert small_scenario.hubs["reading"].staff.headcount == 4  # point 0 is the scenario
+    frame = sweep(small_scenario, {PATH: [4, 5]}, replications=n, seed=11, workers=2)
+    five = small_scenario.with_overrides({PATH: 5})
     base = run_replications(small_scenario, n, seed=11, workers=2)
-    independent = run_replications(four, n, seed=12, workers=2)  # other seed: no CRN
+    independent = run_replications(five, n, seed=12, workers=2)  # other seed: no CRN
     for metric in ("backlog_mean", "staff_wait_hours_mean"):
         row = frame[(frame["point"] == 1) & (frame["scope"] == "reading")
                     & (frame["metric"] == metric)].iloc[0]
@@ -149,7 +150,7 @@ def test_sequential_reports_budget_when_unmet():
 
 
 def test_sweep_with_precision(small_scenario):
-    frame = sweep(small_scenario, {PATH: [3, 4]}, replications=40, seed=2, workers=2,
+    frame = sweep(small_scenario, {PATH: [4, 5]}, replications=40, seed=2, workers=2,
                   precision=0.05, precision_metrics=["backlog_mean"])
     prec = frame.attrs["precision"]
     n = frame.attrs["replications"]
