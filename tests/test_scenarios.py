@@ -13,7 +13,7 @@ from mashsim.experiment import single_run
 
 from .conftest import ROOT, one_hub
 
-REPS = 8
+REPS = 16
 
 
 def _oxfordshire(name: str) -> Scenario:
