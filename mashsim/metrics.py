@@ -67,7 +67,7 @@ def _ratio(num: float, den: float) -> float:
 class _View:
     """Several hubs' records seen as one, for the force-wide figures."""
 
-    def __init__(self, records: Sequence[HubRecord]) -> None:
+    def __init__(self, records: Sequence[HubRecord], force_wide: bool) -> None:
         self.refs = Referrals.concat([r.referrals for r in records])
         self.start = np.concatenate([r.staff_start for r in records])
         self.end = np.concatenate([r.staff_end for r in records])
@@ -78,8 +78,8 @@ class _View:
         self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
         self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
         pools = {r.pool_key: r.staff for r in records}  # a pooled team counts once
-        if len(records) > 1 and records[0].overflow_team is not None:
-            pools["overflow_team"] = records[0].overflow_team
+        if force_wide and records[0].overflow_team is not None:
+            pools["overflow_team"] = records[0].overflow_team  # it serves every hub
         self.staff = [(t.busy, t.schedule) for t in pools.values()]
 
 
@@ -194,9 +194,9 @@ def replication_metrics(
     records: dict[str, HubRecord], scenario: Scenario
 ) -> dict[str, dict[str, float]]:
     """{"overall": {...}, hub: {...}} for one replication."""
-    out = {"overall": _metrics(_View(list(records.values())), scenario)}
+    out = {"overall": _metrics(_View(list(records.values()), force_wide=True), scenario)}
     for hub, rec in records.items():
-        out[hub] = _metrics(_View([rec]), scenario)
+        out[hub] = _metrics(_View([rec], force_wide=False), scenario)
     return out
 
 
