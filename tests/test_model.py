@@ -146,15 +146,29 @@ def test_risk_priority_cuts_high_risk_waits(small_scenario: Scenario) -> None:
 
 
 def test_early_notification_costs_staff_time(small_scenario: Scenario) -> None:
-    on = _mean_metric(small_scenario, "staff_utilisation")
-    off = _mean_metric(small_scenario.with_overrides({"rpa.early_notification": False}),
+    as_found = small_scenario.with_overrides({"rpa.early_notification_mode": "extra_work"})
+    on = _mean_metric(as_found, "staff_utilisation")
+    off = _mean_metric(as_found.with_overrides({"rpa.early_notification": False}),
                        "staff_utilisation")
     assert on > off
-    assert _mean_metric(small_scenario, "early_notifications") > 0
+    assert _mean_metric(as_found, "early_notifications") > 0
+
+
+def test_early_handover_brings_child_referrals_to_staff_at_creation(
+        small_scenario: Scenario) -> None:
+    sc = small_scenario.with_overrides({"rpa.early_notification_mode": "early_handover"})
+    refs = run_replication(sc, 2, 0)["reading"].referrals
+    child = refs.type_idx == sc.type_names.index("child")
+    assert np.all(refs.handover[child] == refs.created[child])
+    assert np.all(refs.handover[~child] >= refs.created[~child])
+    assert _mean_metric(sc, "early_notifications") == 0  # no duplicate work
 
 
 def test_fewer_sd_attendees_more_sd_breaches(small_scenario: Scenario) -> None:
-    sc = small_scenario.with_overrides({"referral_types.child.strategy_discussion_share": 0.5})
+    sc = small_scenario.with_overrides({
+        "referral_types.child.strategy_discussion_share_by_grade": None,
+        "referral_types.child.strategy_discussion_share": 0.5,
+        "strategy_discussions.held_by": "attendees"})
     two = _mean_metric(sc.with_overrides({"hubs.reading.sd_attendees.headcount": 2}),
                        "sd_breach_72h")
     none = _mean_metric(sc.with_overrides({"hubs.reading.sd_attendees.headcount": 0}),

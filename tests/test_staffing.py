@@ -213,6 +213,7 @@ def test_working_day_sd_deadline_skips_weekend_and_easter(hub: Scenario) -> None
 
 def test_audit_counts_match_the_records(hub: Scenario) -> None:
     sc = hub.with_overrides({"reporting.audit_date": dt.date(2025, 6, 2),
+                             "strategy_discussions.held_by": "attendees",
                              "hubs.oxfordshire.sd_attendees.headcount": 1,
                              "strategy_discussions.scheduling_delay_hours":
                                  {"dist": "fixed", "value": 60}})
