@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioError
 from .scenario import Scenario, load_scenario, parse_override
 
-__all__ = ["add_scenario_options", "load_with_overrides", "main"]
+__all__ = ["add_scenario_options", "load_with_overrides", "main", "positive_int",
+           "seed_number", "whole_number"]
 
 EXIT_BAD_INPUT = 2
 # Each module registers its subcommands; a module not yet written is skipped.
@@ -26,24 +27,23 @@ COMMAND_MODULES = ("mashsim.cli_run", "mashsim.cli_sweep", "mashsim.cli_report",
                    "mashsim.cli_fit")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`, else a clear usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+positive_int = whole_number(1)
+seed_number = whole_number(0)
 
 
 def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = False) -> None:
@@ -53,7 +53,7 @@ def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = F
                        help="scenario TOML (default: the bundled thames_valley.toml)")
     else:
         p.add_argument("scenario", type=Path, help="scenario TOML")
-    p.add_argument("--seed", type=_seed, default=1, help="base random seed (default 1)")
+    p.add_argument("--seed", type=seed_number, default=1, help="base random seed (default 1)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="PATH=VALUE", help="override a scenario value, e.g. "
                    "hubs.reading.staff.headcount=12 (repeatable)")
@@ -63,9 +63,9 @@ def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = F
 
 
 def add_replication_options(p: argparse.ArgumentParser, default: int = 10) -> None:
-    p.add_argument("--replications", type=_positive_int, default=default,
+    p.add_argument("--replications", type=positive_int, default=default,
                    help=f"independent replications (default {default})")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes (default: one per core)")
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ._io import atomic_write_text
-from .cli import _positive_int, _seed, check_out_dir, load_with_overrides
+from .cli import check_out_dir, load_with_overrides, positive_int, seed_number
 from .errors import ScenarioError
 from .scenario import load_scenario
 
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="write one simulated replication as an event log CSV")
     sim.add_argument("scenario", type=Path, help="scenario TOML")
     sim.add_argument("--out", type=Path, required=True, help="event log CSV to write")
-    sim.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
+    sim.add_argument("--seed", type=seed_number, default=1, help="random seed (default 1)")
     sim.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="PATH=VALUE", help="override a scenario value (repeatable)")
     sim.set_defaults(handler=_simulate_log)
@@ -52,10 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     bt = sub.add_parser("backtest", help="compare a scenario's simulation with an event log")
     bt.add_argument("log", type=Path, help="event log CSV")
     bt.add_argument("scenario", type=Path, help="scenario TOML (usually from mashsim fit)")
-    bt.add_argument("--replications", type=_positive_int, default=10,
+    bt.add_argument("--replications", type=positive_int, default=10,
                     help="replications (default 10)")
-    bt.add_argument("--workers", type=_positive_int, default=1, help="worker processes")
-    bt.add_argument("--seed", type=_seed, default=1, help="base random seed (default 1)")
+    bt.add_argument("--workers", type=positive_int, default=1, help="worker processes")
+    bt.add_argument("--seed", type=seed_number, default=1, help="base random seed (default 1)")
     bt.add_argument("--format", choices=("table", "json"), default="table")
     bt.add_argument("--out", type=Path, metavar="DIR", help="also write backtest files here")
     _log_options(bt)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .cache import Interrupted
-from .cli import add_scenario_options, check_out_dir, load_with_overrides
+from .cli import add_scenario_options, check_out_dir, load_with_overrides, positive_int
 from .errors import ScenarioError
 from .sweep import parse_vary, sweep, sweep_json
 
@@ -27,16 +27,6 @@ SWEEP_TABLE = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -48,7 +38,7 @@ def _fraction(text: str) -> float:
 
 
 def _execution_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                    help="run on an existing Dask distributed cluster (needs mashsim[dask])")
@@ -60,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
                     required=True, help="values for one scenario path; several --vary give "
                     "their product; the first combination (point 0) is the baseline")
-    sw.add_argument("--replications", type=_positive_int, default=None,
+    sw.add_argument("--replications", type=positive_int, default=None,
                     help="replications per point (default 10; with --precision, the budget, "
                     f"default {SWEEP_BUDGET_WITH_PRECISION})")
     sw.add_argument("--precision", type=_fraction, default=None, metavar="X",
@@ -81,9 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--vary-staff", action="append", default=[], required=True,
                     metavar="HUB|all", help="hub whose headcount to search (repeatable), "
                     "or all")
-    pl.add_argument("--replications", type=_positive_int, default=20,
+    pl.add_argument("--replications", type=positive_int, default=20,
                     help="replications per headcount tried (default 20)")
-    pl.add_argument("--max-headcount", type=_positive_int, default=None,
+    pl.add_argument("--max-headcount", type=positive_int, default=None,
                     help="search limit per hub (default max(3 × now, now + 20))")
     _execution_options(pl)
     pl.set_defaults(handler=_plan)

@@ -13,10 +13,11 @@ breach rate close to monotone in headcount, so bisection is sound. Hubs are sear
 lock step so that one round's replications for all hubs run in parallel.
 
 Only one hub's headcount changes at a time, the others staying at their current values.
-Hubs do not interact in the current model (separate demand, staff and random streams keyed
-by hub name), so each hub is simulated on its own: a one-hub scenario with the hub's
+Independent hubs do not interact (separate demand, staff and random streams keyed by hub
+name), so each hub is simulated on its own: a one-hub scenario with the hub's
 demand rate, which gives that hub exactly the same results as the full scenario at a
-fraction of the cost (`single_hub=False` simulates every hub instead).
+fraction of the cost (`single_hub=False` simulates every hub instead; pooled hubs or an
+overflow team always are).
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ def staff_hours_per_week(scenario: Scenario, hub: str, headcount: int) -> float:
 
 
 def hub_scenario(scenario: Scenario, hub: str) -> Scenario:
-    """`scenario` with only `hub`, at the same demand rate: same hub results, less work."""
+    """`scenario` with only `hub`, at the same demand rate: same hub results, less work.
+
+    Pooled hubs and an overflow team tie hubs together, so those scenarios are simulated
+    whole.
+    """
+    if scenario.pooling.mode != "independent":
+        return scenario
     data = scenario.to_dict()
     data["arrivals"]["referrals_per_day"] = scenario.hub_rate_per_day(hub)
     data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}

@@ -57,6 +57,11 @@ def test_hub_alone_gives_the_same_hub_results(default_scenario):
     assert single_run(alone, 3, 1).metrics["slough"] == single_run(sc, 3, 1).metrics["slough"]
 
 
+def test_pooled_hubs_are_planned_whole(default_scenario):
+    pooled = default_scenario.with_overrides({"pooling.mode": "pooled"})
+    assert hub_scenario(pooled, "slough") is pooled
+
+
 def test_staff_hours_per_week(default_scenario):
     # office hours: 5 days × 8 h per person
     assert staff_hours_per_week(default_scenario, "reading", 4) == 4 * 40.0
