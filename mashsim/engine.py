@@ -51,16 +51,17 @@ class Book:
 class Source:
     """A queue of one book's jobs and the pools that may serve it (first = preferred)."""
 
-    def __init__(self, book: Book, queue: JobQueue) -> None:
+    def __init__(self, book: Book, queue: JobQueue, track_oldest: bool = False) -> None:
         self.book = book
         self.queue = queue
         self.pools: list[Pool] = []
-        self._arrivals: deque[tuple[float, int]] = deque()
+        self._arrivals: deque[tuple[float, int]] | None = deque() if track_oldest else None
 
     def offer(self, job: int, now: float) -> None:
         """A job joins the queue; the first pool with a free person takes what it selects."""
         self.queue.push(job)
-        self._arrivals.append((now, job))
+        if self._arrivals is not None:
+            self._arrivals.append((now, job))
         for pool in self.pools:
             if pool.busy < pool.capacity:
                 pool.dispatch()
@@ -68,8 +69,12 @@ class Source:
                     break
 
     def oldest_wait_hours(self, now: float) -> float:
-        """Age of the longest-waiting job never started (amortised O(1): lazy deletion)."""
+        """Age of the longest-waiting job never started (amortised O(1): lazy deletion).
+
+        Needs `track_oldest=True`."""
         first_start, arrivals = self.book.first_start, self._arrivals
+        if arrivals is None:
+            raise RuntimeError("this source does not track its oldest job")
         while arrivals and first_start[arrivals[0][1]] == first_start[arrivals[0][1]]:
             arrivals.popleft()
         return now - arrivals[0][0] if arrivals else 0.0
@@ -134,7 +139,7 @@ class Pool:
         self.capacity = 0
         self.busy = 0
         self.segments: list[tuple[float, float]] = []
-        self._running: dict[simpy.Timeout, tuple[Source, int, float]] = {}
+        self._running: dict[simpy.Event, None] = {}  # handback mode: in start order
         self._finish_cb = self._finish
 
     def set_rostered(self, people: int) -> None:
@@ -166,15 +171,15 @@ class Pool:
                 if book.on_start is not None:
                     book.on_start(job, src)
             self.busy += 1
-            ev = env.timeout(book.remaining[job])
+            ev = env.timeout(book.remaining[job], (src, job, now))
             ev.callbacks.append(self._finish_cb)
-            self._running[ev] = (src, job, now)
+            if self.handback:  # only then may a completion be withdrawn
+                self._running[ev] = None
 
     def _finish(self, ev: simpy.Event) -> None:
-        entry = self._running.pop(ev, None)
-        if entry is None:
+        if self.handback and self._running.pop(ev, False) is False:
             return  # handed back earlier: this completion no longer stands
-        src, job, t0 = entry
+        src, job, t0 = ev._value
         now = self.env.now
         book = src.book
         self.segments.append((t0, now))
@@ -185,7 +190,8 @@ class Pool:
         self.dispatch()
 
     def _hand_back(self) -> None:
-        _, (src, job, t0) = self._running.popitem()  # the most recently started
+        ev, _ = self._running.popitem()  # the most recently started
+        src, job, t0 = ev._value
         now = self.env.now
         self.segments.append((t0, now))
         src.book.remaining[job] -= now - t0

@@ -147,8 +147,10 @@ class _Hub:
                                      ).tolist()
         self.staff_book = Book(service.tolist(), on_done=self._decided,
                                on_start=self._started if (deg.enabled or k) else None)
+        ot = sc.staffing.overtime
         self.staff_src = Source(self.staff_book, make_queue(
-            sc.queue.discipline, entry, staff_priority, staff_deadline))
+            sc.queue.discipline, entry, staff_priority, staff_deadline),
+            track_oldest=ot.enabled and ot.trigger == "oldest_waiting_hours")
         self.sd_entry = [math.nan] * n
         self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
         self.sd_src = Source(self.sd_book, DeadlineQueue(refs.sd_deadline.tolist(), self.sd_entry)

@@ -209,3 +209,27 @@ def test_queue_disciplines_order_and_handback() -> None:
         fifo.push(job)
     fifo.requeue(fifo.pop())
     assert [fifo.pop(), fifo.pop()] == [4, 5]
+
+
+def test_source_tracks_its_oldest_waiting_job() -> None:
+    env = simpy.Environment()
+    book = Book([1.0, 1.0, 1.0])
+    src = Source(book, FifoQueue([0.0, 2.0, 5.0]), track_oldest=True)
+    pool = Pool(env, [src])
+    for job, t in enumerate((0.0, 2.0, 5.0)):
+        src.offer(job, t)
+    assert src.oldest_wait_hours(10.0) == 10.0  # nobody on duty: job 0 waits
+    drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 10.5]), np.array([0, 1])))
+    env.run(until=11.6)  # job 0 started at 10.5, job 1 at 11.5
+    assert src.oldest_wait_hours(11.6) == pytest.approx(11.6 - 5.0)
+    untracked = Source(Book([1.0]), FifoQueue([0.0]))
+    with pytest.raises(RuntimeError):
+        untracked.oldest_wait_hours(1.0)
+
+
+def test_overtime_on_the_oldest_wait(small_scenario: Scenario) -> None:
+    sc = small_scenario.with_overrides({
+        "hubs.reading.staff.headcount": 3,
+        "staffing.overtime.enabled": True, "staffing.overtime.trigger": "oldest_waiting_hours",
+        "staffing.overtime.threshold": 48, "staffing.overtime.weekly_cap_hours": 6})
+    assert _mean_metric(sc, "overtime_hours", reps=2) > 0
