@@ -200,6 +200,35 @@ def hub_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def staffing_table(results: Results) -> pd.DataFrame:
+    """Per hub: posts, vacancies, planned vs realised shrinkage, overtime, research cut short,
+    and (with an audit date) the point-in-time audit: what capacity really was."""
+    from .staffing import planned_shrinkage
+
+    sc, s = results.scenario, results.summary()
+    planned = planned_shrinkage(sc.staffing)
+    audit = sc.reporting.audit_date
+    rows = []
+    for name, m, hub in [("all hubs", s["metrics"], None)] + [
+            (h, v["metrics"], h) for h, v in s["hubs"].items()]:
+        hubs = list(sc.hubs.values()) if hub is None else [sc.hubs[hub]]
+        row: dict[str, Any] = {
+            "hub": name.replace("_", " "),
+            "posts": sum(h.staff.headcount for h in hubs),
+            "vacant": sum(h.staff.vacant_posts for h in hubs),
+            "shrinkage planned (%)": f"{100 * planned:.1f}",
+            "shrinkage realised (%)": _pct(m["realised_shrinkage"]).replace(" %", ""),
+            "overtime (staff-h)": _ci(m["overtime_hours"]),
+            "decisions without full research": _ci(m["decisions_without_full_research"]),
+        }
+        if audit is not None:
+            row[f"SD pending >72h on {audit}"] = _ci(m["audit_sd_pending_over_72h"])
+            row[f"SD pending >14d on {audit}"] = _ci(m["audit_sd_pending_over_14d"])
+            row[f"oldest waiting on {audit} (days)"] = _ci(m["audit_oldest_waiting_days"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _comparison_table(results: Results, comparisons: Mapping[str, Results],
                       base_name: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Side by side, force-wide: every metric for each scenario and the paired difference."""
@@ -438,6 +467,16 @@ def build_report(
                     "the reporting window, and the balance: staff-hours on duty minus the "
                     "staff work arriving (referrals × mean work per referral). Orange hours "
                     "build the backlog that purple hours must clear."))
+
+    staffing = staffing_table(results)
+    tables["staffing.csv"] = _csv(staffing)
+    body.append("<h2>Staff time: planned and realised</h2>")
+    body.append(_table_html(staffing) + "<p class=small>Planned shrinkage is what leave "
+                "entitlement, sickness and abstractions should take from filled posts' "
+                "rostered time; realised is what the simulated absences took (mean [95 % CI]). "
+                "Overtime and decisions made without full research are totals over the "
+                "reporting window; audit columns are point-in-time counts at 00:00 on the "
+                "audit date.</p>")
 
     if comparisons:
         side, full = _comparison_table(results, comparisons, base_name)

@@ -173,3 +173,20 @@ def test_answer_paragraph_names_worst_hub(default_scenario) -> None:
     text = answer_paragraph(res)
     assert "The worst hub is slough" in text
     assert "staff-hours" in text and "strategy discussions" in text
+
+
+def test_staffing_table_shows_planned_and_realised_shrinkage_and_the_audit() -> None:
+    from mashsim import load_scenario, simulate
+    from mashsim.report import staffing_table
+    from mashsim.staffing import planned_shrinkage
+
+    sc = load_scenario(Path(__file__).resolve().parent.parent / "scenarios/summer_2023.toml")
+    sc = sc.with_overrides({"run.duration_days": 110.0})
+    res = simulate(sc, replications=2, seed=3)
+    table = staffing_table(res)
+    assert list(table["hub"])[:2] == ["all hubs", "oxfordshire"]
+    assert table.loc[0, "shrinkage planned (%)"] == f"{100 * planned_shrinkage(sc.staffing):.1f}"
+    realised = res.summary()["metrics"]["realised_shrinkage"]["mean"]
+    assert table.loc[0, "shrinkage realised (%)"].startswith(f"{100 * realised:.1f}")
+    assert table.loc[1, "vacant"] == 4
+    assert "SD pending >72h on 2023-07-17" in table.columns
