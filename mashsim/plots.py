@@ -160,7 +160,7 @@ def backlog_over_time(results: Results, hubs: Sequence[str] | None = None,
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     if labels:
-        fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8,
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8,
                    frameon=False)
     fig.suptitle(f"Backlog at the end of each day — mean and 95 % CI band over "
                  f"{results.replications} replications", fontsize=11)
