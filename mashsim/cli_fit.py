@@ -66,7 +66,8 @@ def _need_matplotlib(flag: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ScenarioError([f"{flag} needs matplotlib: pip install 'mashsim[plot]'"]) from None
+        raise ScenarioError([f"{flag} needs matplotlib (a mashsim dependency): "
+                             "pip install matplotlib"]) from None
 
 
 def _warn(lines: list[str]) -> None:

@@ -115,9 +115,9 @@ def _report(args: argparse.Namespace) -> int:
 
     try:
         from .report import build_report, write_report
-    except ModuleNotFoundError as err:  # matplotlib is the optional `plot` extra
-        raise ScenarioError([f"report: needs {err.name}: pip install 'mashsim[plot]'"]
-                            ) from None
+    except ModuleNotFoundError as err:  # a damaged install: matplotlib is a dependency
+        raise ScenarioError([f"report: needs {err.name} (a mashsim dependency): "
+                             f"pip install {err.name}"]) from None
 
     workers = args.workers or default_workers()
     scenarios = [base, *others]
