@@ -147,17 +147,13 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     sd_late = sd_resolved & (np.where(held, v.sd_held, horizon) > r.sd_deadline)
     out["sd_breach_72h"] = _ratio(sd_late.sum(), sd_resolved.sum())
     out["sd_held"] = float((need & held).sum())
-    pending = need & done & ~held
-    age = horizon - r.created
-    out["sd_pending_over_72h_at_end"] = float((pending & (age > SD_72H_HOURS)).sum())
-    out["sd_pending_over_14d_at_end"] = float((pending & (age > SD_14D_HOURS)).sum())
+    (out["sd_pending_over_72h_at_end"], out["sd_pending_over_14d_at_end"],
+     out["oldest_waiting_days_at_end"]) = _point_in_time(v, incl, horizon)
 
     entered, left = r.entered[incl], end_or_now[incl]
     out["backlog_mean"] = float(_overlap(entered, left, w, horizon).sum() / (horizon - w))
     still_open = np.isfinite(v.end[incl])
     out["backlog_max"] = _step_max(entered, v.end[incl][still_open])
-    open_age = age[incl & ~np.isfinite(v.end)]
-    out["oldest_waiting_days_at_end"] = float(open_age.max() / 24.0) if open_age.size else 0.0
 
     busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in v.staff)
     rostered = sum(sched.staff_hours(w, horizon) for _, sched in v.staff)
@@ -173,21 +169,26 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
 
 
 def _audit(v: _View, incl: np.ndarray, at: float | None) -> dict[str, float]:
-    """The inspection's point-in-time counts at 00:00 on the audit date."""
+    """The inspection's point-in-time counts at 00:00 on the audit date (NaN: no audit)."""
+    names = ("audit_sd_pending_over_72h", "audit_sd_pending_over_14d",
+             "audit_oldest_waiting_days")
     if at is None:
-        return dict.fromkeys(("audit_sd_pending_over_72h", "audit_sd_pending_over_14d",
-                              "audit_oldest_waiting_days"), np.nan)
+        return dict.fromkeys(names, np.nan)
+    return dict(zip(names, _point_in_time(v, incl, at), strict=True))
+
+
+def _point_in_time(v: _View, incl: np.ndarray, at: float) -> tuple[float, float, float]:
+    """At one moment: strategy discussions identified but not held whose referral is older
+    than 72 h and than 14 days, and the age in days of the oldest referral undecided."""
     r = v.refs
     present = incl & (r.entered <= at)
     decided = present & (v.end <= at)  # NaN compares False: open
     waiting = present & ~decided
     sd_pending = decided & r.sd_needed & ~(v.sd_held <= at)
     age = at - r.created
-    return {
-        "audit_sd_pending_over_72h": float((sd_pending & (age > SD_72H_HOURS)).sum()),
-        "audit_sd_pending_over_14d": float((sd_pending & (age > SD_14D_HOURS)).sum()),
-        "audit_oldest_waiting_days": float(age[waiting].max() / 24.0) if waiting.any() else 0.0,
-    }
+    return (float((sd_pending & (age > SD_72H_HOURS)).sum()),
+            float((sd_pending & (age > SD_14D_HOURS)).sum()),
+            float(age[waiting].max() / 24.0) if waiting.any() else 0.0)
 
 
 def replication_metrics(
