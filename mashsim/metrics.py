@@ -17,7 +17,7 @@ from .model import HubRecord, Referrals
 from .scenario import GRADES, Scenario
 from .staffing import CapacitySchedule
 
-__all__ = ["METRICS", "daily_backlog", "metric_names", "replication_metrics"]
+__all__ = ["METRICS", "daily_backlog", "metric_bounds", "metric_names", "replication_metrics"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -47,6 +47,13 @@ METRICS = (
     "audit_sd_pending_over_14d",
     "audit_oldest_waiting_days",
 )
+
+
+def metric_bounds(name: str) -> tuple[float, float]:
+    """The range a metric can take: fractions lie in [0, 1], everything else is ≥ 0."""
+    fraction = ("breach" in name or name.startswith("staff_wait_over_")
+                or name in ("staff_utilisation", "realised_shrinkage"))
+    return (0.0, 1.0) if fraction else (0.0, np.inf)
 
 
 def metric_names(scenario: Scenario) -> list[str]:

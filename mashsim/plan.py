@@ -33,7 +33,7 @@ from .cache import ReplicationCache
 from .errors import ScenarioError
 from .executors import make_executor
 from .experiment import ReplicationResult, confidence_interval
-from .metrics import metric_names
+from .metrics import metric_bounds, metric_names
 from .scenario import Scenario
 from .sweep import Progress, run_points
 
@@ -155,7 +155,8 @@ class HubPlan:
 
 def _hub_metrics(runs: Sequence[ReplicationResult], hub: str, names: Sequence[str]
                  ) -> dict[str, dict[str, float | None]]:
-    return {m: confidence_interval(r.metrics[hub].get(m, math.nan) for r in runs) for m in names}
+    return {m: confidence_interval((r.metrics[hub].get(m, math.nan) for r in runs),
+                                   bounds=metric_bounds(m)) for m in names}
 
 
 def _resolve_hubs(scenario: Scenario, hubs: str | Sequence[str] | None) -> list[str]:

@@ -31,6 +31,7 @@ from scipy import stats
 from .arrivals import hourly_rate_per_hour
 from .errors import ScenarioError
 from .experiment import confidence_interval
+from .metrics import metric_bounds
 from .model import run_replication
 from .results import Results
 from .scenario import DAY_NAMES, GRADES, Scenario
@@ -431,7 +432,9 @@ def paired_differences(base: Results, other: Results,
     for scope, g in sorted(merged.groupby("hub"), key=lambda kv: order.get(kv[0], 999)):
         for m in names:
             x, y = g[f"{m}_base"].to_numpy(float), g[f"{m}_other"].to_numpy(float)
-            ci_a, ci_b, ci_d = (confidence_interval(x), confidence_interval(y),
+            bounds = metric_bounds(m)
+            ci_a, ci_b, ci_d = (confidence_interval(x, bounds=bounds),
+                                confidence_interval(y, bounds=bounds),
                                 confidence_interval(y - x))
             rows.append({
                 "scope": scope, "metric": m,

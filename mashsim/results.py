@@ -16,7 +16,7 @@ from typing import Any
 from . import __version__
 from ._io import atomic_write_text
 from .experiment import ReplicationResult, confidence_interval
-from .metrics import STAGES, metric_names
+from .metrics import STAGES, metric_bounds, metric_names
 from .scenario import Scenario
 
 __all__ = ["Results"]
@@ -36,7 +36,8 @@ class Results:
 
     def _summarise(self, scope: str) -> dict[str, dict[str, float | None]]:
         return {
-            name: confidence_interval(run.metrics[scope][name] for run in self.runs)
+            name: confidence_interval((run.metrics[scope][name] for run in self.runs),
+                                      bounds=metric_bounds(name))
             for name in metric_names(self.scenario)
         }
 

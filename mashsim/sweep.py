@@ -29,7 +29,7 @@ from .cache import ReplicationCache, run_tasks
 from .errors import ScenarioError
 from .executors import Executor, Task, make_executor
 from .experiment import ReplicationResult, confidence_interval
-from .metrics import metric_names
+from .metrics import metric_bounds, metric_names
 from .precision import PrecisionOutcome, sequential_replications
 from .scenario import Scenario
 
@@ -147,7 +147,7 @@ def _frame(grid: list[dict[str, Any]], scenarios: Sequence[Scenario],
         for scope in ("overall", *sc.hub_names):
             for metric in metric_names(sc):
                 x = _values(results[p][:n], scope, metric)
-                ci = confidence_interval(x)
+                ci = confidence_interval(x, bounds=metric_bounds(metric))
                 diff: dict[str, float | None] = {"mean": None, "ci_low": None, "ci_high": None}
                 if p > 0:
                     diff = confidence_interval(x - _values(results[0][:n], scope, metric))

@@ -122,3 +122,14 @@ def test_rho_095_single_long_run_mean_wait() -> None:
     theory = erlang_c(1.9, 1.0, 2).mean_wait_hours
     assert abs(mean - theory) <= half
     assert half <= 0.25 * theory
+
+
+def test_fraction_intervals_stay_inside_zero_and_one() -> None:
+    from mashsim.experiment import confidence_interval
+    from mashsim.metrics import metric_bounds
+
+    ci = confidence_interval([0.0, 0.0, 0.3], bounds=metric_bounds("sd_breach_72h"))
+    assert ci["ci_low"] == 0.0 and ci["mean"] == pytest.approx(0.1) < ci["ci_high"] <= 1.0
+    assert confidence_interval([0.0, 0.0, 0.3])["ci_low"] < 0  # unbounded: plain Student t
+    assert metric_bounds("backlog_mean") == (0.0, math.inf)
+    assert metric_bounds("staff_wait_over_4h") == (0.0, 1.0)
