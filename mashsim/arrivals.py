@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .scenario import Arrivals
+from .scenario import Arrivals, date_factors_per_day
 
 __all__ = ["hourly_rate_per_hour", "poisson_arrival_hours"]
 
@@ -41,17 +41,8 @@ def hourly_rate_per_hour(
     hod = np.asarray(arrivals.hour_of_day_weights, dtype=float)
     week_mean = dow.mean() * hod.mean()
     profile = dow[weekday] * hod[hours % 24] / week_mean
-    return base * profile * _date_factor_per_day(arrivals, start, int(day[-1]) + 1)[day]
-
-
-def _date_factor_per_day(arrivals: Arrivals, start: dt.date, n_days: int) -> np.ndarray:
-    factor = np.ones(n_days)
-    for m in arrivals.date_multipliers:
-        lo = max(0, (m.start - start).days)
-        hi = min(n_days, (m.end - start).days + 1)
-        if lo < hi:
-            factor[lo:hi] *= m.factor
-    return factor
+    by_date = date_factors_per_day(arrivals.date_multipliers, start, int(day[-1]) + 1)
+    return base * profile * by_date[day]
 
 
 def poisson_arrival_hours(rng: np.random.Generator, rate_per_hour: np.ndarray) -> np.ndarray:

@@ -102,8 +102,7 @@ class _Capacity:
         """(schedule, paid staff-hours per day, available staff-hours per day)."""
         base = self.base(roster)
         if not absences:
-            hours = np.diff(base.cumulative_hours(
-                np.append(np.arange(0.0, self.sc.horizon_hours, 24.0), self.sc.horizon_hours)))
+            hours = base.hours_per_day(self.sc.horizon_hours)
             return base, hours, hours
         staffing = self.sc.staffing
         avail = simulate_availability(

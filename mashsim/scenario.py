@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -27,6 +28,7 @@ __all__ = [
     "DAY_NAMES",
     "Scenario",
     "Shift",
+    "date_factors_per_day",
     "load_scenario",
     "parse_override",
 ]
@@ -180,6 +182,21 @@ class DateMultiplier(_Frozen):
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
+
+
+def date_factors_per_day(
+    multipliers: list[DateMultiplier], start: dt.date, n_days: int
+) -> np.ndarray:
+    """Product of the multipliers covering each day from `start` (1 where none does).
+
+    Used for demand (`arrivals.date_multipliers`) and for leave (`staffing.leave.peaks`).
+    """
+    factor = np.ones(n_days)
+    for m in multipliers:
+        lo, hi = max(0, (m.start - start).days), min(n_days, (m.end - start).days + 1)
+        if lo < hi:
+            factor[lo:hi] *= m.factor
+    return factor
 
 
 def _flat(n: int) -> list[float]:

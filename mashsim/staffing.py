@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calendar import WorkingCalendar
-from .scenario import DAY_NAMES, Roster, Staffing
+from .scenario import DAY_NAMES, Roster, Staffing, date_factors_per_day
 
 __all__ = ["Availability", "CapacitySchedule", "available_schedule", "merge_schedules",
            "planned_shrinkage", "roster_schedule", "simulate_availability"]
@@ -31,10 +31,13 @@ class CapacitySchedule:
 
     def staff_hours(self, lo_hours: float, hi_hours: float) -> float:
         """Integral of capacity over [lo, hi]: rostered staff-hours."""
-        edges = np.append(self.times_hours, np.inf)
-        a = np.clip(edges[:-1], lo_hours, hi_hours)
-        b = np.clip(edges[1:], lo_hours, hi_hours)
-        return float(np.sum(self.capacity * (b - a)))
+        lo, hi = self.cumulative_hours(np.array([lo_hours, max(lo_hours, hi_hours)]))
+        return float(hi - lo)
+
+    def hours_per_day(self, horizon_hours: float) -> np.ndarray:
+        """Staff-hours in each day of [0, horizon] (the last day may be partial)."""
+        edges = np.append(np.arange(0.0, horizon_hours, 24.0), horizon_hours)
+        return np.diff(self.cumulative_hours(edges))
 
     def cumulative_hours(self, t_hours: np.ndarray) -> np.ndarray:
         """∫₀ᵗ capacity for each t (vectorised): staff-hours per interval by differences."""
@@ -148,18 +151,9 @@ def simulate_availability(
                         headcount=posts)
 
 
-def _peak_weight(peaks: list, start: dt.date, n_days: int) -> np.ndarray:
-    w = np.ones(n_days)
-    for m in peaks:
-        lo, hi = max(0, (m.start - start).days), min(n_days, (m.end - start).days + 1)
-        if lo < hi:
-            w[lo:hi] *= m.factor
-    return w
-
-
 def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
     year = max(n_days, 365)
-    w = _peak_weight(leave.peaks, cal.start, year)
+    w = date_factors_per_day(leave.peaks, cal.start, year)
     working = np.array([cal.is_working_day(cal.start + dt.timedelta(days=int(d)))
                         for d in range(365)])
     per_weight = leave.entitlement_days_per_year / max(float(np.sum(w[:365] * working)), 1e-9)
@@ -202,9 +196,8 @@ def available_schedule(
     whole = np.floor(want)
     people = (whole + (rng.random(len(t)) < want - whole)).astype(np.int64)
     sched = CapacitySchedule(t, people)
-    day_edges = np.append(cuts, horizon_hours)
-    roster_hours = np.diff(base.cumulative_hours(day_edges))
-    avail_hours = np.diff(sched.cumulative_hours(day_edges))
+    roster_hours = base.hours_per_day(horizon_hours)
+    avail_hours = sched.hours_per_day(horizon_hours)
     paid_share = (availability.paid[: len(roster_hours)] / availability.headcount
                   if availability.headcount else np.zeros(len(roster_hours)))
     return sched, roster_hours * paid_share, avail_hours
