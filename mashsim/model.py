@@ -55,19 +55,11 @@ class HubRecord:
     notifications_entered: np.ndarray
     staff: TeamRecord  # the pool serving this hub (shared by all hubs when pooled)
     pool_key: str  # which pool that is: the hub's name, or "pooled"
-    sd: TeamRecord
+    sd: TeamRecord | None  # the strategy-discussion attendees (None: held by staff)
     overtime: np.ndarray  # (k, 2): block start hour, staff-hours
     paid_staff_hours_per_day: np.ndarray
     available_staff_hours_per_day: np.ndarray
     overflow_team: TeamRecord | None = field(default=None)
-
-    @property
-    def staff_busy(self) -> np.ndarray:
-        return self.staff.busy
-
-    @property
-    def staff_schedule(self) -> CapacitySchedule:
-        return self.staff.schedule
 
 
 def build_calendar(scenario: Scenario) -> WorkingCalendar:
@@ -245,12 +237,13 @@ def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str
         team_sched = cap.build(sc.pooling.overflow_team, "overflow_team")[0]
         drive_capacity(env, team, team_sched)
 
-    sd_pools = {}
+    sd_pools = {}  # attendee teams exist only when they hold the discussions
     for h in sc.hubs:
-        sd_sched = cap.build(sc.hubs[h].sd_attendees, f"{h}/sd_attendees",
-                             absences=sc.staffing.absences_apply_to_sd_attendees)[0]
-        sd_pools[h] = (Pool(env, [hubs[h].sd_src], at_shift_end=at_end), sd_sched)
-        drive_capacity(env, *sd_pools[h])
+        if not hubs[h].sd_by_staff:
+            sd_sched = cap.build(sc.hubs[h].sd_attendees, f"{h}/sd_attendees",
+                                 absences=sc.staffing.absences_apply_to_sd_attendees)[0]
+            sd_pools[h] = (Pool(env, [hubs[h].sd_src], at_shift_end=at_end), sd_sched)
+            drive_capacity(env, *sd_pools[h])
         hubs[h].feed()
 
     overtime = {}
@@ -269,7 +262,6 @@ def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str
     for h, hub in hubs.items():
         n = hub.n
         key = "pooled" if sc.pooling.mode == "pooled" else h
-        sd_pool, sd_sched = sd_pools[h]
         records[h] = HubRecord(
             referrals=hub.refs,
             staff_start=np.asarray(hub.staff_book.first_start[:n]),
@@ -279,7 +271,8 @@ def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str
             notifications_entered=hub.notif_created,
             staff=TeamRecord(_segments(pools[h].segments), schedules[key]),
             pool_key=key,
-            sd=TeamRecord(_segments(sd_pool.segments), sd_sched),
+            sd=(TeamRecord(_segments(sd_pools[h][0].segments), sd_pools[h][1])
+                if h in sd_pools else None),
             overtime=_segments(overtime[h].log if h in overtime else []),
             paid_staff_hours_per_day=staff_cap[h][1],
             available_staff_hours_per_day=staff_cap[h][2],
