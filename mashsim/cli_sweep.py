@@ -6,12 +6,13 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .cache import Interrupted
 from .cli import add_scenario_options, check_out_dir, load_with_overrides, positive_int
 from .errors import ScenarioError
+from .precision import parse_fraction
 from .sweep import parse_vary, sweep, sweep_json
 
 __all__ = ["format_plan", "format_sweep", "register"]
@@ -25,16 +26,14 @@ SWEEP_TABLE = (
     ("backlog_mean", "backlog", 1.0, 1),
     ("staff_wait_hours_mean", "wait h", 1.0, 1),
 )
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
+# (metric, heading) shown beside a plan's targets, in %: now → at the answer
+PLAN_CONTEXT = (
+    ("decision_target_breach", "target breach %"),
+    ("decision_target_breach_high", "high %"),
+    ("sd_breach_72h", "SD >72h %"),
+    ("staff_utilisation", "utilisation %"),
+)
+WARNED = " !"
 
 
 def _execution_options(p: argparse.ArgumentParser) -> None:
@@ -53,12 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--replications", type=positive_int, default=None,
                     help="replications per point (default 10; with --precision, the budget, "
                     f"default {SWEEP_BUDGET_WITH_PRECISION})")
-    sw.add_argument("--precision", type=_fraction, default=None, metavar="X",
+    sw.add_argument("--precision", default=None, metavar="X",
                     help="choose replications until every watched metric's 95%% CI "
-                    "half-width is at most X × its mean at every point (e.g. 0.05)")
+                    "half-width is at most X × its mean at every point (0.05 or 5%%)")
     sw.add_argument("--precision-metric", action="append", default=None, metavar="METRIC",
                     help="force-wide metric watched by --precision (repeatable; default "
                     "sd_breach_72h and decision_target_breach)")
+    sw.add_argument("--hub", action="append", default=[], metavar="NAME",
+                    help="also show this hub in the table (repeatable); the hubs the sweep "
+                    "changes are always shown, with the force")
     _execution_options(sw)
     sw.set_defaults(handler=_sweep)
 
@@ -96,6 +98,12 @@ def _sweep(args: argparse.Namespace) -> int:
         if path in vary:
             raise ScenarioError([f"--vary {path}: given twice"])
         vary[path] = values
+    if args.precision is not None:
+        args.precision = parse_fraction(args.precision, "--precision", exclusive=True)
+    unknown = [h for h in args.hub if h not in scenario.hubs]
+    if unknown:
+        known = ", ".join(scenario.hub_names)
+        raise ScenarioError([f"--hub {h}: no such hub (known: {known})" for h in unknown])
     if args.replications is None:
         args.replications = SWEEP_BUDGET_WITH_PRECISION if args.precision else 10
     if args.precision is not None and args.replications < 2:
@@ -114,7 +122,8 @@ def _sweep(args: argparse.Namespace) -> int:
             print(f"mashsim: precision {prec['target']:g} {state} with "
                   f"{frame.attrs['replications']} replications (worst relative half-width "
                   f"{prec['achieved']:.3g})", file=sys.stderr)
-        print(sweep_json(frame) if args.format == "json" else format_sweep(frame))
+        print(sweep_json(frame) if args.format == "json"
+              else format_sweep(frame, hubs=args.hub))
         return 0
 
     return _interruptible(run)
@@ -139,6 +148,8 @@ def _plan(args: argparse.Namespace) -> int:
             atomic_write_text(args.out / "plan.json", text + "\n")
             atomic_write_text(args.out / "plan.csv", frame.to_csv(index=False))
         print(text if args.format == "json" else format_plan(frame))
+        for warning in doc["warnings"]:
+            print(f"mashsim: warning: {warning['message']}", file=sys.stderr)
         infeasible = frame[~frame["feasible"]]
         if len(infeasible):
             raise ScenarioError([
@@ -178,42 +189,57 @@ def _grid(head: list[str], body: list[list[str]]) -> list[str]:
     return [line(head), "  ".join("-" * w for w in widths), *(line(r) for r in body)]
 
 
-def format_sweep(frame) -> str:
-    """Force-wide headline metrics per point: mean ± CI half-width, and Δ vs point 0."""
+def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
+    """Headline metrics per scope and point: mean ± CI half-width, and Δ vs point 0.
+
+    Scopes: the force, every hub the sweep changed (`frame.attrs["changed_hubs"]`) and
+    `hubs`, so that one hub's change is not hidden in force-wide figures.
+    """
     paths = list(frame.attrs.get("vary", {}))
-    overall = frame[frame["scope"] == "overall"].set_index(["point", "metric"])
-    head = ["point", *paths]
+    changed = list(frame.attrs.get("changed_hubs", []))
+    scopes = list(dict.fromkeys(["overall", *changed, *hubs]))
+    indexed = frame.set_index(["scope", "point", "metric"])
+    head = ["scope", "point", *paths]
     for _, title, _, _ in SWEEP_TABLE:
         head += [title, "Δ"]
-    body = []
-    for p in sorted(frame["point"].unique()):
-        first = frame[frame["point"] == p].iloc[0]
-        row = [str(p), *(str(first[c]) for c in paths)]
-        for metric, _, scale, dec in SWEEP_TABLE:
-            if (p, metric) not in overall.index:
-                row += ["n/a", ""]
-                continue
-            r = overall.loc[(p, metric)]
-            row.append(_ci_text(r["mean"], r["ci_low"], r["ci_high"], scale, dec))
-            row.append("" if p == 0 else
-                       _ci_text(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"], scale, dec))
-        body.append(row)
+    points = sorted(frame["point"].unique())
+    body = [_sweep_row(frame, indexed, scope, p, paths) for scope in scopes for p in points]
     a = frame.attrs
-    title = (f"{a.get('scenario')} — sweep of {len(body)} point(s), "
+    shown = ", ".join(f"{h} (changed)" if h in changed else h for h in scopes[1:]) or "none"
+    title = (f"{a.get('scenario')} — sweep of {len(points)} point(s), "
              f"{a.get('replications')} replication(s) each (common random numbers), seed "
-             f"{a.get('seed')}; all hubs; mean ± 95% CI half-width; Δ = paired difference "
-             "vs point 0")
+             f"{a.get('seed')}; scope 'all hubs' is force-wide, then hubs: {shown}; "
+             "mean ± 95% CI half-width; Δ = paired difference vs point 0")
     return "\n".join([title, *_grid(head, body)])
 
 
+def _sweep_row(frame, indexed, scope: str, p: int, paths: list[str]) -> list[str]:
+    first = frame[frame["point"] == p].iloc[0]
+    row = ["all hubs" if scope == "overall" else scope, str(p), *(str(first[c]) for c in paths)]
+    for metric, _, scale, dec in SWEEP_TABLE:
+        if (scope, p, metric) not in indexed.index:
+            row += ["n/a", ""]
+            continue
+        r = indexed.loc[(scope, p, metric)]
+        row.append(_ci_text(r["mean"], r["ci_low"], r["ci_high"], scale, dec))
+        row.append("" if p == 0 else
+                   _ci_text(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"], scale, dec))
+    return row
+
+
 def format_plan(frame) -> str:
-    """Per hub: headcount now and needed, each target metric at the answer and one below."""
+    """Per hub: headcount now and needed, each target metric at the answer and one below,
+    and beside them the breaches and utilisation now → at the answer (in %), with `!`
+    where a cut makes a breach worse beyond its 95 % CI."""
     from .plan import Target
 
-    metrics = list(dict.fromkeys(Target.parse(t).metric for t in frame.attrs["targets"]))
+    a = frame.attrs
+    metrics = list(dict.fromkeys(Target.parse(t).metric for t in a["targets"]))
+    warned = {(w["hub"], w["metric"]) for w in a["plan"]["warnings"]}
     head = ["hub", "now", "needed"]
     for m in metrics:
         head += [f"{m} at needed", "at needed−1"]
+    head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
     head += ["staff-h/wk now", "needed", "Δ"]
     body = []
     for row in frame.to_dict(orient="records"):
@@ -229,13 +255,34 @@ def format_plan(frame) -> str:
             cells.append(_ci_text(*(row[f"{m}_one_below_{k}"]
                                     for k in ("mean", "ci_low", "ci_high")), 1.0, 3)
                          if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
+        for m, _ in PLAN_CONTEXT:
+            cells.append(_now_to_needed(row, m) + (WARNED if (row["hub"], m) in warned else ""))
         now_h = row["staff_hours_per_week_now"]
         need_h = _num(row["staff_hours_per_week_needed"])
         cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
         body.append(cells)
-    a = frame.attrs
     title = (f"{a.get('scenario')} — least headcount meeting {' and '.join(a['targets'])} "
              f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
-             f"{a.get('seed')}; metric mean ± 95% CI half-width")
-    return "\n".join([title, *_grid(head, body)])
+             f"{a.get('seed')}; metric mean ± 95% CI half-width; now→needed in %"
+             " (needed: at the limit where none meets)")
+    lines = [title, *_grid(head, body)]
+    if a["plan"]["warnings"]:
+        lines.append(f"{WARNED.strip()} a cut makes this breach worse beyond its 95% CI "
+                     "(paired); every such breach is listed on stderr and in the JSON "
+                     "\"warnings\"")
+    return "\n".join(lines)
+
+
+def _now_to_needed(row: dict[str, Any], metric: str) -> str:
+    """'4.9 → 13.2' (%), or one figure when the headcount does not change."""
+    label = "at_needed" if row["feasible"] else "at_limit"
+    now, then = _num(row.get(f"{metric}_now_mean")), _num(row.get(f"{metric}_{label}_mean"))
+    same = row["feasible"] and row["headcount_needed"] == row["headcount_now"]
+    if now is None and then is None:
+        return "n/a"
+    return _pct(then) if same else f"{_pct(now)} → {_pct(then)}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"

@@ -10,6 +10,10 @@ estimate). It stops at `budget` replications if no candidate is confirmed.
 Replication i is the same whatever the batch it ran in, so running replications in
 batches (to keep workers busy) and scanning the prefixes gives exactly the answer a
 one-at-a-time run gives; only the surplus replications of the last batch are wasted.
+
+`parse_fraction` reads every fraction a user types on the command line (`--precision`,
+a plan target on a fraction metric) by one rule: 0.05 or 5%, never 5, which would
+otherwise be read silently as 500 %.
 """
 
 from __future__ import annotations
@@ -21,7 +25,34 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["PrecisionOutcome", "k_limit", "relative_half_width", "sequential_replications"]
+__all__ = ["FRACTION_HINT", "PrecisionOutcome", "k_limit", "parse_fraction",
+           "relative_half_width", "sequential_replications"]
+
+FRACTION_HINT = "fractions are 0–1; write 0.05 or 5%"
+
+
+def parse_fraction(text: str, what: str, exclusive: bool = False) -> float:
+    """`text` as a fraction: '0.05' or '5%'; anything outside 0–1 is an error.
+
+    `exclusive` also rejects 0 and 1 themselves (e.g. a relative precision). Raises
+    ScenarioError naming `what` (the option as typed), so the CLI exits 2 with one line.
+    """
+    from .errors import ScenarioError
+
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if percent else raw)
+    except ValueError:
+        raise ScenarioError([f"{what}: expected a number such as 0.05 or 5%, got {text!r}"]
+                            ) from None
+    if percent:
+        value /= 100.0
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise ScenarioError([f"{what}: {raw} is not a fraction; {FRACTION_HINT}"])
+    if exclusive and value in (0.0, 1.0):
+        raise ScenarioError([f"{what}: {raw} must be above 0 and below 1, e.g. 0.05 or 5%"])
+    return value
 
 
 @dataclass(frozen=True)

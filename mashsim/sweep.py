@@ -7,7 +7,10 @@ from the same named stream (common random numbers). The paired difference
 much narrower than comparing two independent runs.
 
 The result is one tidy table: a row per (point, scope, metric) with the mean and 95 % CI,
-the paired difference against point 0 with its CI, and the replications used.
+the paired difference against point 0 with its CI, and the replications used. Every hub
+is a scope, and `changed_hubs` names the hubs the grid changes (a varied `hubs.NAME.` path,
+or figures that differ from point 0), so one hub's change is never read off force-wide
+figures alone.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_PRECISION_METRICS",
     "SWEEP_COLUMNS",
     "Progress",
+    "changed_hubs",
     "parse_vary",
     "run_points",
     "sweep",
@@ -162,6 +166,22 @@ def _frame(grid: list[dict[str, Any]], scenarios: Sequence[Scenario],
     return frame
 
 
+def changed_hubs(scenario: Scenario, vary: Mapping[str, Sequence[Any]],
+                 results: list[list[ReplicationResult]], n: int) -> list[str]:
+    """Hubs the grid changes: named by a varied path (`hubs.NAME....`), or whose figures
+    differ from point 0 in any replication (a force-wide change, pooled staff)."""
+    named = {path.split(".")[1] for path in vary if path.startswith("hubs.")
+             and len(path.split(".")) > 2}
+    names = metric_names(scenario)
+
+    def differs(hub: str) -> bool:
+        base = [_values(results[0][:n], hub, m) for m in names]
+        return any(not np.array_equal(_values(runs[:n], hub, m), b, equal_nan=True)
+                   for runs in results[1:] for m, b in zip(names, base, strict=True))
+
+    return [h for h in scenario.hub_names if h in named or differs(h)]
+
+
 def sweep(
     scenario: Scenario,
     vary: Mapping[str, Sequence[Any]],
@@ -181,7 +201,8 @@ def sweep(
     by the sequential method, with `replications` as the budget, watching the force-wide
     `precision_metrics` at every point. `out` keeps each finished replication under
     `out/cache` (re-running resumes) and writes sweep.csv and sweep.json there.
-    `frame.attrs` holds the scenario name, seed, grid and precision outcome.
+    `frame.attrs` holds the scenario name, seed, grid, `changed_hubs` and precision outcome;
+    rows with `scope == hub` are that hub's own figures.
     """
     if not vary:
         raise ScenarioError(["sweep: nothing to vary (give at least one --vary PATH=V1,V2)"])
@@ -221,6 +242,7 @@ def sweep(
     frame.attrs.update({
         "scenario": scenario.name, "seed": seed, "replications": n,
         "vary": {k: list(v) for k, v in vary.items()},
+        "changed_hubs": changed_hubs(scenario, vary, results, n),
         "precision": None if outcome is None else {
             "target": outcome.precision, "met": outcome.met, "achieved": outcome.achieved,
             "metrics": list(precision_metrics), "budget": replications},
@@ -242,7 +264,7 @@ def sweep_json(frame) -> str:
     """The JSON written to sweep.json and printed by `--format json`."""
     rows = [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
     doc = {k: frame.attrs.get(k) for k in ("scenario", "seed", "replications", "vary",
-                                           "precision")}
+                                           "changed_hubs", "precision")}
     doc["rows"] = rows
     return json.dumps(doc, indent=1, allow_nan=False, default=str)
 
