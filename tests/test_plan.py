@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from mashsim.cli import main
 from mashsim.errors import ScenarioError
-from mashsim.experiment import single_run
-from mashsim.plan import HubPlan, Target, hub_scenario, plan, staff_hours_per_week
+from mashsim.experiment import confidence_interval, single_run
+from mashsim.plan import (HubPlan, Target, breach_warnings, hub_scenario, plan,
+                          staff_hours_per_week)
 from mashsim.validation import erlang_c, servers_needed
 
 from .conftest import DEFAULT
@@ -99,10 +101,11 @@ def test_cli_plan_json_shape(capsys, tmp_path):
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["targets"] == ["staff_wait_over_72h<=0.5"]
+    assert isinstance(doc["warnings"], list)
     assert list(doc["hubs"]) == ["reading", "slough"]
     for hub in doc["hubs"].values():
-        assert set(hub) == {"headcount_now", "headcount_needed", "metrics_at_needed",
-                            "metrics_one_below"}
+        assert set(hub) == {"headcount_now", "headcount_needed", "metrics_now",
+                            "metrics_at_needed", "metrics_one_below"}
         ci = hub["metrics_at_needed"]["staff_wait_over_72h"]
         assert set(ci) == {"mean", "ci_low", "ci_high"} and ci["ci_high"] <= 0.5
     assert json.loads((tmp_path / "plan.json").read_text()) == doc
@@ -123,3 +126,105 @@ def test_cli_plan_unknown_metric_and_hub(capsys):
     assert "unknown metric 'nonsense'" in capsys.readouterr().err
     assert main(_small_cli("--target", "sd_breach_72h<=1", "--vary-staff", "atlantis")) == 2
     assert "atlantis" in capsys.readouterr().err
+
+
+# -- fractions: 0.05 or 5%, never a bare 5 --------------------------------------------
+
+
+def test_fraction_target_above_one_is_an_error_and_percent_is_accepted():
+    with pytest.raises(ScenarioError, match="fractions are 0–1; write 0.05 or 5%"):
+        Target.parse("sd_breach_72h<=5")  # meant 5 %: every headcount would "meet" it
+    with pytest.raises(ScenarioError, match="fractions are 0–1"):
+        Target.parse("staff_utilisation>=-0.1")
+    assert Target.parse("sd_breach_72h<=5%").value == pytest.approx(0.05)
+    assert Target.parse("decision_target_breach_high<=0.05").value == 0.05
+    assert Target.parse("staff_wait_over_72h < 12.5%").value == pytest.approx(0.125)
+    assert Target.parse("backlog_mean<=5").value == 5.0  # a count, not a fraction
+    with pytest.raises(ScenarioError, match="not a fraction"):
+        Target.parse("backlog_mean<=5%")
+
+
+def test_fraction_metrics_follow_their_documented_range(default_scenario):
+    from mashsim.metrics import metric_names
+    from mashsim.plan import is_fraction_metric
+
+    fractions = {m for m in metric_names(default_scenario) if is_fraction_metric(m)}
+    assert {"sd_breach_72h", "decision_target_breach", "decision_target_breach_standard",
+            "staff_wait_over_1h", "staff_utilisation", "realised_shrinkage"} <= fractions
+    assert not fractions & {"backlog_mean", "sd_held", "staff_wait_hours_mean",
+                            "oldest_waiting_days_at_end", "overtime_hours"}
+
+
+def test_cli_plan_percentage_written_as_number_exits_2(capsys, tmp_path):
+    out = tmp_path / "out"
+    rc = main(_small_cli("--target", "sd_breach_72h<=5", "--vary-staff", "reading",
+                         "--out", str(out)))
+    assert rc == 2
+    captured = capsys.readouterr()
+    assert captured.err == ("mashsim: error: --target 'sd_breach_72h<=5': 5 is not a "
+                            "fraction; fractions are 0–1; write 0.05 or 5%\n")
+    assert captured.out == "" and not out.exists()
+
+
+# -- every metric, and a warning when a cut worsens a breach ----------------------------
+
+
+def _plan_with(now_values, needed_values, now=4, needed=3):
+    s = HubPlan("reading", now=now, limit=10, meets=needed, fails=needed - 1)
+    for h, x in ((now, now_values), (needed, needed_values)):
+        x = np.asarray(x, dtype=float)
+        s.record(h, {"decision_target_breach": confidence_interval(x, bounds=(0.0, 1.0)),
+                     "backlog_mean": confidence_interval(x)},
+                 {"decision_target_breach": x, "backlog_mean": x})
+    return s
+
+
+def test_cut_that_worsens_a_breach_beyond_its_paired_ci_warns():
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.02, 0.30, size=10)  # replication-to-replication spread (shared)
+    # +2 points in every replication: the unpaired CIs overlap, the paired one does not
+    worse = breach_warnings(_plan_with(base, base + 0.02 + rng.normal(0, 0.002, 10)))
+    assert [w["metric"] for w in worse] == ["decision_target_breach"]  # not backlog_mean
+    w = worse[0]
+    assert w["paired"] and w["difference"]["ci_low"] > 0
+    assert w["now"]["ci_high"] > w["needed"]["ci_low"]  # only pairing shows it
+    assert "cutting 4 → 3 raises decision_target_breach" in w["message"]
+    # the same cut with changes that are noise around zero: no warning
+    noise = base + np.tile([0.01, -0.01], 5)
+    assert breach_warnings(_plan_with(base, noise)) == []
+    # a headcount that goes up is not a cut
+    assert breach_warnings(_plan_with(base, base + 0.05, now=3, needed=4)) == []
+
+
+def test_current_headcount_above_the_limit_is_simulated_for_the_comparison():
+    s = HubPlan("h", now=10, limit=5)
+    while (h := s.next_headcount()) is not None:
+        s.observe(h, h >= 3, {})
+    assert s.needed == 3 and 10 not in s.metrics
+    assert s.now_to_compare == 10
+
+
+def test_plan_reports_every_metric_and_warns_on_a_risky_cut(small_scenario, capsys):
+    """Under risk discipline a cut to meet a loose SD target raises the decision-target
+    breach: the plan must say so beside the target, in the JSON and on stderr."""
+    from mashsim.cli_sweep import format_plan
+    from mashsim.metrics import metric_names
+
+    sc = small_scenario.with_overrides({"queue.discipline": "risk"})
+    frame = plan(sc, ["sd_breach_72h<=0.5"], "reading", replications=4, seed=1, workers=2)
+    doc = frame.attrs["plan"]
+    hub = doc["hubs"]["reading"]
+    assert hub["headcount_needed"] < hub["headcount_now"] == 4
+    for key in ("metrics_now", "metrics_at_needed", "metrics_one_below"):
+        if hub[key] is not None:
+            assert set(hub[key]) == set(metric_names(sc))
+    warned = {w["metric"] for w in doc["warnings"]}
+    assert "decision_target_breach" in warned
+    now = hub["metrics_now"]["decision_target_breach"]["mean"]
+    assert hub["metrics_at_needed"]["decision_target_breach"]["mean"] > now
+    table = format_plan(frame)
+    for heading in ("target breach % now→needed", "high % now→needed",
+                    "SD >72h % now→needed", "utilisation % now→needed"):
+        assert heading in table
+    assert f"{100 * now:.1f} → " in table and " !" in table
+    assert {f"{m}_at_needed_mean" for m in metric_names(sc)} <= set(frame.columns)
