@@ -10,8 +10,7 @@ import pytest
 from mashsim.cli import main
 from mashsim.errors import ScenarioError
 from mashsim.experiment import confidence_interval, single_run
-from mashsim.plan import (HubPlan, Target, breach_warnings, hub_scenario, plan,
-                          staff_hours_per_week)
+from mashsim.plan import HubPlan, Target, breach_warnings, hub_scenario, plan, staff_hours_per_week
 from mashsim.validation import erlang_c, servers_needed
 
 from .conftest import DEFAULT
@@ -132,7 +131,7 @@ def test_cli_plan_unknown_metric_and_hub(capsys):
 
 
 def test_fraction_target_above_one_is_an_error_and_percent_is_accepted():
-    with pytest.raises(ScenarioError, match="fractions are 0–1; write 0.05 or 5%"):
+    with pytest.raises(ScenarioError, match=r"fractions are 0–1; write 0\.05 or 5%"):
         Target.parse("sd_breach_72h<=5")  # meant 5 %: every headcount would "meet" it
     with pytest.raises(ScenarioError, match="fractions are 0–1"):
         Target.parse("staff_utilisation>=-0.1")

@@ -160,3 +160,62 @@ def test_sweep_with_precision(small_scenario):
         row = frame[(frame.point == p) & (frame.scope == "overall")
                     & (frame.metric == "backlog_mean")].iloc[0]
         assert (row.ci_high - row.ci_low) / 2 <= 0.05 * abs(row["mean"]) + 1e-12
+
+
+# -- one hub's change is not hidden in force-wide figures -------------------------------
+
+
+def _small_sweep(*extra: str) -> list[str]:
+    return ["sweep", str(DEFAULT), "--set", "run.duration_days=35", "--set",
+            "run.warmup_days=7", "--vary", f"{PATH}=4,6", "--replications", "2",
+            "--workers", "2", *extra]
+
+
+def test_cli_sweep_table_shows_the_changed_hub_and_any_hub_asked_for(capsys):
+    assert main(_small_sweep("--hub", "slough")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    scopes = [line.split()[0] for line in lines[3:]]
+    assert scopes == ["all", "all", "reading", "reading", "slough", "slough"]
+    assert "reading (changed), slough" in lines[0]
+    assert main(_small_sweep("--format", "json")) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["changed_hubs"] == ["reading"]
+    reading = {(r["point"], r["metric"]): r for r in doc["rows"] if r["scope"] == "reading"}
+    assert reading[(1, "backlog_mean")]["diff_mean"] < 0  # its own figures, paired
+
+
+def test_changed_hubs_by_path_or_by_figures(default_scenario):
+    from mashsim.experiment import ReplicationResult
+    from mashsim.sweep import changed_hubs
+
+    def rep(r: int, reading: float, slough: float) -> ReplicationResult:
+        return ReplicationResult(r, {"overall": {}, "reading": {"backlog_mean": reading},
+                                     "slough": {"backlog_mean": slough}}, {})
+
+    results = [[rep(0, 1.0, 2.0), rep(1, 1.5, 2.5)], [rep(0, 1.0, 2.0), rep(1, 1.6, 2.5)]]
+    # a force-wide path: the hubs whose figures moved
+    assert changed_hubs(default_scenario, {"queue.discipline": ["fifo", "risk"]},
+                        results, 2) == ["reading"]
+    # a hub's own path, even where its figures happen not to move
+    assert changed_hubs(default_scenario, {"hubs.slough.staff.headcount": [4, 5]},
+                        results, 2) == ["reading", "slough"]
+
+
+def test_cli_sweep_bad_precision_and_hub_exit_2(capsys):
+    assert main(_small_sweep("--precision", "5")) == 2
+    err = capsys.readouterr().err
+    assert err == ("mashsim: error: --precision: 5 is not a fraction; fractions are 0–1; "
+                   "write 0.05 or 5%\n")
+    assert main(_small_sweep("--hub", "atlantis")) == 2
+    assert "--hub atlantis: no such hub" in capsys.readouterr().err
+
+
+def test_parse_fraction_accepts_percent():
+    from mashsim.precision import parse_fraction
+
+    assert parse_fraction("5%", "--precision", exclusive=True) == pytest.approx(0.05)
+    assert parse_fraction("0.05", "--precision", exclusive=True) == 0.05
+    assert parse_fraction("1", "--target x", exclusive=False) == 1.0
+    for bad in ("5", "120%", "-0.1", "nan", "0", "x"):
+        with pytest.raises(ScenarioError, match="--precision"):
+            parse_fraction(bad, "--precision", exclusive=True)
