@@ -233,13 +233,16 @@ def _worse(now: np.ndarray | None, new: np.ndarray | None,
     return (low_new is not None and high_now is not None and low_new > high_now), diff, False
 
 
-def breach_warnings(s: HubPlan) -> list[dict[str, Any]]:
-    """Breach metrics that a cut (needed < now) makes worse beyond their 95 % CI."""
+def breach_warnings(s: HubPlan, targeted: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Breach metrics that a cut (needed < now) makes worse beyond their 95 % CI.
+
+    Metrics in `targeted` are left out: the user's own target bounds how far they may rise.
+    """
     if s.needed is None or s.needed >= s.now or s.now not in s.metrics:
         return []
     out = []
     now, new = s.metrics[s.now], s.metrics[s.needed]
-    for m in (m for m in new if is_breach_metric(m)):
+    for m in (m for m in new if is_breach_metric(m) and m not in targeted):
         worse, diff, paired = _worse(s.values.get(s.now, {}).get(m),
                                      s.values.get(s.needed, {}).get(m),
                                      now.get(m, {}), new.get(m, {}))
@@ -367,7 +370,8 @@ def plan_summary(targets: Sequence[Target], searches: Sequence[HubPlan]) -> dict
             "metrics_at_needed": None if s.needed is None else s.metrics[s.needed],
             "metrics_one_below": None if s.one_below is None else s.metrics.get(s.one_below),
         } for s in searches},
-        "warnings": [w for s in searches for w in breach_warnings(s)],
+        "warnings": [w for s in searches
+                     for w in breach_warnings(s, [t.metric for t in targets])],
     }
 
 

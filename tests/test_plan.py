@@ -227,3 +227,11 @@ def test_plan_reports_every_metric_and_warns_on_a_risky_cut(small_scenario, caps
         assert heading in table
     assert f"{100 * now:.1f} → " in table and " !" in table
     assert {f"{m}_at_needed_mean" for m in metric_names(sc)} <= set(frame.columns)
+
+
+def test_a_targeted_breach_is_not_warned_about():
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.02, 0.30, size=10)
+    s = _plan_with(base, base + 0.05)
+    assert [w["metric"] for w in breach_warnings(s)] == ["decision_target_breach"]
+    assert breach_warnings(s, targeted=["decision_target_breach"]) == []
