@@ -169,7 +169,7 @@ def backtest(
     replications: int = 10,
     seed: int = 1,
     *,
-    timezone: str = "Europe/London",
+    timezone: str | None = None,
     skip_bad_rows: bool = False,
     workers: int = 1,
     chunk_rows: int = 50_000,

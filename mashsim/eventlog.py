@@ -32,6 +32,7 @@ from .model import HubRecord
 from .scenario import GRADES, Scenario
 
 __all__ = [
+    "DEFAULT_TIMEZONE",
     "OPTIONAL_COLUMNS",
     "PROBLEM_KINDS",
     "REQUIRED_COLUMNS",
@@ -76,6 +77,7 @@ _OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
 _EPOCH = dt.date(1970, 1, 1)
 _NS_PER_HOUR = 3_600_000_000_000
 SHOW_LINES = 10
+DEFAULT_TIMEZONE = "Europe/London"  # the model's clock (README: local wall-clock time)
 
 
 def epoch_hours(day: dt.date) -> float:
@@ -124,11 +126,20 @@ class BadRows:
                 "first_lines": {k: list(v) for k, v in self.lines.items()}}
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str | None) -> ZoneInfo:
+    """The zone of naive timestamps; None means DEFAULT_TIMEZONE, which the user never typed.
+
+    A missing default is this system's fault (no time-zone database, e.g. Windows
+    without the `tzdata` package), so the message says that instead of blaming a flag.
+    """
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScenarioError([f"--timezone {name}: unknown time zone"]) from None
+        return ZoneInfo(DEFAULT_TIMEZONE if name is None else name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        if name is not None:
+            raise ScenarioError([f"--timezone {name}: unknown time zone"]) from None
+        raise ScenarioError([
+            f"the default time zone {DEFAULT_TIMEZONE} is not available on this system (no "
+            "time-zone database): pip install tzdata, or give --timezone"]) from None
 
 
 def _parse_times(s: pd.Series, zone: ZoneInfo) -> np.ndarray:
@@ -173,7 +184,7 @@ class EventLogReader:
     def __init__(
         self,
         path: str | Path,
-        timezone: str = "Europe/London",
+        timezone: str | None = None,
         known_hubs: Sequence[str] | None = None,
         known_types: Sequence[str] | None = None,
         chunk_rows: int = 50_000,

@@ -95,3 +95,12 @@ def test_cli_fit_and_simulate_log(tmp_path: Path, capsys) -> None:
     report = (tmp_path / "rep" / "fit_report.md").read_text()
     assert "Kept from the base scenario" in report and "arrivals_profile.png" in report
     assert (tmp_path / "rep" / "dist_grades_high_handling_minutes.png").stat().st_size > 1000
+
+
+def test_every_backtest_option_has_help_text() -> None:
+    from mashsim.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    bt = sub.choices["backtest"]
+    for action in bt._actions:
+        assert action.help, action.option_strings or action.dest

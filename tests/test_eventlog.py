@@ -123,3 +123,33 @@ def test_simulated_log_round_trips_through_the_csv(tmp_path: Path) -> None:
     # Nothing after the extract end is known: undecided referrals have no handling time.
     undecided = np.isnan(frame["decision"].to_numpy())
     assert undecided.any() and np.isnan(frame["handling_minutes"].to_numpy()[undecided]).all()
+
+
+def test_missing_default_zone_blames_the_system_not_a_flag(tmp_path: Path, monkeypatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """Without a zone database (Windows, no tzdata) the user who gave no flag is not blamed."""
+    import zoneinfo
+
+    import mashsim.eventlog as ev
+
+    def no_database(name: str) -> zoneinfo.ZoneInfo:
+        raise zoneinfo.ZoneInfoNotFoundError(f"No time zone found with key {name}")
+
+    monkeypatch.setattr(ev, "ZoneInfo", no_database)
+    log = _write(tmp_path / "l.csv", [HEADER, GOOD.format(i=1)])
+    out = tmp_path / "f.toml"
+    assert main(["fit", str(log), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--timezone Europe/London" not in err[0], err
+    assert "tzdata" in err[0] and not out.exists()
+    assert main(["fit", str(log), "--out", str(out), "--timezone", "Mars/Olympus"]) == 2
+    assert "--timezone Mars/Olympus: unknown time zone" in capsys.readouterr().err
+
+
+def test_tzdata_is_a_dependency() -> None:
+    """The zone database ships with the install, so the default zone works on Windows too."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.split(">")[0].split("=")[0].strip() == "tzdata" for d in deps)
