@@ -167,3 +167,16 @@ def test_sd_deadline_counts_from_where_the_scenario_says(tmp_path: Path, starts_
         "strategy_discussions.deadline.starts_at": starts_at})
     res = backtest(_one_hub_log(tmp_path / "l.csv"), sc, replications=1, seed=1)
     assert res["metrics"]["sd_over_72h"]["observed"] == late_share
+
+
+def test_the_sample_log_fits_and_backtests(tmp_path: Path, capsys) -> None:
+    """examples/referrals_sample.csv lets a newcomer try `fit` and `backtest` at once."""
+    sample = Path(__file__).resolve().parents[1] / "examples" / "referrals_sample.csv"
+    rows = len(sample.read_text(encoding="utf-8").splitlines()) - 1
+    assert 300 <= rows <= 5000
+    assert main(["fit", str(sample), "--out", str(tmp_path / "f.toml")]) == 0
+    assert f"fitted {rows} referrals" in capsys.readouterr().out
+    assert main(["backtest", str(sample), str(tmp_path / "f.toml"), "--replications", "2",
+                 "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["metrics"]["arrivals"]["observed"] == rows and res["bad_rows"]["bad_rows"] == 0
