@@ -8,14 +8,23 @@ pass. So "wait" and "breach" mean exactly the same on both sides:
 * `arrivals`: referrals created;
 * `time_to_start_hours_mean`, `time_to_decision_hours_mean`: from creation to staff
   start / decision; items still open at the extract end count with their age then;
-* `decision_target_breach`: decided after the grade's decision target (on its clock),
-  or still open with the target passed, over all such resolved referrals;
-* `sd_over_72h`: strategy discussions held more than 72 h after creation, over those
-  held (a pending discussion is invisible in the log format, on both sides).
+* `decision_target_breach`: as `run`'s metric of that name (`metrics.breach_flags`):
+  decided after the grade's decision target, or still open with the target passed,
+  over all such resolved referrals. The target counts on its clock from where its
+  `starts_at` says: creation, or MASH receipt (the RPA hand-over, derived from the
+  officer's assessment time and the scenario's RPA scans, as the model does);
+* `sd_over_72h`: strategy discussions held after `strategy_discussions.deadline`
+  (72 h from creation by default; its clock and `starts_at` honoured), over those held:
+  unlike `run`'s `sd_breach_72h`, a pending discussion is invisible in the log format,
+  so it is left out on both sides.
 
 Simulated figures are summarised across replications by the mean with its 95 % CI and
 a 95 % prediction band, mean ± t·sd·√(1 + 1/R): where one more history (the observed
-one) should fall if the model is right.
+one) should fall if the model is right. Both are cut to the metric's range (fractions
+0–1, counts and hours ≥ 0).
+
+Replications run in a private process pool (`--workers`), not through executors.py
+like `run`'s: to be moved there in a later refactor.
 """
 
 from __future__ import annotations
@@ -32,14 +41,16 @@ from scipy import stats
 from .errors import ScenarioError
 from .eventlog import EventLogReader, epoch_hours, hours_to_date, simulated_log_frame
 from .experiment import confidence_interval
+from .metrics import breach_flags
 from .model import build_calendar, run_replication
-from .scenario import GRADES, Scenario
+from .rpa import handover_offset_hours
+from .scenario import GRADES, Scenario, Target
 
 __all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
 
 BACKTEST_METRICS = ("arrivals", "time_to_start_hours_mean", "time_to_decision_hours_mean",
                     "decision_target_breach", "sd_over_72h")
-SD_LIMIT_HOURS = 72.0
+FRACTIONS = ("decision_target_breach", "sd_over_72h")  # the rest are counts or hours ≥ 0
 _SUMS = ("arrivals", "start_sum", "decision_sum", "resolved", "late", "sd_n", "sd_late")
 
 
@@ -54,13 +65,44 @@ class _DaySums:
         self.sums = pd.DataFrame(columns=["day", "hub", *_SUMS]).set_index(["day", "hub"])
         self.open_parts: list[pd.DataFrame] = []
 
-    def _deadlines(self, created_model: np.ndarray, grade: np.ndarray) -> np.ndarray:
-        out = np.full(len(created_model), np.nan)
+    def _receipt(self, f: pd.DataFrame, created_model: np.ndarray) -> np.ndarray:
+        """MASH receipt (model hours) as the model derives it (referrals.py): the RPA's
+        first scan at or after the officer's assessment; at creation for types it hands
+        over early. An assessment not yet submitted counts as never submitted."""
+        delay = f["officer"].to_numpy() - f["created"].to_numpy()
+        delay = np.where(np.isfinite(delay), delay, np.inf)
+        receipt = created_model + handover_offset_hours(self.sc.rpa, delay)
+        rpa = self.sc.rpa
+        if rpa.enabled and rpa.early_notification and rpa.early_notification_mode == \
+                "early_handover":
+            early = [n for n, t in self.sc.referral_types.items() if t.early_notification]
+            receipt = np.where(f["referral_type"].isin(early).to_numpy(), created_model,
+                               receipt)
+        return receipt
+
+    def _due(self, target: Target, created_model: np.ndarray, receipt_model: np.ndarray
+             ) -> np.ndarray:
+        """When `target` falls due (model hours), from where its `starts_at` says; a clock
+        that starts after the run never runs out (as in referrals.py)."""
+        origin = (created_model if getattr(target, "starts_at", "creation") == "creation"
+                  else receipt_model)
+        out = np.full(len(origin), np.inf)
+        inside = origin <= self.sc.horizon_hours
+        out[inside] = self.cal.deadline_hours(origin[inside], target.amount, target.clock)
+        return out
+
+    def _deadlines(self, f: pd.DataFrame, created_model: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Decision and strategy-discussion deadlines, in the log's hours."""
+        receipt = self._receipt(f, created_model)
+        grade = f["grade"].to_numpy()
+        decision = np.full(len(created_model), np.nan)
         for g, name in enumerate(GRADES):
             m = grade == g
-            t = self.sc.grades[name].decision_target
-            out[m] = self.cal.deadline_hours(created_model[m], t.amount, t.clock)
-        return out
+            decision[m] = self._due(self.sc.grades[name].decision_target, created_model[m],
+                                    receipt[m])
+        sd = self._due(self.sc.strategy_discussions.deadline, created_model, receipt)
+        return decision + self.origin, sd + self.origin
 
     def add(self, f: pd.DataFrame) -> None:
         created = f["created"].to_numpy()
@@ -71,18 +113,21 @@ class _DaySums:
                 f"{hours_to_date(created.max())}) fall outside the scenario's run "
                 f"({self.sc.run.start_date}, {self.sc.run.duration_days:g} days): backtest a "
                 "scenario fitted to this log (mashsim fit)"])
-        deadline = self._deadlines(cm, f["grade"].to_numpy()) + self.origin
+        deadline, sd_deadline = self._deadlines(f, cm)
         start, dec, sd = (f[c].to_numpy() for c in ("staff_start", "decision", "sd"))
         started, decided, held = np.isfinite(start), np.isfinite(dec), np.isfinite(sd)
+        # Everything in the log happened by its end; open items wait for `finish`.
+        late = breach_flags(deadline, dec, np.inf)[1] & decided
+        sd_late = breach_flags(sd_deadline, sd, np.inf)[1] & held
         day = np.floor(created / 24.0).astype(np.int64)
         rows = pd.DataFrame({
             "day": day, "hub": f["hub"].to_numpy(), "arrivals": 1.0,
             "start_sum": np.where(started, start - created, 0.0),
             "decision_sum": np.where(decided, dec - created, 0.0),
             "resolved": decided.astype(float),
-            "late": (decided & (dec > deadline)).astype(float),
+            "late": late.astype(float),
             "sd_n": held.astype(float),
-            "sd_late": (held & (sd - created > SD_LIMIT_HOURS)).astype(float),
+            "sd_late": sd_late.astype(float),
         })
         self.sums = self.sums.add(rows.groupby(["day", "hub"]).sum(), fill_value=0.0)
         still = ~started | ~decided
@@ -96,12 +141,15 @@ class _DaySums:
         if self.open_parts:
             o = pd.concat(self.open_parts, ignore_index=True)
             age = extract_end - o["created"].to_numpy()
-            passed = (~o["decided"].to_numpy()) & (o["deadline"].to_numpy() <= extract_end)
+            resolved, late = breach_flags(o["deadline"].to_numpy(), np.full(len(o), np.nan),
+                                          extract_end)
+            open_ = ~o["decided"].to_numpy()
             extra = pd.DataFrame({
                 "day": o["day"], "hub": o["hub"],
                 "start_sum": np.where(o["started"].to_numpy(), 0.0, age),
                 "decision_sum": np.where(o["decided"].to_numpy(), 0.0, age),
-                "resolved": passed.astype(float), "late": passed.astype(float)})
+                "resolved": (resolved & open_).astype(float),
+                "late": (late & open_).astype(float)})
             sums = sums.add(extra.groupby(["day", "hub"]).sum(), fill_value=0.0)
         return sums.fillna(0.0)
 
@@ -138,13 +186,18 @@ def _sim_one(args: tuple[Scenario, int, int, float, float, float, int]) -> dict[
     return _reduce(acc.finish(end), first_day)
 
 
-def _band(values: list[float]) -> dict[str, float | None]:
-    ci = confidence_interval(values)
+def _bounds(metric: str) -> tuple[float, float]:
+    return (0.0, 1.0) if metric in FRACTIONS else (0.0, math.inf)
+
+
+def _band(values: list[float], bounds: tuple[float, float]) -> dict[str, float | None]:
+    """Mean, 95 % CI and 95 % prediction band, both cut to the metric's range `bounds`."""
+    ci = confidence_interval(values, bounds=bounds)
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)])
     lo = hi = math.nan
     if x.size >= 2:  # 95 % prediction interval for one more history: mean ± t·sd·√(1+1/R)
         half = stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
-        lo, hi = x.mean() - half, x.mean() + half
+        lo, hi = max(bounds[0], x.mean() - half), min(bounds[1], x.mean() + half)
     return {**ci, "band_low": _f(lo), "band_high": _f(hi)}
 
 
@@ -155,7 +208,7 @@ def _f(x: float) -> float | None:
 def _compare(obs: dict[str, float], sims: list[dict[str, float]]) -> dict[str, Any]:
     out = {}
     for m in BACKTEST_METRICS:
-        sim = _band([s.get(m, math.nan) if s else math.nan for s in sims])
+        sim = _band([s.get(m, math.nan) if s else math.nan for s in sims], _bounds(m))
         o = _f(obs.get(m, math.nan))
         inside = (None if o is None or sim["band_low"] is None
                   else bool(sim["band_low"] <= o <= sim["band_high"]))
@@ -169,7 +222,7 @@ def backtest(
     replications: int = 10,
     seed: int = 1,
     *,
-    timezone: str = "Europe/London",
+    timezone: str | None = None,
     skip_bad_rows: bool = False,
     workers: int = 1,
     chunk_rows: int = 50_000,

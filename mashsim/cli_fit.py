@@ -16,7 +16,7 @@ __all__ = ["register"]
 
 
 def _log_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--timezone", default="Europe/London",
+    p.add_argument("--timezone", default=None,
                    help="zone of naive timestamps; offsets are converted to it "
                         "(default Europe/London)")
     p.add_argument("--skip-bad-rows", action="store_true",
@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="replications (default 10)")
     bt.add_argument("--workers", type=positive_int, default=1, help="worker processes")
     bt.add_argument("--seed", type=seed_number, default=1, help="base random seed (default 1)")
-    bt.add_argument("--format", choices=("table", "json"), default="table")
+    bt.add_argument("--format", choices=("table", "json"), default="table",
+                    help="output on stdout: the comparison table, or the full result as "
+                         "JSON (default table)")
     bt.add_argument("--out", type=Path, metavar="DIR", help="also write backtest files here")
     _log_options(bt)
     bt.set_defaults(handler=_backtest)

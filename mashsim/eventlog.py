@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -32,6 +33,7 @@ from .model import HubRecord
 from .scenario import GRADES, Scenario
 
 __all__ = [
+    "DEFAULT_TIMEZONE",
     "OPTIONAL_COLUMNS",
     "PROBLEM_KINDS",
     "REQUIRED_COLUMNS",
@@ -54,13 +56,24 @@ _TIME_FIELD = {"created_at": "created", "officer_assessment_at": "officer",
                "staff_start_at": "staff_start", "decision_at": "decision",
                "strategy_discussion_at": "sd"}
 
+# A real row is well under 1 KB: a longer line is a broken extract, skipped without
+# being read whole (an unterminated multi-GB line must not exhaust memory).
+MAX_LINE_CHARS = 65_536
+# Later timestamps are typos (2205 for 2025) that would stretch the extract end by years.
+FUTURE_YEARS = 5
 PROBLEM_KINDS = {
+    "bad_encoding": "malformed: not UTF-8 text (save the extract as UTF-8)",
+    "line_too_long": f"malformed: a line longer than {MAX_LINE_CHARS:,} characters (skipped "
+                     "unread)",
+    "bad_csv": "malformed: not readable as CSV (an unclosed quote, or a field over the CSV "
+               "field size limit)",
     "wrong_field_count": "malformed: wrong number of fields",
     "missing_value": "malformed: a required field is blank",
     "bad_timestamp": "malformed: a timestamp that is not ISO 8601",
+    "far_future": f"malformed: a timestamp more than {FUTURE_YEARS} years after today",
     "bad_grade": "malformed: risk_grade is not high, medium or standard",
     "bad_name": "malformed: hub or referral_type is not a usable name",
-    "bad_number": "malformed: handling_minutes is not a number >= 0",
+    "bad_number": "malformed: handling_minutes is not a finite number >= 0",
     "bad_flag": "malformed: shared_with_partners is not yes/no, true/false or 1/0",
     "unknown_hub": "unknown hub (not in the scenario)",
     "unknown_type": "unknown referral_type (not in the scenario)",
@@ -72,10 +85,12 @@ _GRADE_CODES = {g: i for i, g in enumerate(GRADES)}
 _TRUE = frozenset({"1", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "n", "f"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 _OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
 _EPOCH = dt.date(1970, 1, 1)
 _NS_PER_HOUR = 3_600_000_000_000
 SHOW_LINES = 10
+DEFAULT_TIMEZONE = "Europe/London"  # the model's clock (README: local wall-clock time)
 
 
 def epoch_hours(day: dt.date) -> float:
@@ -124,11 +139,20 @@ class BadRows:
                 "first_lines": {k: list(v) for k, v in self.lines.items()}}
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str | None) -> ZoneInfo:
+    """The zone of naive timestamps; None means DEFAULT_TIMEZONE, which the user never typed.
+
+    A missing default is this system's fault (no time-zone database, e.g. Windows
+    without the `tzdata` package), so the message says that instead of blaming a flag.
+    """
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScenarioError([f"--timezone {name}: unknown time zone"]) from None
+        return ZoneInfo(DEFAULT_TIMEZONE if name is None else name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        if name is not None:
+            raise ScenarioError([f"--timezone {name}: unknown time zone"]) from None
+        raise ScenarioError([
+            f"the default time zone {DEFAULT_TIMEZONE} is not available on this system (no "
+            "time-zone database): pip install tzdata, or give --timezone"]) from None
 
 
 def _parse_times(s: pd.Series, zone: ZoneInfo) -> np.ndarray:
@@ -162,21 +186,62 @@ def _parse_flag(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(yes, 1.0, np.where(no, 0.0, np.nan)), bad
 
 
+def _capped_lines(fh: TextIO, too_long: list[int]) -> Iterator[str]:
+    """The file's lines, none longer than MAX_LINE_CHARS, for `csv.reader`.
+
+    A longer line is read in bounded pieces and thrown away; its number goes to
+    `too_long` and a blank line stands in for it, so csv's line numbers stay right.
+    """
+    number = 0
+    while line := fh.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) <= MAX_LINE_CHARS or line.endswith(("\n", "\r")):
+            yield line
+            continue
+        too_long.append(number)
+        while line and not line.endswith(("\n", "\r")):
+            line = fh.readline(MAX_LINE_CHARS)
+        yield "\n"
+
+
+def _next_row(reader: Iterator[list[str]], bad_csv: list[int]) -> list[str] | None:
+    """The next CSV row, None at the end; a row csv cannot parse is noted and skipped."""
+    while True:
+        try:
+            return next(reader)
+        except StopIteration:
+            return None
+        except csv.Error:
+            bad_csv.append(reader.line_num)  # type: ignore[attr-defined]
+
+
+def _undecodable_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows holding bytes that were not UTF-8; one cheap search when there are none."""
+    bad = np.zeros(len(raw), dtype=bool)
+    if not _UNDECODABLE.search("".join(raw.to_numpy().ravel().tolist())):
+        return bad
+    for i in range(raw.shape[1]):  # by position: unknown columns may share a name
+        bad |= raw.iloc[:, i].str.contains(_UNDECODABLE, regex=True).to_numpy()
+    return bad
+
+
 class EventLogReader:
     """Streams validated chunks of an event log; problems are collected in `.problems`.
 
     Iterate `chunks()` once; afterwards call `check(skip_bad_rows)`, which raises
     `ScenarioError` listing every problem kind unless the user asked to skip bad rows.
     `known_hubs` / `known_types` (scenario names) turn other names into bad rows.
+    Timestamps more than FUTURE_YEARS after `today` (default: the real today) are bad rows.
     """
 
     def __init__(
         self,
         path: str | Path,
-        timezone: str = "Europe/London",
+        timezone: str | None = None,
         known_hubs: Sequence[str] | None = None,
         known_types: Sequence[str] | None = None,
         chunk_rows: int = 50_000,
+        today: dt.date | None = None,
     ) -> None:
         self.path = Path(path)
         self.zone = _zone(timezone)
@@ -188,6 +253,9 @@ class EventLogReader:
         self.renamed: dict[str, str] = {}  # original name → normalised, hubs and types
         self.max_time_hours = -np.inf  # latest timestamp seen: the extract's end
         self._ids = np.empty(0, dtype=np.uint64)
+        today = dt.date.today() if today is None else today
+        self.latest_hours = epoch_hours(today.replace(year=today.year + FUTURE_YEARS,
+                                                      day=min(today.day, 28)))
 
     @property
     def optional_present(self) -> tuple[str, ...]:
@@ -195,39 +263,62 @@ class EventLogReader:
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         try:
-            fh = open(self.path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+            # Bytes that are not UTF-8 become lone surrogates: a bad row, not a crash.
+            fh = open(self.path, encoding="utf-8-sig", errors="surrogateescape",  # noqa: SIM115
+                      newline="")
         except OSError as err:
             raise ScenarioError([f"{self.path}: cannot read: {err.strerror or err}"]) from None
         with fh:
-            reader = csv.reader(fh)
-            header = [h.strip().lower() for h in next(reader, [])]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise ScenarioError([f"{self.path}: missing required column(s) "
-                                     f"{', '.join(missing)} (header is line 1: "
-                                     f"{', '.join(header) or 'empty file'})"])
-            self.columns = tuple(header)
-            width = len(header)
+            unreadable: dict[str, list[int]] = {"line_too_long": [], "bad_csv": []}
+            reader = csv.reader(_capped_lines(fh, unreadable["line_too_long"]))
+            self.columns = tuple(self._header(reader, unreadable))
+            width = len(self.columns)
             rows: list[list[str]] = []
             lines: list[int] = []
-            bad_width: list[int] = []
-            for row in reader:
+            unreadable["wrong_field_count"] = []
+            while (row := _next_row(reader, unreadable["bad_csv"])) is not None:
                 if len(row) == width:
                     rows.append(row)
                     lines.append(reader.line_num)
                 elif row:  # a blank line is not a row
-                    bad_width.append(reader.line_num)
+                    unreadable["wrong_field_count"].append(reader.line_num)
                 if len(rows) >= self.chunk_rows:
-                    yield from self._finish_chunk(rows, lines, bad_width)
-                    rows, lines, bad_width = [], [], []
-            yield from self._finish_chunk(rows, lines, bad_width)
+                    yield from self._finish_chunk(rows, lines, unreadable)
+                    rows, lines = [], []
+            yield from self._finish_chunk(rows, lines, unreadable)
+
+    def _header(self, reader: Iterator[list[str]], unreadable: dict[str, list[int]]
+                ) -> list[str]:
+        """Line 1, checked: any fault in the header is fatal (no row could be read)."""
+        row = _next_row(reader, unreadable["bad_csv"])
+        where = f"{self.path}: line 1 (the header)"
+        if unreadable["line_too_long"] or unreadable["bad_csv"]:
+            raise ScenarioError([f"{where}: not a CSV header line (over "
+                                 f"{MAX_LINE_CHARS:,} characters, or an unclosed quote)"])
+        header = [h.strip().lower() for h in row or []]
+        if any(_UNDECODABLE.search(h) for h in header):
+            raise ScenarioError([f"{where}: not UTF-8 text; save the extract as UTF-8"])
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ScenarioError([f"{self.path}: missing required column(s) "
+                                 f"{', '.join(missing)} (header is line 1: "
+                                 f"{', '.join(header) or 'empty file'})"])
+        twice = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if header.count(c) > 1]
+        if twice:
+            raise ScenarioError([f"{where}: column(s) {', '.join(twice)} appear more than "
+                                 "once; keep one of each"])
+        return header
 
     def _finish_chunk(
-        self, rows: list[list[str]], lines: list[int], bad_width: list[int]
+        self, rows: list[list[str]], lines: list[int], unreadable: dict[str, list[int]]
     ) -> Iterator[pd.DataFrame]:
-        self.problems.add("wrong_field_count", bad_width)
-        self.problems.rows += len(rows) + len(bad_width)
-        self.problems.bad_rows += len(bad_width)
+        """Count the rows that could not be read as rows, then validate the others."""
+        for kind, bad_lines in unreadable.items():
+            self.problems.add(kind, bad_lines)
+            self.problems.rows += len(bad_lines)
+            self.problems.bad_rows += len(bad_lines)
+            bad_lines.clear()
+        self.problems.rows += len(rows)
         if not rows:
             return
         raw = pd.DataFrame(rows, columns=list(self.columns), dtype=object)
@@ -247,6 +338,9 @@ class EventLogReader:
             self.problems.add(kind, line[mask].tolist())
             bad |= mask
 
+        undecodable = _undecodable_rows(raw)
+        flag("bad_encoding", undecodable)
+        raw.loc[undecodable, :] = ""  # lone surrogates cannot be hashed or printed
         req = {c: raw[c].str.strip() for c in REQUIRED_COLUMNS}
         flag("missing_value", np.logical_or.reduce([(v == "").to_numpy() for v in req.values()]))
         out = pd.DataFrame({"line": line, "referral_id": req["referral_id"]})
@@ -266,11 +360,14 @@ class EventLogReader:
             text = raw[col].str.strip()
             hours = _parse_times(text, self.zone)
             flag("bad_timestamp", np.isnan(hours) & (text != "").to_numpy())
+            with np.errstate(invalid="ignore"):
+                flag("far_future", hours > self.latest_hours)
             out[name] = hours
         if "handling_minutes" in raw:
             text = raw["handling_minutes"].str.strip()
             num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-            flag("bad_number", ((np.isnan(num) | (num < 0)) & (text != "").to_numpy()))
+            with np.errstate(invalid="ignore"):
+                flag("bad_number", (~np.isfinite(num) | (num < 0)) & (text != "").to_numpy())
             out["handling_minutes"] = num
         else:
             out["handling_minutes"] = np.nan

@@ -284,7 +284,7 @@ def fit_event_log(
     path: str | Path,
     base: Scenario | str | Path | None = None,
     *,
-    timezone: str = "Europe/London",
+    timezone: str | None = None,
     skip_bad_rows: bool = False,
     known_hubs_only: bool = False,
     reservoir_size: int = RESERVOIR_SIZE,

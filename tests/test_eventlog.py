@@ -123,3 +123,110 @@ def test_simulated_log_round_trips_through_the_csv(tmp_path: Path) -> None:
     # Nothing after the extract end is known: undecided referrals have no handling time.
     undecided = np.isnan(frame["decision"].to_numpy())
     assert undecided.any() and np.isnan(frame["handling_minutes"].to_numpy()[undecided]).all()
+
+
+def test_missing_default_zone_blames_the_system_not_a_flag(tmp_path: Path, monkeypatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """Without a zone database (Windows, no tzdata) the user who gave no flag is not blamed."""
+    import zoneinfo
+
+    import mashsim.eventlog as ev
+
+    def no_database(name: str) -> zoneinfo.ZoneInfo:
+        raise zoneinfo.ZoneInfoNotFoundError(f"No time zone found with key {name}")
+
+    monkeypatch.setattr(ev, "ZoneInfo", no_database)
+    log = _write(tmp_path / "l.csv", [HEADER, GOOD.format(i=1)])
+    out = tmp_path / "f.toml"
+    assert main(["fit", str(log), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--timezone Europe/London" not in err[0], err
+    assert "tzdata" in err[0] and not out.exists()
+    assert main(["fit", str(log), "--out", str(out), "--timezone", "Mars/Olympus"]) == 2
+    assert "--timezone Mars/Olympus: unknown time zone" in capsys.readouterr().err
+
+
+def test_tzdata_is_a_dependency() -> None:
+    """The zone database ships with the install, so the default zone works on Windows too."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.split(">")[0].split("=")[0].strip() == "tzdata" for d in deps)
+
+
+def _problems(path: Path, **kw: object) -> dict[str, list[int]]:
+    reader, _ = _read(path, **kw)
+    return reader.problems.lines
+
+
+def test_bytes_that_are_not_utf8_are_a_bad_row_with_its_line(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture
+                                                            ) -> None:
+    path = tmp_path / "latin1.csv"
+    body = [HEADER, GOOD.format(i=1), "r2,Reading,child,2025-04-07T10:00:00,high,,,,,,",
+            GOOD.format(i=3)]
+    path.write_bytes("\n".join(body).replace("Reading", "Réading").encode("latin-1") + b"\n")
+    assert _problems(path) == {"bad_encoding": [3]}
+    out = tmp_path / "f.toml"
+    assert main(["fit", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "line(s) 3" in err and "Traceback" not in err
+
+
+def test_a_header_that_is_not_utf8_or_names_a_column_twice_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(HEADER.replace("hub", "hüb").encode("latin-1") + b",\n")
+    twice = _write(tmp_path / "twice.csv", [HEADER + ",decision_at", GOOD.format(i=1) + ","])
+    for path, says in ((latin, "not UTF-8"), (twice, "decision_at appear more than once")):
+        assert main(["fit", str(path), "--out", str(tmp_path / "f.toml")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0] and "line 1" in err[0], err
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "-inf", "nan", "Infinity"])
+def test_infinite_handling_minutes_are_bad_numbers(tmp_path: Path, value: str) -> None:
+    row = f"r2,reading,child,2025-04-07T10:00:00,high,,,,,,{value}"
+    path = _write(tmp_path / "l.csv", [HEADER, GOOD.format(i=1), row, GOOD.format(i=3)])
+    assert _problems(path) == {"bad_number": [3]}
+
+
+def test_a_field_over_the_csv_limit_is_a_bad_row_and_reading_goes_on(tmp_path: Path) -> None:
+    # An unclosed quote swallows the next lines until csv's field size limit (131,072).
+    open_quote = 'r2,reading,"' + "x" * 60_000
+    lines = [HEADER, GOOD.format(i=1), open_quote, "x" * 60_000, "x" * 60_000,
+             GOOD.format(i=6), GOOD.format(i=7)]
+    reader, chunks = _read(_write(tmp_path / "l.csv", lines))
+    assert list(reader.problems.lines) == ["bad_csv"]
+    assert [int(x) for c in chunks for x in c["line"]] == [2, 6, 7]
+
+
+def test_an_unterminated_huge_line_is_skipped_without_reading_it_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "l.csv"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("\n".join([HEADER, GOOD.format(i=1), ""]))
+        fh.write("r2," + "y" * 40_000_000 + "\n")  # 40 MB: line 3
+        fh.write(GOOD.format(i=4))  # and a last line without a newline
+    tracemalloc.start()
+    try:
+        reader, chunks = _read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reader.problems.lines == {"line_too_long": [3]}
+    assert [int(x) for c in chunks for x in c["line"]] == [2, 4]
+    assert peak < 8_000_000, peak
+
+
+def test_a_far_future_timestamp_is_a_bad_row(tmp_path: Path) -> None:
+    import datetime as dt
+
+    rows = [HEADER, GOOD.format(i=1),
+            "r2,reading,child,2029-12-31T10:00:00,high,,,,,,",   # 3: inside 5 years, fine
+            "r3,reading,child,2031-01-02T10:00:00,high,,,,,,",   # 4: too far
+            "r4,reading,child,2025-04-07T10:00:00,high,2205-04-07T10:00:00,,,,,"]  # 5
+    path = _write(tmp_path / "l.csv", rows)
+    assert _problems(path, today=dt.date(2025, 6, 1)) == {"far_future": [4, 5]}
