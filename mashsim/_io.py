@@ -163,6 +163,7 @@ def output_set(folder: Path) -> Iterator[Path]:
     On any failure the temporary folder is removed and `folder` keeps its old set.
     """
     folder = Path(folder)
+    check_writable(folder)
     if folder.exists() and not folder.is_dir():
         raise ScenarioError([f"--out {folder}: exists and is not a folder"])
     try:

@@ -10,7 +10,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from ._io import output_set
+from ._io import check_writable, output_set
 from .cli import add_replication_options, add_scenario_options, load_with_overrides, prepare_run
 from .errors import ScenarioError
 from .progress import stage
@@ -91,6 +91,7 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError(["--out: required: a file ending in .html, or a folder"])
     out: Path = args.out
     is_file = out.suffix.lower() in (".html", ".htm")
+    check_writable(out)  # a too-long or unwritable name: say so before anything runs
     if is_file and out.is_dir():
         raise ScenarioError([f"--out {out}: is a folder, not an .html file"])
     if not is_file and out.exists() and not out.is_dir():
