@@ -124,7 +124,11 @@ def prepare_run(args: argparse.Namespace, scenarios: Sequence[Scenario], replica
     from .experiment import default_workers
     from .resources import check_fits
 
-    where = source or getattr(args, "scenario", None) or "scenario"
+    if source is None and getattr(args, "scenario", None) is None:
+        from .simulate import default_scenario_path
+
+        source = default_scenario_path()
+    where = source or args.scenario
     workers = check_fits(str(where), scenarios, replications,
                          getattr(args, "workers", None) or default_workers(),
                          force=getattr(args, "force", False))
