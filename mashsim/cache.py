@@ -10,7 +10,12 @@ completes, so Ctrl-C (or a crash) loses at most the replications that were runni
 The files are JSON, not pickle, so reading an output folder never runs code; floats
 round-trip exactly (`repr`), NaN included.
 
-Layout: `<out>/cache/<scenario-hash>/r<replication>.json`.
+Layout: `<out>/cache/<scenario-hash>/r<replication>.json`. Each file also records the
+replication index, seed and scenario hash it holds; a file whose record does not match
+its place (copied or renamed by hand, or damaged) is ignored with a warning on stderr and
+the replication is run again and overwritten, so a cache can never change a result.
+The cache folder is carried into each new result set when the folder is swapped
+(`_io.output_set`), so resuming works after any number of completed runs.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from ._io import atomic_write_text
+from ._io import atomic_write_text, recover_kept
+from .errors import ScenarioError
 from .executors import Executor, Task
 from .experiment import ReplicationResult
 from .scenario import Scenario
@@ -59,11 +66,11 @@ def scenario_hash(scenario: Scenario, seed: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
-def _encode(res: ReplicationResult) -> str:
+def _encode(res: ReplicationResult, seed: int | None = None, key: str | None = None) -> str:
     daily = {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in d.items()}
              for hub, d in res.daily.items()}
-    return json.dumps({"replication": res.replication, "metrics": res.metrics,
-                       "daily": daily}, default=_plain)
+    return json.dumps({"replication": res.replication, "seed": seed, "scenario_hash": key,
+                       "metrics": res.metrics, "daily": daily}, default=_plain)
 
 
 def _plain(value: object) -> object:
@@ -72,8 +79,12 @@ def _plain(value: object) -> object:
     raise TypeError(f"cannot save {type(value).__name__} in the replication cache")
 
 
-def _decode(text: str) -> ReplicationResult:
+def _decode(text: str, expect: dict[str, object] | None = None) -> ReplicationResult:
+    """The result in `text`; ValueError when its record differs from `expect`."""
     data = json.loads(text)
+    for name, want in (expect or {}).items():
+        if data.get(name) != want:
+            raise ValueError(f"it holds {name} {data.get(name)!r}, expected {want!r}")
     daily = {hub: {k: np.asarray(v["values"], dtype=v["dtype"]) for k, v in d.items()}
              for hub, d in data["daily"].items()}
     return ReplicationResult(replication=int(data["replication"]), metrics=data["metrics"],
@@ -83,32 +94,49 @@ def _decode(text: str) -> ReplicationResult:
 class ReplicationCache:
     """Replication results on disk under `folder/cache`; `folder=None` keeps nothing."""
 
-    def __init__(self, folder: str | Path | None) -> None:
+    def __init__(self, folder: str | Path | None,
+                 warn: Callable[[str], None] | None = None) -> None:
         self.root = None if folder is None else Path(folder) / CACHE_FOLDER
         self._keys: dict[int, tuple[Scenario, int, str]] = {}
+        self._warn = warn or _warn_stderr
+        self.rejected = 0  # files ignored because their record did not match
+        if folder is not None:
+            recover_kept(Path(folder))
 
-    def _path(self, task: Task) -> Path | None:
-        if self.root is None:
-            return None
+    def _key(self, task: Task) -> str:
         entry = self._keys.get(id(task.scenario))
         if entry is None or entry[0] is not task.scenario or entry[1] != task.seed:
             entry = (task.scenario, task.seed, scenario_hash(task.scenario, task.seed))
             self._keys[id(task.scenario)] = entry
-        return self.root / entry[2] / f"r{task.replication:05d}.json"
+        return entry[2]
+
+    def _path(self, task: Task) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / self._key(task) / f"r{task.replication:05d}.json"
 
     def get(self, task: Task) -> ReplicationResult | None:
         path = self._path(task)
         if path is None or not path.exists():
             return None
+        expect = {"replication": task.replication, "seed": task.seed,
+                  "scenario_hash": self._key(task)}
         try:
-            return _decode(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # unreadable: run it again and overwrite
+            return _decode(path.read_text(encoding="utf-8"), expect)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            self.rejected += 1
+            self._warn(f"{path}: ignored ({err}); running replication "
+                       f"{task.replication} again")
+            return None
 
     def put(self, task: Task, result: ReplicationResult) -> None:
         path = self._path(task)
         if path is not None:
-            atomic_write_text(path, _encode(result))
+            atomic_write_text(path, _encode(result, task.seed, self._key(task)))
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"mashsim: warning: {message}", file=sys.stderr)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -157,8 +185,9 @@ def run_tasks(
                     on_done()
     except BaseException as err:
         for j, res in executor.salvaged:  # finished while stopping: keep them too
-            cache.put(tasks[missing[j]], res)
             results[missing[j]] = res
+            with suppress(ScenarioError):  # the folder cannot take it: the error says why
+                cache.put(tasks[missing[j]], res)
         executor.salvaged = []
         if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
             done = sum(r is not None for r in results)

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioError
+from .progress import own_line
 from .scenario import Scenario, load_scenario, parse_override
 
 __all__ = ["add_scenario_options", "load_with_overrides", "main", "positive_int",
-           "seed_number", "whole_number"]
+           "prepare_run", "seed_number", "whole_number"]
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 # Each module registers its subcommands; a module not yet written is skipped.
 COMMAND_MODULES = ("mashsim.cli_run", "mashsim.cli_sweep", "mashsim.cli_report",
                    "mashsim.cli_fit")
@@ -34,12 +36,22 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            value = _integral_float(text)  # "1e6" is a whole number too
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
 
     return parse
+
+
+def _integral_float(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
 
 
 positive_int = whole_number(1)
@@ -60,6 +72,8 @@ def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = F
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="output on stdout (default table)")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write results files here")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimated memory or time does not fit")
 
 
 def add_replication_options(p: argparse.ArgumentParser, default: int = 10) -> None:
@@ -91,8 +105,41 @@ def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario
 
 
 def check_out_dir(out: Path | None) -> None:
-    if out is not None and out.exists() and not out.is_dir():
+    """--out must be a folder that can be written (checked before any replication runs)."""
+    if out is None:
+        return
+    from ._io import check_writable
+
+    check_writable(out)  # first: a too-long name cannot even be looked at
+    if out.exists() and not out.is_dir():
         raise ScenarioError([f"--out {out}: exists and is not a folder"])
+
+
+def prepare_run(args: argparse.Namespace, scenarios: Sequence[Scenario], replications: int,
+                source: str | Path | None = None, out_is_folder: bool = True) -> int:
+    """Refuse what cannot fit in memory or time (unless --force), check --out; workers.
+
+    The number of workers returned is capped at the number of replications to run.
+    """
+    from .experiment import default_workers
+    from .resources import check_fits
+
+    if source is None and getattr(args, "scenario", None) is None:
+        from .simulate import default_scenario_path
+
+        source = default_scenario_path()
+    where = source or args.scenario
+    workers = check_fits(str(where), scenarios, replications,
+                         getattr(args, "workers", None) or default_workers(),
+                         force=getattr(args, "force", False))
+    out = getattr(args, "out", None)
+    if out_is_folder:
+        check_out_dir(out)
+    elif out is not None:
+        from ._io import check_writable
+
+        check_writable(out)
+    return workers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,17 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; bad input → 2, Ctrl-C (at any point, once or twice) → 130."""
     try:
-        return int(args.handler(args) or 0)
-    except ScenarioError as err:
-        for problem in err.problems:
-            print(f"mashsim: error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("mashsim: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            return int(args.handler(args) or 0)
+        except ScenarioError as err:
+            own_line()
+            for problem in err.problems:
+                print(f"mashsim: error: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            own_line(interrupted=True)
+            print("mashsim: interrupted; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # another Ctrl-C while reporting the first
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,9 +10,10 @@ import argparse
 import shlex
 from pathlib import Path
 
-from .cli import add_replication_options, add_scenario_options, load_with_overrides
+from ._io import check_writable, output_set
+from .cli import add_replication_options, add_scenario_options, load_with_overrides, prepare_run
 from .errors import ScenarioError
-from .experiment import default_workers
+from .progress import stage
 from .simulate import simulate
 
 __all__ = ["register"]
@@ -90,6 +91,7 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError(["--out: required: a file ending in .html, or a folder"])
     out: Path = args.out
     is_file = out.suffix.lower() in (".html", ".htm")
+    check_writable(out)  # a too-long or unwritable name: say so before anything runs
     if is_file and out.is_dir():
         raise ScenarioError([f"--out {out}: is a folder, not an .html file"])
     if not is_file and out.exists() and not out.is_dir():
@@ -119,15 +121,20 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError([f"report: needs {err.name} (a mashsim dependency): "
                              f"pip install {err.name}"]) from None
 
-    workers = args.workers or default_workers()
     scenarios = [base, *others]
+    workers = prepare_run(args, scenarios, args.replications, out_is_folder=not is_file)
     bar, tick = progress_callback(args.replications * len(scenarios), "replications")
     with bar:
         results = [simulate(sc, args.replications, args.seed, workers, tick) for sc in scenarios]
+    stage("drawing figures and writing the report")
     comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
     report = build_report(results[0], comparisons, sweep, command=_command(args),
                           breach_target=args.breach_target, base_name=args.scenario.stem)
-    written = write_report(report, out)
+    if is_file:
+        written = write_report(report, out)
+    else:  # a folder: written whole beside it and swapped in (one complete set)
+        with output_set(out) as new:
+            written = [out / p.relative_to(new) for p in write_report(report, new)]
     if args.format == "json":
         import json
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from .cli import (
     add_replication_options,
     add_scenario_options,
-    check_out_dir,
     load_with_overrides,
+    prepare_run,
 )
-from .experiment import default_workers
+from .progress import stream
 from .scenario import load_scenario
 from .simulate import simulate
 
@@ -50,14 +49,13 @@ def progress_callback(total: int, desc: str):
     """A tqdm bar on stderr that appears only for runs longer than a second."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="rep", file=sys.stderr, delay=1.0, leave=False)
+    bar = tqdm(total=total, desc=desc, unit="rep", file=stream(), delay=1.0, leave=False)
     return bar, lambda: bar.update(1)
 
 
 def _run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.overrides)
-    check_out_dir(args.out)
-    workers = args.workers or default_workers()
+    workers = prepare_run(args, [scenario], args.replications)
     bar, tick = progress_callback(args.replications, "replications")
     with bar:
         res = simulate(scenario, args.replications, args.seed, workers, tick)

@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .cache import Interrupted
-from .cli import add_scenario_options, check_out_dir, load_with_overrides, positive_int
+from .cli import add_scenario_options, load_with_overrides, positive_int, prepare_run
 from .errors import ScenarioError
 from .precision import parse_fraction
+from .progress import own_line
 from .sweep import parse_vary, sweep, sweep_json
 
 __all__ = ["format_plan", "format_sweep", "register"]
@@ -85,13 +86,13 @@ def _interruptible(run: Callable[[], int]) -> int:
     try:
         return run()
     except Interrupted as err:
+        own_line(interrupted=True)
         print(f"mashsim: {err.message()}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
 def _sweep(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.overrides)
-    check_out_dir(args.out)
     vary: dict[str, list[Any]] = {}
     for text in args.vary:
         path, values = parse_vary(text)
@@ -108,6 +109,9 @@ def _sweep(args: argparse.Namespace) -> int:
         args.replications = SWEEP_BUDGET_WITH_PRECISION if args.precision else 10
     if args.precision is not None and args.replications < 2:
         raise ScenarioError(["--replications: the budget must be at least 2 with --precision"])
+    from .sweep import point_scenarios
+
+    args.workers = prepare_run(args, point_scenarios(scenario, vary)[1], args.replications)
 
     def run() -> int:
         frame = sweep(scenario, vary, replications=args.replications, seed=args.seed,
@@ -133,8 +137,12 @@ def _plan(args: argparse.Namespace) -> int:
     from .plan import plan
 
     scenario = load_with_overrides(args.scenario, args.overrides)
-    check_out_dir(args.out)
     hubs = [h.strip() for text in args.vary_staff for h in text.split(",") if h.strip()]
+    # the search tries about 2·log2(limit) headcounts per hub (stepping, then bisecting)
+    limit = args.max_headcount or max(max(3 * h.staff.headcount, h.staff.headcount + 20)
+                                      for h in scenario.hubs.values())
+    rounds = 2 * max(1, math.ceil(math.log2(limit + 1)))
+    args.workers = prepare_run(args, [scenario], args.replications * rounds)
 
     def run() -> int:
         frame = plan(scenario, args.target, hubs, replications=args.replications,
@@ -143,10 +151,11 @@ def _plan(args: argparse.Namespace) -> int:
         doc = frame.attrs["plan"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
-            from ._io import atomic_write_text
+            from ._io import atomic_write_text, output_set
 
-            atomic_write_text(args.out / "plan.json", text + "\n")
-            atomic_write_text(args.out / "plan.csv", frame.to_csv(index=False))
+            with output_set(args.out) as new:
+                atomic_write_text(new / "plan.json", text + "\n")
+                atomic_write_text(new / "plan.csv", frame.to_csv(index=False))
         print(text if args.format == "json" else format_plan(frame))
         for warning in doc["warnings"]:
             print(f"mashsim: warning: {warning['message']}", file=sys.stderr)

@@ -11,15 +11,28 @@ cluster once (`broadcast=True`) because its per-task overhead is larger.
 
 On an exception or Ctrl-C in the caller, queued tasks are cancelled and the pool is shut
 down. The local pool lets the replications already running finish and hands them back in
-`salvaged`; Dask cancels them (`in_flight` says how many were lost).
+`salvaged` (a second Ctrl-C while it waits kills them); Dask cancels them (`in_flight`
+says how many were lost).
+
+Local workers die with the process that started them, however it ends (SIGKILL
+included): on Linux the kernel kills them (prctl PR_SET_PDEATHSIG), and everywhere a
+watchdog thread in each worker exits when its parent process is gone, so no orphan
+keeps computing or holds the caller's pipes open.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 import signal
+import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,10 +94,39 @@ class SerialExecutor(Executor):
 
 # -- local worker processes ---------------------------------------------------------
 
-def _worker_init() -> None:
+_PR_SET_PDEATHSIG = 1
+WATCHDOG_PERIOD_S = 0.5
+
+
+def _worker_init(parent_pid: int, pdeathsig: bool) -> None:
     # Ctrl-C goes to the whole process group; let the parent decide, so that workers
     # never print a traceback of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if pdeathsig:
+        _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="mashsim-parent-watchdog").start()
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGKILL to this worker when its parent thread dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    with suppress(OSError, AttributeError):  # without it the watchdog still works
+        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL,
+                                                     0, 0, 0)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Portable fallback: exit as soon as the parent process is gone (we are re-parented)."""
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_PERIOD_S)
+    os._exit(1)
 
 
 def _worker_run(task: Task) -> ReplicationResult:
@@ -100,7 +142,12 @@ class ProcessExecutor(Executor):
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_init)
+            # PDEATHSIG fires when the forking *thread* ends, so use it only when workers
+            # are forked from the main thread, which lives as long as the process.
+            main = threading.current_thread() is threading.main_thread()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             initializer=_worker_init,
+                                             initargs=(os.getpid(), main))
         # A bounded window of submitted tasks: an interruption then cancels cheaply.
         window = 2 * self.workers
         pending: dict[Future, int] = {}
@@ -129,7 +176,14 @@ class ProcessExecutor(Executor):
         """Cancel what is queued, let what is running finish, keep what finished."""
         for fut in pending:
             fut.cancel()
-        self.close()  # waits for the running ones
+        try:
+            self.close()  # waits for the running ones
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait, kill them
+            self.terminate()
+            self.in_flight = sum(1 for f in pending if not f.done())
+            self.salvaged = [(i, f.result()) for f, i in pending.items()
+                             if f.done() and not f.cancelled() and f.exception() is None]
+            raise
         self.salvaged = [(i, f.result()) for f, i in pending.items()
                          if not f.cancelled() and f.exception() is None]
         self.in_flight = sum(1 for f in pending if not f.cancelled()) - len(self.salvaged)
@@ -138,6 +192,18 @@ class ProcessExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Kill the workers now (what is running is lost); idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=5)
 
 
 # -- Dask distributed ---------------------------------------------------------------

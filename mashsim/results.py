@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._io import atomic_write_text
+from ._io import atomic_write_text, output_set
 from .experiment import ReplicationResult, confidence_interval
 from .metrics import STAGES, metric_bounds, metric_names
 from .scenario import Scenario
@@ -98,7 +98,7 @@ class Results:
         )
 
     def write(self, folder: str | Path) -> list[Path]:
-        """summary.json and CSVs into `folder`, each written atomically."""
+        """summary.json and CSVs into `folder`, swapped in as one set (see `output_set`)."""
         folder = Path(folder)
         files = {
             "summary.json": self.to_json() + "\n",
@@ -106,8 +106,9 @@ class Results:
             "replications.csv": _csv(self.metrics_frame()),
             "backlog_daily.csv": _csv(self.backlog_daily()),
         }
-        for name, text in files.items():
-            atomic_write_text(folder / name, text)
+        with output_set(folder) as new:
+            for name, text in files.items():
+                atomic_write_text(new / name, text)
         return [folder / name for name in files]
 
 

@@ -19,7 +19,6 @@ import io
 import itertools
 import json
 import math
-import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write_text
+from ._io import atomic_write_text, output_set
 from .cache import ReplicationCache, run_tasks
 from .errors import ScenarioError
 from .executors import Executor, Task, make_executor
 from .experiment import ReplicationResult, confidence_interval
 from .metrics import metric_bounds, metric_names
 from .precision import PrecisionOutcome, sequential_replications
+from .progress import stream
 from .scenario import Scenario
 
 __all__ = [
@@ -98,7 +98,7 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=0, desc=desc, unit="rep", file=sys.stderr, delay=0.5,
+            self._bar = tqdm(total=0, desc=desc, unit="rep", file=stream(), delay=0.5,
                              leave=False, dynamic_ncols=True)
 
     def add_total(self, n: int) -> None:
@@ -270,10 +270,11 @@ def sweep_json(frame) -> str:
 
 
 def write_sweep(frame, out: str | Path) -> list[Path]:
-    """sweep.csv and sweep.json under `out`, each written atomically."""
+    """sweep.csv and sweep.json under `out`, swapped in as one set (see `output_set`)."""
     folder = Path(out)
     buf = io.StringIO()
     frame.to_csv(buf, index=False)
-    atomic_write_text(folder / "sweep.csv", buf.getvalue())
-    atomic_write_text(folder / "sweep.json", sweep_json(frame) + "\n")
+    with output_set(folder) as new:
+        atomic_write_text(new / "sweep.csv", buf.getvalue())
+        atomic_write_text(new / "sweep.json", sweep_json(frame) + "\n")
     return [folder / "sweep.csv", folder / "sweep.json"]
