@@ -14,16 +14,19 @@ from typing import TextIO
 
 __all__ = ["own_line", "stage", "stream"]
 
-_line_open = False  # the last progress output left the cursor mid-line (or after "\r")
+# The stderr object whose last progress output left the cursor mid-line (or after "\r"):
+# kept per stream, so a bar left open on a stream since replaced (a test's capture, a
+# notebook cell) never puts a stray blank line on the next one.
+_open_on: int | None = None
 
 
 class _Tracked:
     """A file-like view of the current sys.stderr that remembers how the last write ended."""
 
     def write(self, text: str) -> int:
-        global _line_open
+        global _open_on
         if text:
-            _line_open = not text.endswith("\n")
+            _open_on = None if text.endswith("\n") else id(sys.stderr)
         return sys.stderr.write(text)
 
     def flush(self) -> None:
@@ -55,11 +58,11 @@ def own_line(interrupted: bool = False) -> None:
     After Ctrl-C on a terminal, always move to a new line: the terminal echoed `^C` where
     the cursor was.
     """
-    global _line_open
-    if _line_open or (interrupted and _isatty(sys.stderr)):
+    global _open_on
+    if _open_on == id(sys.stderr) or (interrupted and _isatty(sys.stderr)):
         sys.stderr.write("\n")
         sys.stderr.flush()
-    _line_open = False
+    _open_on = None
 
 
 def stage(message: str) -> None:
