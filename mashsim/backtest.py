@@ -33,6 +33,7 @@ from .errors import ScenarioError
 from .eventlog import EventLogReader, epoch_hours, hours_to_date, simulated_log_frame
 from .experiment import confidence_interval
 from .model import build_calendar, run_replication
+from .safe_text import terminal
 from .scenario import GRADES, Scenario
 
 __all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
@@ -253,7 +254,7 @@ def format_backtest_table(result: dict[str, Any]) -> str:
     fmt = "  ".join
     cov = ", ".join(f"{k} {v:.0%}" for k, v in result["weekly_coverage"].items()
                     if v is not None)
-    out = [f"backtest of {result['scenario']!r} on {result['log']} — "
+    out = [f"backtest of {result['scenario']!r} on {terminal(result['log'])} — "
            f"{result['replications']} replication(s), seed {result['seed']}",
            "cells: observed | simulated mean [95% prediction band]; * = outside",
            fmt(h.ljust(w) for h, w in zip(head, widths, strict=True))]

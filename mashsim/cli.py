@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioError
+from .safe_text import terminal
 from .scenario import Scenario, load_scenario, parse_override
 
 __all__ = ["add_scenario_options", "load_with_overrides", "main", "positive_int",
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except ScenarioError as err:
         for problem in err.problems:
-            print(f"mashsim: error: {problem}", file=sys.stderr)
+            print(f"mashsim: error: {terminal(problem)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("mashsim: interrupted; nothing was written", file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 from .cache import Interrupted
 from .cli import add_scenario_options, check_out_dir, load_with_overrides, positive_int
 from .errors import ScenarioError
+from .safe_text import csv_frame, terminal
 from .sweep import parse_vary, sweep, sweep_json
 
 __all__ = ["format_plan", "format_sweep", "register"]
@@ -137,7 +138,7 @@ def _plan(args: argparse.Namespace) -> int:
             from ._io import atomic_write_text
 
             atomic_write_text(args.out / "plan.json", text + "\n")
-            atomic_write_text(args.out / "plan.csv", frame.to_csv(index=False))
+            atomic_write_text(args.out / "plan.csv", csv_frame(frame).to_csv(index=False))
         print(text if args.format == "json" else format_plan(frame))
         infeasible = frame[~frame["feasible"]]
         if len(infeasible):
@@ -199,7 +200,7 @@ def format_sweep(frame) -> str:
                        _ci_text(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"], scale, dec))
         body.append(row)
     a = frame.attrs
-    title = (f"{a.get('scenario')} — sweep of {len(body)} point(s), "
+    title = (f"{terminal(a.get('scenario'))} — sweep of {len(body)} point(s), "
              f"{a.get('replications')} replication(s) each (common random numbers), seed "
              f"{a.get('seed')}; all hubs; mean ± 95% CI half-width; Δ = paired difference "
              "vs point 0")
@@ -235,7 +236,8 @@ def format_plan(frame) -> str:
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
         body.append(cells)
     a = frame.attrs
-    title = (f"{a.get('scenario')} — least headcount meeting {' and '.join(a['targets'])} "
+    title = (f"{terminal(a.get('scenario'))} — least headcount meeting "
+             f"{' and '.join(a['targets'])} "
              f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
              f"{a.get('seed')}; metric mean ± 95% CI half-width")
     return "\n".join([title, *_grid(head, body)])

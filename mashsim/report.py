@@ -27,6 +27,7 @@ import pandas as pd
 from . import __version__
 from ._io import atomic_write_bytes, atomic_write_text
 from .results import Results
+from .safe_text import csv_frame
 from .scenario import GRADES
 from .stress import input_rows, mean_work_hours_per_referral, staff_hours_per_week, stress_des
 
@@ -261,7 +262,7 @@ def _sub(row: pd.Series, prefix: str) -> dict[str, Any]:
 
 def _csv(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    csv_frame(frame).to_csv(buf, index=False)  # scenario text never runs as a formula
     return buf.getvalue()
 
 

@@ -31,6 +31,7 @@ from .executors import Executor, Task, make_executor
 from .experiment import ReplicationResult, confidence_interval
 from .metrics import metric_bounds, metric_names
 from .precision import PrecisionOutcome, sequential_replications
+from .safe_text import csv_frame
 from .scenario import Scenario
 
 __all__ = [
@@ -251,7 +252,7 @@ def write_sweep(frame, out: str | Path) -> list[Path]:
     """sweep.csv and sweep.json under `out`, each written atomically."""
     folder = Path(out)
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    csv_frame(frame).to_csv(buf, index=False)  # text cells never run as formulas
     atomic_write_text(folder / "sweep.csv", buf.getvalue())
     atomic_write_text(folder / "sweep.json", sweep_json(frame) + "\n")
     return [folder / "sweep.csv", folder / "sweep.json"]
