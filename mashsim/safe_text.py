@@ -79,10 +79,14 @@ def terminal(text: Any) -> str:
 
 
 def plot_label(text: Any) -> str:
-    """`text` drawn literally by matplotlib: every `$` escaped, so no mathtext is parsed."""
-    return str(text).replace("$", r"\$")
+    """`text` drawn literally by matplotlib: every `$` escaped, so no mathtext is parsed,
+    and control characters shown as escapes (the fonts have no glyph for them)."""
+    return terminal(text).replace("$", r"\$")
 
 
 def html_text(text: Any) -> str:
-    """`text` as HTML character data or a quoted attribute value."""
-    return html.escape(str(text), quote=True)
+    """`text` as HTML character data or a quoted attribute value: markup characters
+    escaped; control characters (HTML forbids them) and bidirectional overrides shown as
+    escapes; TAB, LF and CR kept as the whitespace they are."""
+    shown = _CONTROL.sub(lambda m: m.group() if m.group() in "\t\n\r" else _visible(m), str(text))
+    return html.escape(shown, quote=True)
