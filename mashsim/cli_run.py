@@ -118,10 +118,10 @@ def window_text(scenario: Scenario) -> str:
     start = dt.datetime.combine(run.start_date, dt.time())
     begin = start + dt.timedelta(days=run.warmup_days)
     end = start + dt.timedelta(days=run.duration_days)
-    warmup = (f"after a {run.warmup_days:g}-day warm-up from {run.start_date}"
-              if run.warmup_days > 0 else "no warm-up")
+    warmup = (f" after a {run.warmup_days:g}-day warm-up from {run.start_date}"
+              if run.warmup_days > 0 else ", no warm-up")
     return (f"Window {_moment(begin)} to {_moment(end)}: "
-            f"{run.duration_days - run.warmup_days:g} days, {warmup}.")
+            f"{run.duration_days - run.warmup_days:g} days{warmup}.")
 
 
 def _grid(rows: list[tuple[str, dict[str, Any]]], columns: tuple) -> list[str]:
