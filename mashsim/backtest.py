@@ -44,6 +44,7 @@ from .experiment import confidence_interval
 from .metrics import breach_flags
 from .model import build_calendar, run_replication
 from .rpa import handover_offset_hours
+from .safe_text import terminal
 from .scenario import GRADES, Scenario, Target
 
 __all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
@@ -306,7 +307,7 @@ def format_backtest_table(result: dict[str, Any]) -> str:
     fmt = "  ".join
     cov = ", ".join(f"{k} {v:.0%}" for k, v in result["weekly_coverage"].items()
                     if v is not None)
-    out = [f"backtest of {result['scenario']!r} on {result['log']} — "
+    out = [f"backtest of {result['scenario']!r} on {terminal(result['log'])} — "
            f"{result['replications']} replication(s), seed {result['seed']}",
            "cells: observed | simulated mean [95% prediction band]; * = outside",
            fmt(h.ljust(w) for h, w in zip(head, widths, strict=True))]

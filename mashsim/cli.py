@@ -17,6 +17,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ScenarioError
 from .progress import own_line
+from .safe_text import terminal
 from .scenario import Scenario, load_scenario, parse_override
 
 __all__ = ["add_scenario_options", "load_with_overrides", "main", "positive_int",
@@ -171,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ScenarioError as err:
             own_line()
             for problem in err.problems:
-                print(f"mashsim: error: {problem}", file=sys.stderr)
+                print(f"mashsim: error: {terminal(problem)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             own_line(interrupted=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ._io import atomic_write_text
 from .cli import check_out_dir, load_with_overrides, positive_int, seed_number
 from .errors import ScenarioError
+from .safe_text import terminal
 from .scenario import load_scenario
 
 __all__ = ["register"]
@@ -74,7 +75,7 @@ def _need_matplotlib(flag: str) -> None:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        print(f"mashsim: warning: {line}", file=sys.stderr)
+        print(f"mashsim: warning: {terminal(line)}", file=sys.stderr)
 
 
 def _fit(args: argparse.Namespace) -> int:

@@ -33,6 +33,10 @@ def _share(text: str) -> float:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="simulate and write a self-contained HTML planning report",
+        usage="%(prog)s SCENARIO --out REPORT.html|DIR [--compare OTHER.toml]...\n"
+              + " " * 22 + "[--sweep RESULTS] [--breach-target SHARE] [--replications N]\n"
+              + " " * 22 + "[--seed S] [--set PATH=VALUE]... [--format table|json] "
+              "[--workers N] [-h]",  # argparse would show the required --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
                     "--out FOLDER writes report.html plus each plot as PNG and each table "

@@ -14,6 +14,7 @@ from .cli import add_scenario_options, load_with_overrides, positive_int, prepar
 from .errors import ScenarioError
 from .precision import parse_fraction
 from .progress import own_line
+from .safe_text import csv_frame, terminal
 from .sweep import parse_vary, sweep, sweep_json
 
 __all__ = ["format_plan", "format_sweep", "register"]
@@ -155,7 +156,7 @@ def _plan(args: argparse.Namespace) -> int:
 
             with output_set(args.out) as new:
                 atomic_write_text(new / "plan.json", text + "\n")
-                atomic_write_text(new / "plan.csv", frame.to_csv(index=False))
+                atomic_write_text(new / "plan.csv", csv_frame(frame).to_csv(index=False))
         print(text if args.format == "json" else format_plan(frame))
         for warning in doc["warnings"]:
             print(f"mashsim: warning: {warning['message']}", file=sys.stderr)
@@ -215,7 +216,7 @@ def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
     body = [_sweep_row(frame, indexed, scope, p, paths) for scope in scopes for p in points]
     a = frame.attrs
     shown = ", ".join(f"{h} (changed)" if h in changed else h for h in scopes[1:]) or "none"
-    title = (f"{a.get('scenario')} — sweep of {len(points)} point(s), "
+    title = (f"{terminal(a.get('scenario'))} — sweep of {len(points)} point(s), "
              f"{a.get('replications')} replication(s) each (common random numbers), seed "
              f"{a.get('seed')}; scope 'all hubs' is force-wide, then hubs: {shown}; "
              "mean ± 95% CI half-width; Δ = paired difference vs point 0")
@@ -271,7 +272,8 @@ def format_plan(frame) -> str:
         cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
         body.append(cells)
-    title = (f"{a.get('scenario')} — least headcount meeting {' and '.join(a['targets'])} "
+    title = (f"{terminal(a.get('scenario'))} — least headcount meeting "
+             f"{' and '.join(a['targets'])} "
              f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
              f"{a.get('seed')}; metric mean ± 95% CI half-width; now→needed in %"
              " (needed: at the limit where none meets)")

@@ -34,6 +34,7 @@ from .experiment import confidence_interval
 from .metrics import metric_bounds
 from .model import run_replication
 from .results import Results
+from .safe_text import plot_label
 from .scenario import DAY_NAMES, GRADES, Scenario
 from .staffing import roster_schedule
 from .stress import mean_work_hours_per_referral
@@ -476,7 +477,7 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
                             ecolor="0.2", capsize=3, lw=1)
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_ylim(-0.6, len(others) - 0.2)
-        ax.set_yticks(y, [n.replace("_", " ") for n in others], fontsize=8)
+        ax.set_yticks(y, [plot_label(n).replace("_", " ") for n in others], fontsize=8)
         ax.set_title(label, fontsize=10)
         pts = " points" if unit == "%" else ""
         ax.set_xlabel(f"change vs baseline ({unit}{pts})", fontsize=8)
@@ -484,7 +485,7 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
         ax.tick_params(labelsize=7)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
-    fig.suptitle(f"Change from {base.scenario.name} — paired differences with 95 % CIs "
+    fig.suptitle(f"Change from {plot_label(base.scenario.name)} — paired differences with 95 % CIs "
                  f"({'all hubs' if scope == 'overall' else scope})", fontsize=11)
     return fig
 
@@ -554,14 +555,14 @@ def sweep_chart(frame: pd.DataFrame,
                 lo, hi = lo.clip(0, 100), hi.clip(0, 100)
             ax.fill_between(g[x], lo, hi, color=colour, alpha=0.25, linewidth=0)
             ax.plot(g[x], g["mean"] * scale, "o-", color=colour, ms=3.5,
-                    label=(name or "mean") + " (95 % CI band)")
+                    label=plot_label(name or "mean") + " (95 % CI band)")
         if target is not None and unit == "%":
             ax.axhline(target * 100, color=OKABE_ITO["vermillion"], ls="--", lw=1.2,
                        label=f"target {target * 100:g} %")
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel(f"{x} (staff)" if x.endswith("headcount") else x, fontsize=8)
+        ax.set_xlabel(plot_label(f"{x} (staff)" if x.endswith("headcount") else x), fontsize=8)
         ax.set_ylabel(f"{label} ({unit})", fontsize=8)
         ax.legend(fontsize=7, frameon=False)
         ax.grid(True, color="0.92", lw=0.6)

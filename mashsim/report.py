@@ -12,7 +12,6 @@ close the page, so every report states its assumptions and how to get it again.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import os
@@ -27,6 +26,7 @@ import pandas as pd
 from . import __version__
 from ._io import atomic_write_bytes, atomic_write_text
 from .results import Results
+from .safe_text import csv_frame, html_text
 from .scenario import GRADES
 from .stress import input_rows, mean_work_hours_per_referral, staff_hours_per_week, stress_des
 
@@ -261,7 +261,7 @@ def _sub(row: pd.Series, prefix: str) -> dict[str, Any]:
 
 def _csv(frame: pd.DataFrame) -> str:
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    csv_frame(frame).to_csv(buf, index=False)  # scenario text never runs as a formula
     return buf.getvalue()
 
 
@@ -316,7 +316,7 @@ code, .repro { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mon
 
 
 def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+    return html_text(x)
 
 
 def _table_html(frame: pd.DataFrame, cls: str = "") -> str:

@@ -17,6 +17,7 @@ from . import __version__
 from ._io import atomic_write_text, output_set
 from .experiment import ReplicationResult, confidence_interval
 from .metrics import STAGES, metric_bounds, metric_names
+from .safe_text import csv_frame
 from .scenario import Scenario
 
 __all__ = ["Results"]
@@ -114,5 +115,5 @@ class Results:
 
 def _csv(frame) -> str:
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    csv_frame(frame).to_csv(buf, index=False)  # scenario text never runs as a formula
     return buf.getvalue()

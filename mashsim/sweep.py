@@ -34,6 +34,7 @@ from .experiment import ReplicationResult, confidence_interval
 from .metrics import metric_bounds, metric_names
 from .precision import PrecisionOutcome, sequential_replications
 from .progress import stream
+from .safe_text import csv_frame
 from .scenario import Scenario
 
 __all__ = [
@@ -273,7 +274,7 @@ def write_sweep(frame, out: str | Path) -> list[Path]:
     """sweep.csv and sweep.json under `out`, swapped in as one set (see `output_set`)."""
     folder = Path(out)
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    csv_frame(frame).to_csv(buf, index=False)  # text cells never run as formulas
     with output_set(folder) as new:
         atomic_write_text(new / "sweep.csv", buf.getvalue())
         atomic_write_text(new / "sweep.json", sweep_json(frame) + "\n")

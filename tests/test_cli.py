@@ -27,7 +27,7 @@ def test_run_default_prints_a_table_per_hub(capsys: pytest.CaptureFixture) -> No
     assert code == 0
     for hub in ("oxfordshire", "reading", "bracknell_forest", "ALL HUBS"):
         assert hub in out
-    assert "SD >72h %" in out
+    assert "high-risk" in out and "Window 2025-" in out
 
 
 def test_run_json_contract(capsys: pytest.CaptureFixture) -> None:

@@ -1,0 +1,119 @@
+"""The `run` table a newcomer reads: its window, legend, headings in words, and the metric list."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mashsim.cli import build_parser, main
+from mashsim.cli_run import AUDIT_COLUMNS, TABLE_COLUMNS, format_table
+from mashsim.metric_info import METRIC_INFO, metric_info
+from mashsim.metrics import METRICS
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+SHORT = {"run.start_date": "2025-04-07", "run.duration_days": 35.0, "run.warmup_days": 7.0}
+
+
+def _ci(mean: float, half: float) -> dict[str, float]:
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _summary(hubs: list[str], high: float = 0.617, overall: float = 0.049) -> dict:
+    """A summary with wide cells: 5-digit counts, three-digit half-widths, 100 % shares."""
+    metrics = {name: _ci(27809.0, 451.0) if metric_info(name).unit == "count"
+               else _ci(1.0, 0.5) if metric_info(name).unit == "fraction" else _ci(411.5, 16.4)
+               for name in METRICS}
+    metrics["decision_target_breach_high"] = _ci(high, 0.123)
+    metrics["decision_target_breach"] = _ci(overall, 0.012)
+    return {"scenario": "Thames Valley", "seed": 1, "replications": 10, "metrics": metrics,
+            "hubs": {hub: {"metrics": metrics} for hub in hubs}}
+
+
+def _headings(table: str) -> dict[str, str]:
+    """Each column's heading lines joined into one phrase, by the dashes under them."""
+    lines = table.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    spans = [m.span() for m in re.finditer(r"-+", lines[rule])]
+    head = [line.ljust(len(lines[rule])) for line in lines[:rule]]
+    head = head[max((i for i, line in enumerate(head) if not line.strip()), default=-1) + 1:]
+    out = {}
+    for a, b in spans:
+        phrase = " ".join(line[a:b].strip() for line in head if line[a:b].strip())
+        out[phrase] = lines[rule + 1][a:b].strip()  # → the first hub's cell
+    return out
+
+
+def test_window_legend_and_headings_in_words(default_scenario) -> None:
+    sc = default_scenario.with_overrides(SHORT)
+    table = format_table(_summary(sc.hub_names), sc)
+    lines = table.splitlines()
+    assert lines[1] == ("Window 2025-04-14 00:00 to 2025-05-12 00:00: 28 days after a 7-day "
+                        "warm-up from 2025-04-07.")
+    assert lines[2].startswith("Referrals arriving in the window; mean ± 95 % CI half-width; "
+                               "SD = strategy discussion; at end = 2025-05-12 00:00")
+    heads = _headings(table)
+    for phrase in ("referrals arrived", "SD pending > 72 h at end", "oldest waiting (days)",
+                   "high-risk target breach %", "decision target breach %",
+                   "staff utilisation %", "mean wait for staff (hours)"):
+        assert phrase in heads, sorted(heads)
+    assert heads["high-risk target breach %"] == "61.7 ±12"  # Oxfordshire: not the 4.9 %
+    assert heads["decision target breach %"] == "4.9 ±1.2"
+
+
+def test_fits_in_120_columns_with_wide_cells(default_scenario) -> None:
+    sc = default_scenario.with_overrides({**SHORT, "reporting.audit_date": "2025-04-20"})
+    table = format_table(_summary(sc.hub_names), sc)
+    assert max(len(line) for line in table.splitlines()) <= 120
+    assert "At the audit, 00:00 on 2025-04-20:" in table  # its own table
+    assert "SD pending > 14 days" in _headings(table.split("2025-04-20:\n")[1])
+
+
+def test_run_prints_the_window_and_fits(capsys: pytest.CaptureFixture) -> None:
+    code = main(["run", "--replications", "2", "--workers", "1", "--set",
+                 "run.duration_days=35", "--set", "run.warmup_days=7"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "Window 2025-04-14 00:00 to 2025-05-12 00:00: 28 days" in out
+    assert max(len(line) for line in out.splitlines()) <= 120
+    assert "high-risk" in out and "ALL HUBS" in out
+
+
+def test_every_metric_has_a_unit_equal_to_the_readme() -> None:
+    assert set(METRIC_INFO) == set(METRICS)
+    readme_units = {}
+    for row in re.findall(r"^\| (`[a-z_{}0-9]+`(?:, `[a-z_{}0-9]+`)*) \| ([^|]+) \|", README,
+                          re.M):
+        for name in re.findall(r"`([^`]+)`", row[0]):
+            readme_units[name] = row[1].strip()
+    for name in [*METRICS, "staff_wait_over_{h}h"]:
+        assert metric_info(name).unit == readme_units[name], name
+    assert {c[0] for c in TABLE_COLUMNS + AUDIT_COLUMNS} <= set(METRICS)
+
+
+def test_list_metrics_and_help_name_every_metric_with_its_unit(
+        capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--list-metrics"])
+    listed, _ = capsys.readouterr()
+    assert exc.value.code == 0
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    helped, _ = capsys.readouterr()
+    for name in [*METRICS, "staff_wait_over_{h}h"]:
+        for text in (listed, helped):
+            assert re.search(rf"^\s*{re.escape(name)}\s+{re.escape(metric_info(name).unit)}\s",
+                             text, re.M), name
+
+
+def test_report_usage_shows_out_as_required() -> None:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    report = sub.choices["report"]
+    usage = report.format_usage()
+    assert re.search(r"mashsim report SCENARIO --out \S+", usage)
+    assert "[--out" not in usage
+    for action in report._actions:  # a hand-written usage line must not fall behind
+        assert any(opt in usage for opt in action.option_strings) or not action.option_strings
