@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         usage="%(prog)s SCENARIO --out REPORT.html|DIR [--compare OTHER.toml]...\n"
               + " " * 22 + "[--sweep RESULTS] [--breach-target SHARE] [--replications N]\n"
               + " " * 22 + "[--seed S] [--set PATH=VALUE]... [--format table|json] "
-              "[--workers N] [-h]",  # argparse would show the required --out as optional
+              "[--workers N] [--force] [-h]",  # argparse would show the required --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
                     "--out FOLDER writes report.html plus each plot as PNG and each table "
