@@ -17,7 +17,8 @@ from .model import HubRecord, Referrals
 from .scenario import GRADES, Scenario
 from .staffing import CapacitySchedule
 
-__all__ = ["METRICS", "daily_backlog", "metric_bounds", "metric_names", "replication_metrics"]
+__all__ = ["METRICS", "breach_flags", "daily_backlog", "metric_bounds", "metric_names",
+           "replication_metrics"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -90,6 +91,25 @@ class _View:
         self.staff = [(t.busy, t.schedule) for t in pools.values()]
 
 
+def breach_flags(
+    deadline_hours: np.ndarray, done_hours: np.ndarray, end_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(resolved, late) per item: done, or past its deadline, by `end_hours`; and late.
+
+    The one definition of a breach for decisions and strategy discussions, so `run`
+    and anything re-deriving it (a backtest) agree: an item done after its deadline,
+    or still not done with the deadline passed; items not done and not yet due are
+    left out. `done_hours` is NaN (or > end) for items not done by the end; deadlines
+    come from `referrals.target_deadline_hours`, which honours `starts_at`.
+    """
+    done = np.asarray(done_hours, dtype=float)
+    deadline = np.asarray(deadline_hours, dtype=float)
+    finished = done <= end_hours  # NaN compares False
+    resolved = finished | (deadline <= end_hours)
+    late = resolved & (np.where(finished, done, end_hours) > deadline)
+    return resolved, late
+
+
 def _overlap(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
 
@@ -141,8 +161,8 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
         float((end_or_now - r.created)[incl].mean()) if incl.any() else np.nan
     )
 
-    resolved = incl & (done | (r.deadline <= horizon))
-    late = resolved & (end_or_now > r.deadline)
+    resolved, late = breach_flags(r.deadline, v.end, horizon)
+    resolved, late = resolved & incl, late & incl
     out["decision_target_breach"] = _ratio(late.sum(), resolved.sum())
     for g, name in enumerate(GRADES):
         m = r.grade_idx == g
@@ -150,8 +170,8 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
 
     need = incl & r.sd_needed
     held = np.isfinite(v.sd_held)
-    sd_resolved = need & (held | (r.sd_deadline <= horizon))
-    sd_late = sd_resolved & (np.where(held, v.sd_held, horizon) > r.sd_deadline)
+    sd_resolved, sd_late = breach_flags(r.sd_deadline, v.sd_held, horizon)
+    sd_resolved, sd_late = sd_resolved & need, sd_late & need
     out["sd_breach_72h"] = _ratio(sd_late.sum(), sd_resolved.sum())
     out["sd_held"] = float((need & held).sum())
     (out["sd_pending_over_72h_at_end"], out["sd_pending_over_14d_at_end"],
