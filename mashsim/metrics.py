@@ -119,8 +119,9 @@ def _busy_on_duty_hours(
 ) -> float:
     """∫ min(people busy, people rostered) dt over [lo, hi].
 
-    Work finished after a shift ends ("finish" mode) is real work but not rostered
-    time, so it is left out and utilisation never exceeds 1.
+    The segments are on-duty busy spells (a leaver's overrun is already cut off, work in
+    progress runs to the end); the cap against the roster leaves out overtime, which is
+    not rostered time, so utilisation never exceeds 1.
     """
     if len(segments) == 0:
         return 0.0

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import simpy
 
 from mashsim import Scenario
+from mashsim.engine import Book, Pool, Source, drive_capacity
 from mashsim.experiment import single_run
 from mashsim.model import build_calendar
+from mashsim.policies import FifoQueue
 from mashsim.referrals import draw_referrals
+from mashsim.staffing import CapacitySchedule
 from mashsim.streams import Streams
+from mashsim.validation import mmc_scenario
 
 # ------------------------------------------------ strategy-discussion deadline origin
 
@@ -43,3 +48,72 @@ def test_sd_deadline_from_mash_receipt_lowers_breaches(small_scenario: Scenario)
     b = [single_run(later, 2, r).metrics["overall"]["sd_breach_72h"] for r in range(3)]
     assert all(y <= x for x, y in zip(a, b, strict=True))
     assert sum(b) < sum(a)
+
+
+# ------------------------------------------------------------ at_shift_end = "finish"
+
+
+def _toy(service: list[float], times: list[float], levels: list[int]) -> tuple[Pool, Book]:
+    """One FIFO queue holding every job at t = 0, served by a pool on a capacity schedule."""
+    env = simpy.Environment()
+    book = Book(list(service))
+    src = Source(book, FifoQueue([0.0] * len(service)))
+    pool = Pool(env, [src], at_shift_end="finish")
+    drive_capacity(env, pool, CapacitySchedule(np.array(times), np.array(levels)))
+    for job in range(len(service)):
+        src.offer(job, 0.0)
+    env.run(until=50)
+    return pool, book
+
+
+@pytest.mark.parametrize(("service", "leaver", "stayer"), [
+    ([3.0, 6.0, 2.0, 2.0], 1, 0),  # the job started first ends first
+    ([6.0, 3.0, 2.0, 2.0], 0, 1),  # the job started second ends first
+])
+def test_finish_the_stayer_serves_the_queue_while_the_leaver_overruns(
+    service: list[float], leaver: int, stayer: int
+) -> None:
+    """Two on duty, both busy, two waiting; at t = 1 capacity drops to one.
+
+    By hand: one of the two finishes the case in hand and goes; the other stays and
+    takes the next job the moment they finish (t = 3), then the last at t = 5. The leaver
+    ends at 6. (A capacity counter would start nobody until both were done: 6 and 8.)
+    """
+    pool, book = _toy(service, [0.0, 1.0], [2, 1])
+    assert book.first_start == [0.0, 0.0, 3.0, 5.0]
+    assert book.end[stayer] == 3.0 and book.end[leaver] == 6.0
+    assert book.end[2:] == [5.0, 7.0]
+    # on-duty busy time: the leaver's spell stops at the shift end, so ≤ capacity
+    assert sorted(pool.segments) == sorted([(0.0, 3.0), (0.0, 1.0), (3.0, 5.0), (5.0, 7.0)])
+    assert pool.busy == 0 and pool.leaving == 0
+
+
+def test_finish_a_leaver_still_at_work_stays_on_when_capacity_returns() -> None:
+    """2 → 1 at t = 1 and back to 2 at t = 2: the leaver (case ends at 6) is still there,
+    so they count as the second person on duty; nobody else starts before t = 3."""
+    pool, book = _toy([3.0, 6.0, 2.0, 2.0], [0.0, 1.0, 2.0], [2, 1, 2])
+    assert book.first_start == [0.0, 0.0, 3.0, 5.0]
+    assert sorted(pool.segments) == sorted(
+        [(0.0, 3.0), (0.0, 1.0), (2.0, 6.0), (3.0, 5.0), (5.0, 7.0)])
+
+
+# ------------------------------------------------------- utilisation: work in progress
+
+
+def test_busy_segments_count_work_in_progress_up_to_the_end() -> None:
+    env = simpy.Environment()
+    book = Book([100.0])
+    src = Source(book, FifoQueue([0.0]))
+    pool = Pool(env, [src])
+    drive_capacity(env, pool, CapacitySchedule(np.array([0.0]), np.array([1])))
+    src.offer(0, 0.0)
+    env.run(until=10)
+    assert pool.busy_segments(10.0) == [(0.0, 10.0)]
+
+
+def test_staff_all_busy_all_window_is_full_utilisation() -> None:
+    """Two staff always on duty, each on a case lasting ~10,000 h from the first hour:
+    busy throughout the window, so utilisation is 1 (it was 0: nothing had finished)."""
+    sc = mmc_scenario(9.0, 1e-4, 2, horizon_hours=200.0, warmup_hours=20.0)
+    m = single_run(sc, 1, 0).metrics["overall"]
+    assert m["staff_utilisation"] == pytest.approx(1.0)
