@@ -32,6 +32,7 @@ METRICS = (
     "referrals_completed",
     "referrals_open_at_end",
     "staff_wait_hours_mean",
+    *(f"staff_wait_hours_mean_{g}" for g in GRADES),
     "time_in_mash_hours_mean",
     "decision_target_breach",
     *(f"decision_target_breach_{g}" for g in GRADES),
@@ -63,7 +64,7 @@ def metric_bounds(name: str) -> tuple[float, float]:
 def metric_names(scenario: Scenario) -> list[str]:
     """All metric names for a scenario, the wait thresholds included."""
     thresholds = [f"staff_wait_over_{_fmt(h)}h" for h in scenario.reporting.wait_thresholds_hours]
-    i = METRICS.index("staff_wait_hours_mean") + 1
+    i = METRICS.index(f"staff_wait_hours_mean_{GRADES[-1]}") + 1
     return [*METRICS[:i], *thresholds, *METRICS[i:]]
 
 
@@ -166,6 +167,9 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     queued = incl & (r.handover <= horizon)
     wait = np.where(np.isfinite(v.start), v.start, horizon) - r.handover
     out["staff_wait_hours_mean"] = float(wait[queued].mean()) if queued.any() else np.nan
+    for g, name in enumerate(GRADES):  # the same wait, one grade at a time
+        q = queued & (r.grade_idx == g)
+        out[f"staff_wait_hours_mean_{name}"] = float(wait[q].mean()) if q.any() else np.nan
     for h in sc.reporting.wait_thresholds_hours:
         out[f"staff_wait_over_{_fmt(h)}h"] = _ratio((wait[queued] > h).sum(), queued.sum())
     end_or_now = np.where(np.isfinite(v.end), v.end, horizon)
