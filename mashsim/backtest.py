@@ -43,6 +43,7 @@ from .eventlog import EventLogReader, epoch_hours, hours_to_date, simulated_log_
 from .experiment import confidence_interval
 from .metrics import breach_flags
 from .model import build_calendar, run_replication
+from .referrals import target_deadline_hours
 from .rpa import handover_offset_hours
 from .safe_text import terminal
 from .scenario import GRADES, Scenario, Target
@@ -83,14 +84,9 @@ class _DaySums:
 
     def _due(self, target: Target, created_model: np.ndarray, receipt_model: np.ndarray
              ) -> np.ndarray:
-        """When `target` falls due (model hours), from where its `starts_at` says; a clock
-        that starts after the run never runs out (as in referrals.py)."""
-        origin = (created_model if getattr(target, "starts_at", "creation") == "creation"
-                  else receipt_model)
-        out = np.full(len(origin), np.inf)
-        inside = origin <= self.sc.horizon_hours
-        out[inside] = self.cal.deadline_hours(origin[inside], target.amount, target.clock)
-        return out
+        """When `target` falls due (model hours): the model's own rule, shared."""
+        return target_deadline_hours(self.cal, target, created_model, receipt_model,
+                                     self.sc.horizon_hours)
 
     def _deadlines(self, f: pd.DataFrame, created_model: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:

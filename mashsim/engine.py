@@ -113,12 +113,26 @@ def longest_over(threshold: int) -> Select:
     return select
 
 
+_GONE = object()  # a completion withdrawn by a hand-back
+
+
 class Pool:
     """People with a time-varying headcount serving one or more sources.
 
-    Capacity = rostered (from a schedule) + extra (overtime). `at_shift_end`: "finish"
-    lets work in progress finish when capacity drops; "handback" returns it to its queue,
-    keeping its place and the work already done (preemptive resume).
+    Capacity = rostered (from a schedule) + extra (overtime): the people on duty. When
+    it drops below the number busy, `at_shift_end` says what happens to the excess:
+
+    - "finish": idle people leave at once; the excess are taken from those busy, who
+      finish the case in hand and go, while those staying keep taking work. Free
+      people = capacity − busy stayers. Which busy people leave is not recorded in the
+      roster, so the leavers are those whose cases end last: the queue is picked up
+      as soon as anyone on duty finishes (not only when the overrun ends). If capacity
+      rises again while leavers are still at work, they stay on first.
+    - "handback": work in progress is returned to its queue, keeping its place and the
+      work already done (preemptive resume); the most recently started goes first.
+
+    `busy` counts busy people on duty; `segments` are their busy spells on duty (an
+    overrun past the leaver's shift is real work but not on-duty time).
     """
 
     def __init__(
@@ -138,8 +152,10 @@ class Pool:
         self.extra = 0
         self.capacity = 0
         self.busy = 0
+        self.leaving = 0  # people past their shift finishing a case ("finish" mode)
         self.segments: list[tuple[float, float]] = []
-        self._running: dict[simpy.Event, None] = {}  # handback mode: in start order
+        # running completion → on duty since (None: a leaver's overrun); in start order
+        self._running: dict[simpy.Event, float | None] = {}
         self._finish_cb = self._finish
 
     def set_rostered(self, people: int) -> None:
@@ -152,9 +168,14 @@ class Pool:
 
     def _resize(self) -> None:
         self.capacity = self.rostered + self.extra
-        if self.handback:
-            while self.busy > self.capacity:
-                self._hand_back()
+        if self.busy > self.capacity:
+            if self.handback:
+                while self.busy > self.capacity:
+                    self._hand_back()
+            else:
+                self._send_home(self.busy - self.capacity)
+        elif self.leaving and self.busy < self.capacity:
+            self._keep_on(min(self.leaving, self.capacity - self.busy))
         self.dispatch()
 
     def dispatch(self) -> None:
@@ -173,30 +194,62 @@ class Pool:
             self.busy += 1
             ev = env.timeout(book.remaining[job], (src, job, now))
             ev.callbacks.append(self._finish_cb)
-            if self.handback:  # only then may a completion be withdrawn
-                self._running[ev] = None
+            self._running[ev] = now
 
     def _finish(self, ev: simpy.Event) -> None:
-        if self.handback and self._running.pop(ev, False) is False:
+        since = self._running.pop(ev, _GONE)
+        if since is _GONE:
             return  # handed back earlier: this completion no longer stands
-        src, job, t0 = ev._value
+        src, job, _t0 = ev._value
         now = self.env.now
         book = src.book
-        self.segments.append((t0, now))
-        self.busy -= 1
+        if since is None:
+            self.leaving -= 1  # a leaver's case is done: they go
+        else:
+            self.segments.append((since, now))
+            self.busy -= 1
         book.end[job] = now
         if book.on_done is not None:
             book.on_done(job)
         self.dispatch()
 
     def _hand_back(self) -> None:
-        ev, _ = self._running.popitem()  # the most recently started
+        ev, since = self._running.popitem()  # the most recently started
         src, job, t0 = ev._value
         now = self.env.now
-        self.segments.append((t0, now))
+        self.segments.append((since, now))
         src.book.remaining[job] -= now - t0
         self.busy -= 1
         src.queue.requeue(job)
+
+    def _ends(self, on_duty: bool) -> list[tuple[float, int, simpy.Event]]:
+        """Running cases of people on duty (or of leavers): (end, start order, event)."""
+        return [(ev._value[2] + ev._delay, i, ev) for i, (ev, since) in
+                enumerate(self._running.items()) if (since is not None) == on_duty]
+
+    def _send_home(self, people: int) -> None:
+        """Capacity fell below the busy count: the `people` busy whose cases end last
+        finish them past their shift; their time from now on is not on duty."""
+        now = self.env.now
+        for _end, _i, ev in sorted(self._ends(on_duty=True))[-people:]:
+            self.segments.append((self._running[ev], now))
+            self._running[ev] = None
+        self.busy -= people
+        self.leaving += people
+
+    def _keep_on(self, people: int) -> None:
+        """Capacity rose while leavers are still at work: they stay on, soonest done first."""
+        now = self.env.now
+        for _end, _i, ev in sorted(self._ends(on_duty=False))[:people]:
+            self._running[ev] = now
+        self.busy += people
+        self.leaving -= people
+
+    def busy_segments(self, until_hours: float) -> list[tuple[float, float]]:
+        """Busy spells on duty, with work still in progress counted up to `until_hours`."""
+        open_ = [(since, until_hours) for since in self._running.values()
+                 if since is not None and since < until_hours]
+        return self.segments + open_
 
 
 class Feeder:

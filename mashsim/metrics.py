@@ -1,9 +1,12 @@
 """Records of one replication → named metrics and the daily backlog series.
 
 Every metric is computed from per-referral times with vectorised numpy, after the run,
-so measuring costs nothing inside the event loop. The window is [warm-up end, horizon];
-referrals that arrived before the warm-up ended are left out of every referral metric.
-Referrals still open at the end are counted by their age, never dropped. The README's
+so measuring costs nothing inside the event loop. The window is [warm-up end, horizon].
+Per-referral metrics (waits, breaches, time in the MASH) count the referrals that arrived
+in the window; backlog figures (the daily series, `backlog_*`, the point-in-time counts)
+count everything in the MASH at the moment, whenever it arrived, so the series does not
+restart from empty at the warm-up end. Referrals still open at the end are counted by
+their age, never dropped. The README's
 metric table documents each name; `METRICS` lists them in display order.
 """
 
@@ -29,6 +32,7 @@ METRICS = (
     "referrals_completed",
     "referrals_open_at_end",
     "staff_wait_hours_mean",
+    *(f"staff_wait_hours_mean_{g}" for g in GRADES),
     "time_in_mash_hours_mean",
     "decision_target_breach",
     *(f"decision_target_breach_{g}" for g in GRADES),
@@ -60,7 +64,7 @@ def metric_bounds(name: str) -> tuple[float, float]:
 def metric_names(scenario: Scenario) -> list[str]:
     """All metric names for a scenario, the wait thresholds included."""
     thresholds = [f"staff_wait_over_{_fmt(h)}h" for h in scenario.reporting.wait_thresholds_hours]
-    i = METRICS.index("staff_wait_hours_mean") + 1
+    i = METRICS.index(f"staff_wait_hours_mean_{GRADES[-1]}") + 1
     return [*METRICS[:i], *thresholds, *METRICS[i:]]
 
 
@@ -99,7 +103,8 @@ def breach_flags(
     The one definition of a breach for decisions and strategy discussions, so `run`
     and anything re-deriving it (a backtest) agree: an item done after its deadline,
     or still not done with the deadline passed; items not done and not yet due are
-    left out. `done_hours` is NaN (or > end) for items not done by the end.
+    left out. `done_hours` is NaN (or > end) for items not done by the end; deadlines
+    come from `referrals.target_deadline_hours`, which honours `starts_at`.
     """
     done = np.asarray(done_hours, dtype=float)
     deadline = np.asarray(deadline_hours, dtype=float)
@@ -118,8 +123,9 @@ def _busy_on_duty_hours(
 ) -> float:
     """∫ min(people busy, people rostered) dt over [lo, hi].
 
-    Work finished after a shift ends ("finish" mode) is real work but not rostered
-    time, so it is left out and utilisation never exceeds 1.
+    The segments are on-duty busy spells (a leaver's overrun is already cut off, work in
+    progress runs to the end); the cap against the roster leaves out overtime, which is
+    not rostered time, so utilisation never exceeds 1.
     """
     if len(segments) == 0:
         return 0.0
@@ -128,6 +134,14 @@ def _busy_on_duty_hours(
     mid = (pts[:-1] + pts[1:]) / 2.0
     busy = _count_open(segments[:, 0], segments[:, 1], mid)
     return float(np.sum(np.minimum(busy, schedule.at(mid)) * np.diff(pts)))
+
+
+def _window_max(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> float:
+    """Largest number of [start, end) intervals open at once at any moment of [lo, hi]
+    (ends NaN: still open); those open at `lo` count from `lo`."""
+    finite = np.isfinite(ends)
+    keep = (starts <= hi) & (~finite | (ends > lo))
+    return _step_max(np.maximum(starts[keep], lo), ends[keep & finite])
 
 
 def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
@@ -153,6 +167,9 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     queued = incl & (r.handover <= horizon)
     wait = np.where(np.isfinite(v.start), v.start, horizon) - r.handover
     out["staff_wait_hours_mean"] = float(wait[queued].mean()) if queued.any() else np.nan
+    for g, name in enumerate(GRADES):  # the same wait, one grade at a time
+        q = queued & (r.grade_idx == g)
+        out[f"staff_wait_hours_mean_{name}"] = float(wait[q].mean()) if q.any() else np.nan
     for h in sc.reporting.wait_thresholds_hours:
         out[f"staff_wait_over_{_fmt(h)}h"] = _ratio((wait[queued] > h).sum(), queued.sum())
     end_or_now = np.where(np.isfinite(v.end), v.end, horizon)
@@ -174,12 +191,12 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     out["sd_breach_72h"] = _ratio(sd_late.sum(), sd_resolved.sum())
     out["sd_held"] = float((need & held).sum())
     (out["sd_pending_over_72h_at_end"], out["sd_pending_over_14d_at_end"],
-     out["oldest_waiting_days_at_end"]) = _point_in_time(v, incl, horizon)
+     out["oldest_waiting_days_at_end"]) = _point_in_time(v, horizon)
 
-    entered, left = r.entered[incl], end_or_now[incl]
-    out["backlog_mean"] = float(_overlap(entered, left, w, horizon).sum() / (horizon - w))
-    still_open = np.isfinite(v.end[incl])
-    out["backlog_max"] = _step_max(entered, v.end[incl][still_open])
+    # backlog: everything in the MASH at each moment of the window, whenever it arrived
+    out["backlog_mean"] = float(_overlap(r.entered, end_or_now, w, horizon).sum()
+                                / (horizon - w))
+    out["backlog_max"] = _window_max(r.entered, v.end, w, horizon)
 
     busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in v.staff)
     rostered = sum(sched.staff_hours(w, horizon) for _, sched in v.staff)
@@ -190,24 +207,25 @@ def _metrics(v: _View, sc: Scenario) -> dict[str, float]:
     out["realised_shrinkage"] = 1.0 - _ratio(v.available_hours[first_day:].sum(),
                                              v.paid_hours[first_day:].sum())
     out["decisions_without_full_research"] = float((done & v.degraded).sum())
-    out.update(_audit(v, incl, sc.audit_hours))
+    out.update(_audit(v, sc.audit_hours))
     return out
 
 
-def _audit(v: _View, incl: np.ndarray, at: float | None) -> dict[str, float]:
+def _audit(v: _View, at: float | None) -> dict[str, float]:
     """The inspection's point-in-time counts at 00:00 on the audit date (NaN: no audit)."""
     names = ("audit_sd_pending_over_72h", "audit_sd_pending_over_14d",
              "audit_oldest_waiting_days")
     if at is None:
         return dict.fromkeys(names, np.nan)
-    return dict(zip(names, _point_in_time(v, incl, at), strict=True))
+    return dict(zip(names, _point_in_time(v, at), strict=True))
 
 
-def _point_in_time(v: _View, incl: np.ndarray, at: float) -> tuple[float, float, float]:
+def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
     """At one moment: strategy discussions identified but not held whose referral is older
-    than 72 h and than 14 days, and the age in days of the oldest referral undecided."""
+    than 72 h and than 14 days, and the age in days of the oldest referral undecided.
+    Everything in the MASH then counts, warm-up arrivals included."""
     r = v.refs
-    present = incl & (r.entered <= at)
+    present = r.entered <= at
     decided = present & (v.end <= at)  # NaN compares False: open
     waiting = present & ~decided
     sd_pending = decided & r.sd_needed & ~(v.sd_held <= at)
@@ -234,21 +252,21 @@ def _count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def daily_backlog(rec: HubRecord, scenario: Scenario) -> dict[str, np.ndarray]:
-    """Counts by stage at the end of each day (midnight) inside the window."""
+    """Counts by stage at the end of each day (midnight) inside the window: everything in
+    the MASH at that moment, warm-up arrivals included."""
     w, horizon = scenario.warmup_hours, scenario.horizon_hours
     r = rec.referrals
     first_day = int(np.ceil(w / 24.0))
     t = 24.0 * np.arange(max(first_day, 1), int(horizon // 24.0) + 1)
-    incl = r.entered >= w
     inf = np.inf
-    start = np.where(np.isfinite(rec.staff_start), rec.staff_start, inf)[incl]
-    end = np.where(np.isfinite(rec.staff_end), rec.staff_end, inf)[incl]
-    held = np.where(np.isfinite(rec.sd_held), rec.sd_held, inf)[incl]
-    sd = r.sd_needed[incl] & np.isfinite(end)
+    start = np.where(np.isfinite(rec.staff_start), rec.staff_start, inf)
+    end = np.where(np.isfinite(rec.staff_end), rec.staff_end, inf)
+    held = np.where(np.isfinite(rec.sd_held), rec.sd_held, inf)
+    sd = r.sd_needed & np.isfinite(end)
+    received = np.maximum(r.handover, r.entered)
     counts = {
-        "awaiting_rpa": _count_open(r.entered[incl], np.maximum(r.handover[incl], r.entered[incl]),
-                                    t),
-        "staff_queue": _count_open(np.maximum(r.handover[incl], r.entered[incl]), start, t),
+        "awaiting_rpa": _count_open(r.entered, received, t),
+        "staff_queue": _count_open(received, start, t),
         "in_progress": _count_open(start[np.isfinite(start)], end[np.isfinite(start)], t),
         "sd_pending": _count_open(end[sd], held[sd], t),
     }

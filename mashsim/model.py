@@ -256,8 +256,10 @@ def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str
 
     env.run(until=sc.horizon_hours)
 
-    team_record = (TeamRecord(_segments(team.segments), team_sched) if team is not None
-                   else None)
+    def busy(pool: Pool) -> np.ndarray:  # work still in progress counts up to the end
+        return _segments(pool.busy_segments(sc.horizon_hours))
+
+    team_record = TeamRecord(busy(team), team_sched) if team is not None else None
     records = {}
     for h, hub in hubs.items():
         n = hub.n
@@ -269,10 +271,9 @@ def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str
             sd_held=hub.sd_held(),
             degraded=hub.degraded,
             notifications_entered=hub.notif_created,
-            staff=TeamRecord(_segments(pools[h].segments), schedules[key]),
+            staff=TeamRecord(busy(pools[h]), schedules[key]),
             pool_key=key,
-            sd=(TeamRecord(_segments(sd_pools[h][0].segments), sd_pools[h][1])
-                if h in sd_pools else None),
+            sd=TeamRecord(busy(sd_pools[h][0]), sd_pools[h][1]) if h in sd_pools else None,
             overtime=_segments(overtime[h].log if h in overtime else []),
             paid_staff_hours_per_day=staff_cap[h][1],
             available_staff_hours_per_day=staff_cap[h][2],

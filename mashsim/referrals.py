@@ -14,10 +14,10 @@ import numpy as np
 from .arrivals import hourly_rate_per_hour, poisson_arrival_hours
 from .calendar import WorkingCalendar
 from .rpa import handover_offset_hours
-from .scenario import GRADES, Scenario
+from .scenario import GRADES, Scenario, Target
 from .streams import Streams
 
-__all__ = ["Referrals", "draw_referrals"]
+__all__ = ["Referrals", "draw_referrals", "target_deadline_hours"]
 
 
 @dataclass
@@ -89,9 +89,8 @@ def _draw(
         grade = sc.grades[name]
         mask = grade_idx == g
         handling_min[mask] = grade.handling_minutes.sample(rng(f"handling_{name}"), n)[mask]
-        t = grade.decision_target
-        origin = created if t.starts_at == "creation" else handover
-        deadline[mask] = _deadline_hours(cal, origin[mask], t, sc.horizon_hours)
+        deadline[mask] = target_deadline_hours(cal, grade.decision_target, created[mask],
+                                               handover[mask], sc.horizon_hours)
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
 
@@ -109,7 +108,8 @@ def _draw(
         deadline=deadline,
         service_hours=(handling_min + sharing_min) / 60.0,
         sd_needed=sd_needed,
-        sd_deadline=cal.deadline_hours(created, sdc.deadline.amount, sdc.deadline.clock),
+        sd_deadline=target_deadline_hours(cal, sdc.deadline, created, handover,
+                                          sc.horizon_hours),
         sd_delay_hours=sdc.scheduling_delay_hours.sample(rng("sd_scheduling"), n),
         sd_service_hours=sd_service,
         notify=notify,
@@ -120,9 +120,17 @@ def _draw(
     )
 
 
-def _deadline_hours(cal: WorkingCalendar, origin: np.ndarray, target, horizon_hours: float
-                    ) -> np.ndarray:
-    """Deadlines on the target's clock; a clock that starts after the run never runs out."""
+def target_deadline_hours(
+    cal: WorkingCalendar, target: Target, created_hours: np.ndarray,
+    receipt_hours: np.ndarray, horizon_hours: float,
+) -> np.ndarray:
+    """When a target falls due, counted from creation or MASH receipt as it says.
+
+    Shared by the model and anything that re-derives breaches (e.g. a backtest), so a
+    target means the same everywhere. A clock that starts after the run never runs out.
+    """
+    origin = np.asarray(created_hours if target.starts_at == "creation" else receipt_hours,
+                        dtype=float)
     out = np.full(len(origin), np.inf)
     inside = origin <= horizon_hours
     out[inside] = cal.deadline_hours(origin[inside], target.amount, target.clock)

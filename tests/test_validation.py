@@ -101,15 +101,18 @@ def test_utilisation_agrees_with_offered_load(mmc_run) -> None:
 
 
 def test_littles_law_on_the_outputs(mmc_run) -> None:
-    """L = λW: per replication as a window identity (backlog_mean is integrated from the
-    time series, time_in_mash from per-referral sojourns), and L against theory."""
+    """L = λW: backlog_mean (everything in the system, integrated over the window) against
+    the window's arrival rate × their mean time in the system. Not an exact per-replication
+    identity (the warm-up's carry-over counts in L, the window's open referrals are cut at
+    the end), so the paired difference must be zero within its CI; and L against theory."""
     theory, frame, _ = mmc_run
     *_, horizon, warmup = next(case for case in CASES if case[2] == theory.servers)
     window_hours = horizon - warmup
     rate_per_hour = frame["referrals_arrived"] / window_hours
-    np.testing.assert_allclose(
-        frame["backlog_mean"], rate_per_hour * frame["time_in_mash_hours_mean"], rtol=1e-9
-    )
+    diff = frame["backlog_mean"] - rate_per_hour * frame["time_in_mash_hours_mean"]
+    mean, half, _ = _ci(diff)
+    assert abs(mean) <= half
+    assert abs(mean) <= 0.02 * theory.mean_in_system  # and small: a 2 % bias at most
     mean, half, _ = _ci(frame["backlog_mean"])
     assert abs(mean - theory.mean_in_system) <= half
 
