@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,12 +58,81 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert commands[1] in ci  # CI runs exactly the README's test command
 
 
-def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _erlang_c_by_hand(a: float, c: int) -> float:
+    """P(wait) for M/M/c with offered load a (textbook sum form, independent of mashsim)."""
+    tail = a**c / math.factorial(c) * c / (c - a)
+    return tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
+
+
+def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     block = re.search(r"### Python API.*?```python\n(.*?)```", README, re.S).group(1)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
-    assert os.path.exists("my_what_if.toml")
+    assert os.path.exists("scratch/my_what_if.toml")
     assert namespace["res"].summary()["replications"] == 20
-    assert namespace["p_wait"] == pytest.approx(0.6687, abs=1e-3)
+    # The Erlang C figures are numbers (not bound methods) and agree with the textbook.
+    p_wait = _erlang_c_by_hand(9.0, 10)  # λ = 9/h, μ = 1/h, c = 10: cμ − λ = 1/h
+    expected = {"p_wait": p_wait, "mean_wait_hours": p_wait / 1.0,
+                "p_wait_over_1h": p_wait * math.exp(-1.0)}
+    for name, value in expected.items():
+        assert isinstance(namespace[name], float), f"{name} is {type(namespace[name])}"
+        assert namespace[name] == pytest.approx(value, rel=1e-9)
+    printed = [float(x) for x in re.findall(r"\d+\.\d+", capsys.readouterr().out)]
+    assert printed == pytest.approx(list(expected.values()), abs=5e-4)
+    leaked = sorted(k for k, v in namespace.items() if inspect.ismethod(v))
+    assert not leaked, f"the example binds methods where numbers were meant: {leaked}"
+
+
+def _bash_commands(text: str) -> list[str]:
+    """Command lines of the ```bash blocks, comments dropped."""
+    return [line.split("#", 1)[0] for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+            for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_examples_write_only_under_scratch() -> None:
+    """Running the README's examples in a clone leaves nothing untracked at the top level."""
+    outputs = [m for cmd in _bash_commands(README)
+               for m in re.findall(r"(?:--out|--report|>)\s+(\S+)", cmd)]
+    outputs += re.findall(r"\.(?:to_toml|savefig)\(\"([^\"]+)\"", README)
+    assert outputs, "no example writes a file: the pattern above is out of date"
+    outside = [path for path in outputs if not path.startswith("scratch/")]
+    assert not outside, f"README examples write outside scratch/: {outside}"
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "scratch/" in ignored
+
+
+def _tracked_files() -> list[Path]:
+    """Files under version control (every file but caches, if this is not a git checkout)."""
+    try:
+        names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                               check=True).stdout.decode().split("\0")
+        return [ROOT / n for n in names if n]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+        return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)]
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    """A clone must be able to follow every reference: the design notes live in docs/."""
+    outside = ["../" + "shared", "DOMAIN" + ".md"]  # split so this file does not match itself
+    bad = []
+    for path in _tracked_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+        bad += [f"{path.relative_to(ROOT)}: {word}" for word in outside if word in text]
+    assert not bad
+
+
+@pytest.mark.parametrize("doc", ["README.md", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+def test_local_links_resolve(doc: str) -> None:
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+    missing = [t for t in local if not ((ROOT / doc).parent / t).exists()]
+    assert not missing, f"{doc} links to missing files: {missing}"
