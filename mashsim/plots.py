@@ -342,12 +342,11 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
                    label=f"target {target.amount:g} {clock}{note}")
         due = g[g["resolved"]]
         breached = 100.0 * due["breached"].mean() if len(due) else math.nan
-        ax.text(0.97, 0.97, f"{len(g):,} referrals\nbreached target: {breached:.0f} %",
-                transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
         ax.set_xscale("log")
         ax.set_ylim(0, 100)
-        ax.set_title(f"{grade} risk", fontsize=10)
+        # In the title, not a box over the curves.
+        ax.set_title(f"{grade} risk\n{len(g):,} referrals, {breached:.0f} % breached target",
+                     fontsize=9)
         ax.set_xlabel("hours (log scale)", fontsize=8)
         ax.set_ylabel("referrals still waiting (%)", fontsize=8)
         ax.legend(loc="lower left", fontsize=7, frameon=False)
@@ -410,7 +409,7 @@ def demand_capacity_heatmap(results: Results | Scenario, hub: str | None = None,
         ax.set_xlabel("hour of day (clock time)", fontsize=8)
         ax.set_ylabel("day of week", fontsize=8)
     where = _hub(sc, hub) if hub else "all hubs"
-    fig.suptitle(f"Demand and staff by hour of week — {where}: ≈{b.work_hours_per_week:,.0f} "
+    fig.suptitle(f"Demand and staff by hour of week — {where}\n≈{b.work_hours_per_week:,.0f} "
                  f"staff-hours of work arrive a week; {b.available_hours_per_week:,.0f} "
                  f"available ({b.filled_posts} of {b.posts} posts filled, "
                  f"{100 * b.shrinkage:.1f} % {b.shrinkage_source} shrinkage; "
@@ -505,8 +504,6 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
             ax.barh(yi, 0 if math.isnan(mean) else mean, height=0.6,
                     color="0.25" if scope == "overall" else _CYCLE[i % len(_CYCLE)],
                     alpha=0.85)
-            ax.annotate("n/a" if math.isnan(mean) else f"{mean:+.3g}", (0, yi + 0.3),
-                        xytext=(3, 1), textcoords="offset points", fontsize=6, color="0.2")
             if not math.isnan(lo):
                 ax.errorbar(mean, yi, xerr=[[mean - lo], [hi - mean]], fmt="none",
                             ecolor="0.2", capsize=2, lw=0.9)
@@ -521,6 +518,7 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
         ax.set_ylabel("hub" if k % ncols == 0 else " ", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, axis="x", color="0.92", lw=0.6)
+        ax.set_axisbelow(True)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     names = ", ".join(_plain(n) for n in diffs)

@@ -465,7 +465,8 @@ def _figure_html(png: bytes, alt: str, caption: str) -> str:
 
 def _input_row_html(path: str, value_html: str, kinds: list[str], basis: str) -> str:
     spans = " ".join(f'<span class="kind kind-{_esc(k)}">{_esc(k)}</span>' for k in kinds)
-    return (f"<tr><td><code>{_esc(path)}</code></td><td>{value_html}</td><td>{spans}</td>"
+    code = _esc(path).replace(".", ".<wbr>")  # break long paths between keys
+    return (f"<tr><td><code>{code}</code></td><td>{value_html}</td><td>{spans}</td>"
             f"<td>{_esc(basis)}</td></tr>")
 
 
@@ -518,7 +519,8 @@ def _inputs_html(results: Results) -> str:
 def _stress_html(results: Results, command: str | None,
                  comparisons: Mapping[str, Results] | None) -> str:
     sections = stress_des(results.scenario, results.replications, results.seed, command,
-                          {k: v.scenario for k, v in (comparisons or {}).items()})
+                          {display_label(v.scenario, k): v.scenario
+                           for k, v in (comparisons or {}).items()})
     out = []
     for sec in sections:
         out.append(f"<h3>{sec.number}. {_esc(sec.title)}</h3><dl>")

@@ -399,6 +399,7 @@ def stress_des(
     targets = "; ".join(_target_text(g, sc.grades[g].decision_target) for g in GRADES)
     sdd = sc.strategy_discussions.deadline
     staff = sum(h.staff.headcount for h in sc.hubs.values())
+    vacant = sum(min(h.staff.vacant_posts, h.staff.headcount) for h in sc.hubs.values())
     compared = dict(compared or {})
     window_days = sc.run.duration_days - sc.run.warmup_days
 
@@ -426,7 +427,8 @@ def stress_des(
          "for child referrals needing one, a multi-agency strategy discussion with trained "
          "attendees."),
         ("Base model logic", f"{len(sc.hubs)} hubs, each with its own demand, caseworker "
-         f"roster ({staff} caseworkers in all) and strategy-discussion attendees. Staff "
+         f"roster ({staff} caseworker posts in all, {staff - vacant} filled at the start) "
+         "and strategy-discussion attendees. Staff "
          f"queue discipline '{sc.queue.discipline}'; work at shift end: "
          f"'{sc.queue.at_shift_end}'. Early notification of child referrals is "
          f"{'on' if sc.rpa.early_notification else 'off'}: a notification is queued at "
