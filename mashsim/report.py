@@ -634,7 +634,7 @@ def build_report(
         shown = plots._comparison_scopes(results, comparisons, hubs)[1:]
         body.append("<h2>Comparison</h2>")
         chart = plots.comparison_chart(
-            results, {labels[n]: o for n, o in comparisons.items()}, hubs=shown,
+            results, {labels[n]: o for n, o in comparisons.items()}, hubs=hubs,
             base_name=labels[base_name])
         body.append(fig("comparison", chart, "Paired differences from the baseline",
                         "Change from the baseline, paired per replication, with 95 % CIs: "
