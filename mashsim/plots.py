@@ -85,6 +85,12 @@ _LABELS: dict[str, tuple[str, str, float]] = {
     "oldest_waiting_days_at_end": ("oldest waiting at end", "days", 1.0),
     "staff_utilisation": ("staff utilisation", "%", 100.0),
     "early_notifications": ("early notifications", "count", 1.0),
+    "overtime_hours": ("overtime", "staff-h", 1.0),
+    "realised_shrinkage": ("realised shrinkage", "%", 100.0),
+    "decisions_without_full_research": ("decisions without full research", "count", 1.0),
+    "audit_sd_pending_over_72h": ("SDs pending > 72 h on the audit date", "count", 1.0),
+    "audit_sd_pending_over_14d": ("SDs pending > 14 d on the audit date", "count", 1.0),
+    "audit_oldest_waiting_days": ("oldest waiting on the audit date", "days", 1.0),
 }
 for _g in GRADES:
     _LABELS[f"decision_target_breach_{_g}"] = (f"target breach, {_g} risk", "%", 100.0)
