@@ -174,8 +174,9 @@ def test_metric_labels_cover_every_metric(results: Results) -> None:
     from mashsim.metrics import metric_names
 
     for name in metric_names(results.scenario):
-        label, _unit, scale = plots.metric_label(name)
+        label, unit, scale = plots.metric_label(name)
         assert label and scale in (1.0, 100.0)
+        assert unit, f"{name}: no unit, so the report would show a share as 0.29"
 
 
 def test_core_and_cli_never_import_matplotlib() -> None:
