@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         usage="%(prog)s SCENARIO --out REPORT.html|DIR [--compare OTHER.toml]...\n"
               + " " * 22 + "[--sweep RESULTS] [--breach-target SHARE] [--replications N]\n"
               + " " * 22 + "[--seed S] [--set PATH=VALUE]... [--format table|json] "
-              "[--workers N] [--force] [-h]",  # argparse would show the required --out as optional
+              "[--workers N]\n"
+              + " " * 22 + "[--force] [--hub HUB]... [-h]",  # argparse shows --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
                     "--out FOLDER writes report.html plus each plot as PNG and each table "
@@ -57,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a sweep.csv (or a folder holding one) to chart breach vs headcount")
     p.add_argument("--breach-target", type=_share, default=0.05, metavar="SHARE",
                    help="target line for breach rates, e.g. 0.05 or 5%% (default 5%%)")
+    p.add_argument("--hub", action="append", default=None, metavar="HUB",
+                   help="a hub to show beside the force in the comparison (repeatable; "
+                        "default: every hub whose inputs differ from SCENARIO's)")
     p.set_defaults(handler=_report)
 
 
@@ -82,6 +86,8 @@ def _command(args: argparse.Namespace) -> str:
     words += ["--replications", str(args.replications), "--seed", str(args.seed)]
     for text in args.overrides:
         words += ["--set", text]
+    for hub in args.hub or []:
+        words += ["--hub", hub]
     if args.breach_target != 0.05:
         words += ["--breach-target", f"{args.breach_target:g}"]
     words += ["--out", str(args.out)]
@@ -102,7 +108,9 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError([f"--out {out}: exists and is not a folder (name a .html file "
                              "to write a single page)"])
     base = load_with_overrides(args.scenario, args.overrides)
-    problems, others = [], []
+    problems = [f"--hub {hub}: no such hub in {args.scenario} (hubs: "
+                f"{', '.join(base.hub_names)})" for hub in args.hub or [] if hub not in base.hubs]
+    others = []
     for path in args.compare:
         try:
             others.append(load_with_overrides(path, args.overrides))
@@ -133,7 +141,8 @@ def _report(args: argparse.Namespace) -> int:
     stage("drawing figures and writing the report")
     comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
     report = build_report(results[0], comparisons, sweep, command=_command(args),
-                          breach_target=args.breach_target, base_name=args.scenario.stem)
+                          breach_target=args.breach_target, base_name=args.scenario.stem,
+                          hubs=args.hub)
     if is_file:
         written = write_report(report, out)
     else:  # a folder: written whole beside it and swapped in (one complete set)

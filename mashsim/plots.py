@@ -28,7 +28,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
-from .arrivals import hourly_rate_per_hour
 from .errors import ScenarioError
 from .experiment import confidence_interval
 from .metrics import metric_bounds
@@ -36,8 +35,7 @@ from .model import run_replication
 from .results import Results
 from .safe_text import plot_label
 from .scenario import DAY_NAMES, GRADES, Scenario
-from .staffing import roster_schedule
-from .stress import mean_work_hours_per_referral
+from .stress import StaffBalance, per_clock_hour, staff_balance
 
 __all__ = [
     "GRADE_COLOURS",
@@ -46,11 +44,14 @@ __all__ = [
     "SWEEP_COLUMNS",
     "backlog_over_time",
     "breach_by_hub",
+    "changed_hubs",
+    "clock_start_text",
     "comparison_chart",
     "demand_capacity_heatmap",
     "metric_label",
     "paired_differences",
     "read_sweep",
+    "realised_shrinkage",
     "sweep_chart",
     "sweep_paths",
     "to_png",
@@ -85,6 +86,12 @@ _LABELS: dict[str, tuple[str, str, float]] = {
     "oldest_waiting_days_at_end": ("oldest waiting at end", "days", 1.0),
     "staff_utilisation": ("staff utilisation", "%", 100.0),
     "early_notifications": ("early notifications", "count", 1.0),
+    "overtime_hours": ("overtime", "staff-h", 1.0),
+    "realised_shrinkage": ("realised shrinkage", "%", 100.0),
+    "decisions_without_full_research": ("decisions without full research", "count", 1.0),
+    "audit_sd_pending_over_72h": ("SDs pending > 72 h on the audit date", "count", 1.0),
+    "audit_sd_pending_over_14d": ("SDs pending > 14 d on the audit date", "count", 1.0),
+    "audit_oldest_waiting_days": ("oldest waiting on the audit date", "days", 1.0),
 }
 for _g in GRADES:
     _LABELS[f"decision_target_breach_{_g}"] = (f"target breach, {_g} risk", "%", 100.0)
@@ -104,6 +111,23 @@ def metric_label(name: str) -> tuple[str, str, float]:
         return (f"waits over {name.removeprefix('staff_wait_over_').replace('p', '.')}",
                 "%", 100.0)
     return (name.replace("_", " "), "", 1.0)
+
+
+def _plain(text: Any) -> str:
+    """Scenario text as matplotlib shows it literally (`$` would start mathtext)."""
+    return plot_label(str(text))
+
+
+def _hub(sc: Scenario, hub: str) -> str:
+    """A hub's display name, safe for matplotlib."""
+    from .report import hub_label
+
+    return _plain(hub_label(sc, hub))
+
+
+def clock_start_text(target: Any) -> str:
+    """Where a decision target starts counting, in words ("creation", "MASH receipt")."""
+    return getattr(target, "starts_at", "creation").replace("mash_receipt", "MASH receipt")
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
@@ -151,13 +175,14 @@ def backlog_over_time(results: Results, hubs: Sequence[str] | None = None,
     totals = frame.groupby(["replication", "date"], as_index=False)[
         ["backlog", "staff_queue"]].sum()
     nrows = math.ceil(len(scopes) / ncols)
-    fig = _figure(4.0 * ncols, 2.7 * nrows + 0.5)
+    fig = _figure(4.0 * ncols, 2.9 * nrows + 0.5)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, scope in zip(axes, scopes, strict=False):
         data = totals if scope == "overall" else frame[frame["hub"] == scope]
         metrics = summary["metrics"] if scope == "overall" else summary["hubs"][scope]["metrics"]
         rate = sc.arrivals.referrals_per_day if scope == "overall" else sc.hub_rate_per_day(scope)
-        _backlog_panel(ax, data, metrics, rate, "all hubs" if scope == "overall" else scope)
+        _backlog_panel(ax, data, metrics, rate,
+                       "all hubs" if scope == "overall" else _hub(sc, scope))
     for ax in axes[len(scopes):]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -190,10 +215,9 @@ def _backlog_panel(ax: Any, data: pd.DataFrame, metrics: Mapping[str, Any], rate
     ax.set_ylim(bottom=0)
     t, lo, hi = _scale_ci(metrics["decision_target_breach"], 100)
     s, slo, shi = _scale_ci(metrics["sd_breach_72h"], 100)
-    ax.text(0.98, 0.04, f"target breach {_pct_ci(t, lo, hi)}\nSD > 72 h {_pct_ci(s, slo, shi)}",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
-    ax.set_title(title.replace("_", " "), fontsize=9)
+    # In the title, not a box over the plot: nothing may hide the data.
+    ax.set_title(f"{title}\ntarget breach {_pct_ci(t, lo, hi)} · SD > 72 h "
+                 f"{_pct_ci(s, slo, shi)}", fontsize=8)
     ax.set_xlabel("date (end of day)", fontsize=8)
     ax.set_ylabel("referrals open (count)", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -212,7 +236,7 @@ def breach_by_hub(results: Results,
     """Breach rates per hub with 95 % CI error bars, all hubs on top."""
     s = results.summary()
     scopes = [("all hubs", s["metrics"])] + [
-        (h.replace("_", " "), v["metrics"]) for h, v in s["hubs"].items()]
+        (_hub(results.scenario, h), v["metrics"]) for h, v in s["hubs"].items()]
     fig = _figure(4.2 * len(metrics), 0.32 * len(scopes) + 1.4)
     axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True).ravel()
     y = np.arange(len(scopes))[::-1]
@@ -313,7 +337,7 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
         g = w[w["grade"] == grade]
         colour = GRADE_COLOURS[grade]
         target = sc.grades[grade].decision_target
-        since = getattr(target, "starts_at", "creation").replace("mash_receipt", "MASH receipt")
+        since = clock_start_text(target)
         ax.plot(grid, _survival(g["decision_hours"].to_numpy(float), grid), color=colour,
                 lw=1.6, label=f"{since} → decision")
         ax.plot(grid, _survival(g["staff_wait_hours"].to_numpy(float), grid), color=colour,
@@ -325,18 +349,17 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
                    label=f"target {target.amount:g} {clock}{note}")
         due = g[g["resolved"]]
         breached = 100.0 * due["breached"].mean() if len(due) else math.nan
-        ax.text(0.97, 0.97, f"{len(g):,} referrals\nbreached target: {breached:.0f} %",
-                transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
         ax.set_xscale("log")
         ax.set_ylim(0, 100)
-        ax.set_title(f"{grade} risk", fontsize=10)
+        # In the title, not a box over the curves.
+        ax.set_title(f"{grade} risk\n{len(g):,} referrals, {breached:.0f} % breached target",
+                     fontsize=9)
         ax.set_xlabel("hours (log scale)", fontsize=8)
         ax.set_ylabel("referrals still waiting (%)", fontsize=8)
         ax.legend(loc="lower left", fontsize=7, frameon=False)
         ax.grid(True, which="major", color="0.9", lw=0.6)
     n_rep = int(w["replication"].nunique()) if len(w) else 0
-    where = hub.replace("_", " ") if hub else "all hubs"
+    where = _hub(sc, hub) if hub else "all hubs"
     fig.suptitle(f"Waiting times by risk grade — {where}, {n_rep} replication(s) pooled",
                  fontsize=11)
     return fig
@@ -345,52 +368,40 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
 # -- demand and capacity -----------------------------------------------------------
 
 
-def _per_clock_hour(times: np.ndarray, capacity: np.ndarray, n_hours: int) -> np.ndarray:
-    """Exact staff-hours in each clock hour [h, h+1) of a piecewise-constant schedule."""
-    knots = np.append(times, max(float(times[-1]), float(n_hours)))
-    cum = np.concatenate(([0.0], np.cumsum(capacity * np.diff(knots))))
-    return np.diff(np.interp(np.arange(n_hours + 1), knots, cum))
+_per_clock_hour = per_clock_hour  # kept for callers of the old private name
 
 
-def _hour_of_week(values: np.ndarray, sc: Scenario, first_hour: int) -> np.ndarray:
-    """Average of hourly values by (weekday, hour of day) → 7 × 24."""
-    hours = np.arange(first_hour, first_hour + len(values))
-    weekday = (sc.run.start_date.weekday() + hours // 24) % 7
-    total, count = np.zeros((7, 24)), np.zeros((7, 24))
-    np.add.at(total, (weekday, hours % 24), values)
-    np.add.at(count, (weekday, hours % 24), 1)
-    with np.errstate(invalid="ignore"):
-        return total / count
+def realised_shrinkage(results: Results) -> dict[str, float]:
+    """Each hub's mean realised shrinkage across replications (NaN where unknown)."""
+    hubs = results.summary()["hubs"]
+    return {h: math.nan if v["metrics"]["realised_shrinkage"]["mean"] is None
+            else float(v["metrics"]["realised_shrinkage"]["mean"]) for h, v in hubs.items()}
 
 
-def demand_capacity_heatmap(results: Results | Scenario, hub: str | None = None) -> Figure:
-    """Demand and rostered staff by hour of week, and the balance between them.
+def demand_capacity_heatmap(results: Results | Scenario, hub: str | None = None,
+                            balance: StaffBalance | None = None) -> Figure:
+    """Demand and available staff by hour of week, and the balance between them.
 
-    Left: referrals arriving per hour. Middle: caseworkers on duty (staff-hours per hour).
-    Right: staff-hours on duty minus the staff work arriving (referrals × mean work per
-    referral): orange hours (more work arriving than staff on duty) build the backlog
-    that purple hours must clear. Averaged over the weeks of the reporting window.
+    Left: referrals arriving per hour. Middle: staff-hours available per hour — filled
+    posts on their rosters less shrinkage (realised in the simulation when Results are
+    given, planned for a bare Scenario). Right: available minus the staff work arriving
+    (referrals × mean work per referral): orange hours build the backlog that purple
+    hours must clear. Averaged over the weeks of the reporting window. Pass the
+    `balance` the text quotes (`mashsim.stress.staff_balance`) so both show one figure.
     """
     sc = results if isinstance(results, Scenario) else results.scenario
-    hubs = [hub] if hub is not None else sc.hub_names
-    n = max(1, math.ceil(sc.horizon_hours))
-    first = min(int(sc.warmup_hours), n - 1)
-    demand, staff = np.zeros(n), np.zeros(n)
-    for h in hubs:
-        demand += hourly_rate_per_hour(sc.arrivals, sc.hub_rate_per_day(h), sc.run.start_date,
-                                       sc.horizon_hours)[:n]
-        sched = roster_schedule(sc.hubs[h].staff, sc.run.start_date, sc.horizon_hours)
-        staff += _per_clock_hour(sched.times_hours, sched.capacity, n)
-    work = demand * mean_work_hours_per_referral(sc)
+    if balance is None:
+        shrink = None if isinstance(results, Scenario) else realised_shrinkage(results)
+        balance = staff_balance(sc, shrink, hub)
+    b = balance
     panels = [
-        (_hour_of_week(demand[first:], sc, first), "referrals arriving", "referrals per hour",
-         "cividis", None),
-        (_hour_of_week(staff[first:], sc, first), "caseworkers on duty", "staff-hours per hour",
-         "cividis", None),
-        (_hour_of_week((staff - work)[first:], sc, first), "on duty minus work arriving",
+        (b.referrals_by_hour, "referrals arriving", "referrals per hour", "cividis", None),
+        (b.available_by_hour, "caseworkers available", "staff-hours per hour", "cividis",
+         None),
+        (b.available_by_hour - b.work_by_hour, "available minus work arriving",
          "staff-hours per hour", "PuOr", "diverging"),
     ]
-    fig = _figure(13.0, 3.4)
+    fig = _figure(13.0, 3.6)
     axes = fig.subplots(1, 3).ravel()
     for ax, (grid, title, unit, cmap, kind) in zip(axes, panels, strict=True):
         norm = None
@@ -404,11 +415,13 @@ def demand_capacity_heatmap(results: Results | Scenario, hub: str | None = None)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("hour of day (clock time)", fontsize=8)
         ax.set_ylabel("day of week", fontsize=8)
-    week_work = float(np.nansum(_hour_of_week(work[first:], sc, first)))
-    week_staff = float(np.nansum(panels[1][0]))
-    where = hub.replace("_", " ") if hub else "all hubs"
-    fig.suptitle(f"Demand and staff by hour of week — {where}: ≈{week_work:,.0f} staff-hours "
-                 f"of work arrive a week, {week_staff:,.0f} rostered", fontsize=11)
+    where = _hub(sc, hub) if hub else "all hubs"
+    fig.suptitle(f"Demand and staff by hour of week — {where}\n≈{b.work_hours_per_week:,.0f} "
+                 f"staff-hours of work arrive a week; {b.available_hours_per_week:,.0f} "
+                 f"available ({b.filled_posts} of {b.posts} posts filled, "
+                 f"{100 * b.shrinkage:.1f} % {b.shrinkage_source} shrinkage; "
+                 f"{b.rostered_hours_per_week:,.0f} if every post were filled and present)",
+                 fontsize=10)
     return fig
 
 
@@ -447,46 +460,80 @@ def paired_differences(base: Results, other: Results,
     return pd.DataFrame(rows)
 
 
-def comparison_chart(base: Results, others: Mapping[str, Results],
-                     metrics: Sequence[str] = KEY_METRICS, scope: str = "overall",
-                     ncols: int = 3) -> Figure:
-    """Paired difference (alternative − baseline) per metric with 95 % CIs.
+def changed_hubs(base: Scenario, other: Scenario) -> list[str]:
+    """Hubs (in `base`'s order) whose own inputs differ between the two scenarios."""
+    return [h for h in base.hub_names if h in other.hubs and base.hubs[h] != other.hubs[h]]
 
-    A bar whose CI crosses zero is no detectable change at this number of replications.
+
+def _comparison_scopes(base: Results, others: Mapping[str, Results],
+                       hubs: Sequence[str] | None) -> list[str]:
+    """"overall" then the hubs to show: `hubs` as given, else every hub that changed."""
+    sc = base.scenario
+    if hubs is None:
+        changed = {h for res in others.values() for h in changed_hubs(sc, res.scenario)}
+        hubs = [h for h in sc.hub_names if h in changed]
+    unknown = [h for h in hubs if h not in sc.hubs]
+    if unknown:
+        raise ScenarioError([f"hubs: {', '.join(unknown)}: no such hub in the baseline "
+                             f"(hubs: {', '.join(sc.hub_names)})"])
+    return ["overall", *dict.fromkeys(hubs)]
+
+
+def comparison_chart(base: Results, others: Mapping[str, Results],
+                     metrics: Sequence[str] = KEY_METRICS, hubs: Sequence[str] | None = None,
+                     ncols: int = 3, base_name: str | None = None) -> Figure:
+    """Paired difference (alternative − baseline) per metric with 95 % CIs, force-wide
+    and for each hub shown.
+
+    A force-wide figure can hide one hub's change, so by default every hub whose inputs
+    differ from the baseline's gets its own bar; `hubs=[...]` picks the hubs instead
+    (`hubs=[]`: force-wide only). A bar whose CI crosses zero is no detectable change at
+    this number of replications.
     """
+    sc = base.scenario
+    scopes = _comparison_scopes(base, others, hubs)
     diffs = {name: paired_differences(base, res, metrics) for name, res in others.items()}
+    bars = [(scope, i, name) for scope in scopes for i, name in enumerate(diffs)]
+    y = np.arange(len(bars))[::-1].astype(float)
     nrows = math.ceil(len(metrics) / ncols)
-    fig = _figure(4.0 * ncols, (0.5 * len(others) + 1.4) * nrows + 0.4)
+    fig = _figure(4.3 * ncols, (0.28 * len(bars) + 1.5) * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    y = np.arange(len(others))[::-1]
-    for ax, m in zip(axes, metrics, strict=False):
+    for k, (ax, m) in enumerate(zip(axes, metrics, strict=False)):
         label, unit, scale = metric_label(m)
-        for i, d in enumerate(diffs.values()):
+        for yi, (scope, i, name) in zip(y, bars, strict=True):
+            d = diffs[name]
             row = d[(d["scope"] == scope) & (d["metric"] == m)]
             if row.empty:
                 continue
             r = row.iloc[0]
             mean, lo, hi = _scale_ci({"mean": r["diff_mean"], "ci_low": r["diff_ci_low"],
                                       "ci_high": r["diff_ci_high"]}, scale)
-            ax.barh(y[i], 0 if math.isnan(mean) else mean, height=0.5,
-                    color=_CYCLE[i % len(_CYCLE)], alpha=0.85)
-            ax.annotate("n/a" if math.isnan(mean) else f"{mean:+.3g}", (0, y[i] + 0.25),
-                        xytext=(3, 2), textcoords="offset points", fontsize=7, color="0.2")
+            ax.barh(yi, 0 if math.isnan(mean) else mean, height=0.6,
+                    color="0.25" if scope == "overall" else _CYCLE[i % len(_CYCLE)],
+                    alpha=0.85)
             if not math.isnan(lo):
-                ax.errorbar(mean, y[i], xerr=[[mean - lo], [hi - mean]], fmt="none",
-                            ecolor="0.2", capsize=3, lw=1)
+                ax.errorbar(mean, yi, xerr=[[mean - lo], [hi - mean]], fmt="none",
+                            ecolor="0.2", capsize=2, lw=0.9)
         ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_ylim(-0.6, len(others) - 0.2)
-        ax.set_yticks(y, [plot_label(n).replace("_", " ") for n in others], fontsize=8)
+        ax.set_ylim(-0.7, len(bars) - 0.3)
+        ticks = [("all hubs" if scope == "overall" else _hub(sc, scope))
+                 + (f" · {_plain(name)}" if len(diffs) > 1 else "") for scope, _, name in bars]
+        ax.set_yticks(y, ticks if k % ncols == 0 else [""] * len(bars), fontsize=7)
         ax.set_title(label, fontsize=10)
         pts = " points" if unit == "%" else ""
         ax.set_xlabel(f"change vs baseline ({unit}{pts})", fontsize=8)
-        ax.set_ylabel("scenario", fontsize=8)
+        ax.set_ylabel("hub" if k % ncols == 0 else " ", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.grid(True, axis="x", color="0.92", lw=0.6)
+        ax.set_axisbelow(True)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
-    fig.suptitle(f"Change from {plot_label(base.scenario.name)} — paired differences with 95 % CIs "
-                 f"({'all hubs' if scope == 'overall' else scope})", fontsize=11)
+    names = ", ".join(_plain(n) for n in diffs)
+    shown = ("all hubs" if len(scopes) == 1 else
+             f"all hubs (dark) and {len(scopes) - 1} hub(s)"
+             + (" whose inputs changed" if hubs is None else ""))
+    fig.suptitle(f"{names} − {_plain(base_name or sc.name)}: paired differences with 95 % "
+                 f"CIs — {shown}", fontsize=11)
     return fig
 
 
@@ -555,17 +602,19 @@ def sweep_chart(frame: pd.DataFrame,
                 lo, hi = lo.clip(0, 100), hi.clip(0, 100)
             ax.fill_between(g[x], lo, hi, color=colour, alpha=0.25, linewidth=0)
             ax.plot(g[x], g["mean"] * scale, "o-", color=colour, ms=3.5,
-                    label=plot_label(name or "mean") + " (95 % CI band)")
+                    label=_plain(name or "mean") + " (95 % CI band)")
         if target is not None and unit == "%":
             ax.axhline(target * 100, color=OKABE_ITO["vermillion"], ls="--", lw=1.2,
                        label=f"target {target * 100:g} %")
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel(plot_label(f"{x} (staff)" if x.endswith("headcount") else x), fontsize=8)
-        ax.set_ylabel(f"{label} ({unit})", fontsize=8)
+        ax.set_title(_plain(label), fontsize=10)
+        ax.set_xlabel(_plain(f"{x} (staff)" if x.endswith("headcount") else x), fontsize=8)
+        ax.set_ylabel(_plain(f"{label} ({unit})"), fontsize=8)
         ax.legend(fontsize=7, frameon=False)
         ax.grid(True, color="0.92", lw=0.6)
-    where = "all hubs" if scope == "overall" else scope.replace("_", " ")
-    fig.suptitle(f"Staffing sweep — breach rates for {where}", fontsize=11)
+    from .report import display_label
+
+    where = "all hubs" if scope == "overall" else display_label(None, scope)
+    fig.suptitle(_plain(f"Staffing sweep — breach rates for {where}"), fontsize=11)
     return fig

@@ -16,7 +16,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,10 @@ from ._io import atomic_write_bytes, atomic_write_text
 from .results import Results
 from .safe_text import csv_frame, html_text
 from .scenario import GRADES
-from .stress import input_rows, mean_work_hours_per_referral, staff_hours_per_week, stress_des
+from .stress import StaffBalance, input_rows, staff_balance, stress_des
 
-__all__ = ["Report", "answer_paragraph", "build_report", "hub_table", "sweep_answer",
-           "write_report"]
+__all__ = ["Report", "answer_paragraph", "build_report", "display_label", "hub_label",
+           "hub_table", "sweep_answer", "write_report"]
 
 HUB_COLUMNS = ("decision_target_breach", "decision_target_breach_high", "sd_breach_72h",
                "staff_wait_hours_mean", "backlog_mean", "oldest_waiting_days_at_end",
@@ -45,6 +45,27 @@ class Report:
     html: str
     figures: dict[str, bytes] = field(default_factory=dict)  # file name → PNG
     tables: dict[str, str] = field(default_factory=dict)  # file name → CSV text
+
+
+# -- names as a reader sees them -------------------------------------------------
+
+
+def display_label(obj: Any, ident: str) -> str:
+    """A hub's or scenario's name for readers: its `display_label` where the scenario
+    gives one, else the id title-cased ("summer_2023_recovery" → "Summer 2023 Recovery").
+
+    Hubs carry no id of their own (it is their key in `Scenario.hubs`), so it is passed.
+    Text that is not an id (spaces, capitals) is shown as written.
+    """
+    label = getattr(obj, "display_label", None)
+    if label:
+        return str(label)
+    return ident.replace("_", " ").title() if re.fullmatch(r"[a-z][a-z0-9_]*", ident) else ident
+
+
+def hub_label(sc: Any, hub: str) -> str:
+    """The display name of hub id `hub` in scenario `sc`."""
+    return display_label(sc.hubs.get(hub), hub)
 
 
 # -- numbers as a reader sees them -------------------------------------------------
@@ -87,23 +108,16 @@ def _pct(ci: Mapping[str, Any]) -> str:
 
 
 def answer_paragraph(results: Results, comparisons: Mapping[str, Results] | None = None,
-                     sweep: pd.DataFrame | None = None, breach_target: float = 0.05) -> str:
-    """One paragraph of plain text: staffing vs demand, breach rates, the worst hub."""
+                     sweep: pd.DataFrame | None = None, breach_target: float = 0.05,
+                     balance: StaffBalance | None = None) -> str:
+    """One paragraph of plain text: staff time available vs demand, breach rates, the
+    worst hub, each comparison. `balance` is the figure the heatmap shows (computed from
+    `results` when not given), so text and figure quote the same numbers."""
     sc, s = results.scenario, results.summary()
     m = s["metrics"]
-    staff = sum(h.staff.headcount for h in sc.hubs.values())
-    work_h = mean_work_hours_per_referral(sc)
-    need = sc.arrivals.referrals_per_day * 7 * work_h
-    have = staff_hours_per_week(sc)
-    parts = [
-        f"Across the {len(sc.hubs)} hub{'s' if len(sc.hubs) != 1 else ''}, {staff} caseworkers "
-        f"are rostered for about {have:,.0f} staff-hours a week against about {need:,.0f} "
-        f"staff-hours of work arriving ({sc.arrivals.referrals_per_day:g} referrals a day at "
-        f"about {work_h * 60:.0f} minutes each), so staff must be busy "
-        f"{100 * need / have:.0f} % of rostered time just to keep pace "
-        f"(simulated utilisation {_pct(m['staff_utilisation'])})." if have > 0 else
-        f"No caseworker hours are rostered against {sc.arrivals.referrals_per_day:g} "
-        "referrals a day.",
+    if balance is None:
+        balance = report_balance(results)
+    parts = [_capacity_sentence(results, balance),
         f"Over {s['replications']} replications, {_pct(m['decision_target_breach'])} of "
         "referrals miss their decision target ("
         + ", ".join(f"{g} risk {_pct(m[f'decision_target_breach_{g}'])}" for g in GRADES)
@@ -114,11 +128,12 @@ def answer_paragraph(results: Results, comparisons: Mapping[str, Results] | None
     worst = _worst_hub(s)
     if worst is not None and len(sc.hubs) > 1:
         hm = s["hubs"][worst]["metrics"]
+        staff = sc.hubs[worst].staff
         parts.append(
-            f"The worst hub is {worst.replace('_', ' ')}: {_pct(hm['decision_target_breach'])} "
+            f"The worst hub is {hub_label(sc, worst)}: {_pct(hm['decision_target_breach'])} "
             f"miss their target and {_pct(hm['sd_breach_72h'])} of its strategy discussions "
-            f"are late, with {sc.hubs[worst].staff.headcount} caseworkers for about "
-            f"{sc.hub_rate_per_day(worst):.0f} referrals a day.")
+            f"are late, with {_posts_text(staff.headcount, staff.vacant_posts, 'its ')} for "
+            f"about {sc.hub_rate_per_day(worst):.0f} referrals a day.")
     if comparisons:
         from .plots import paired_differences
 
@@ -128,13 +143,52 @@ def answer_paragraph(results: Results, comparisons: Mapping[str, Results] | None
             if d.empty:
                 continue
             parts.append(
-                f"The alternative “{name}” changes the target breach rate by "
-                f"{_diff_pts(d.loc['decision_target_breach'])} points and the late strategy "
-                f"discussions by {_diff_pts(d.loc['sd_breach_72h'])} points (paired over the "
-                "same referrals).")
+                f"The alternative “{display_label(other.scenario, name)}” changes the target "
+                f"breach rate by {_diff_pts(d.loc['decision_target_breach'])} points and the "
+                f"late strategy discussions by {_diff_pts(d.loc['sd_breach_72h'])} points "
+                "force-wide (paired over the same referrals).")
     if sweep is not None:
         parts.append(sweep_answer(sweep, "sd_breach_72h", breach_target))
     return " ".join(parts)
+
+
+def report_balance(results: Results, hub: str | None = None) -> StaffBalance:
+    """Staff time against demand with each hub's realised shrinkage: the one source of
+    the answer's staffing figures and the heatmap's."""
+    from .plots import realised_shrinkage
+
+    return staff_balance(results.scenario, realised_shrinkage(results), hub)
+
+
+def _posts_text(posts: int, vacant: int, its: str = "") -> str:
+    """'11 of its 15 posts filled' (or '15 posts, all filled')."""
+    if vacant <= 0:
+        return f"{posts} caseworker post{'s' if posts != 1 else ''}, all filled"
+    return f"{posts - vacant} of {its}{posts} caseworker posts filled"
+
+
+def _capacity_sentence(results: Results, b: StaffBalance) -> str:
+    """Staff time actually available (posts filled, after shrinkage) against the work."""
+    sc, m = results.scenario, results.summary()["metrics"]
+    n = len(sc.hubs)
+    rate = sc.arrivals.referrals_per_day
+    if b.available_hours_per_week <= 0:
+        return f"No caseworker hours are available against {rate:g} referrals a day."
+    weeks = (sc.run.duration_days - sc.run.warmup_days) / 7.0
+    overtime = m["overtime_hours"]["mean"]
+    extra = (f"; overtime added about {overtime / weeks:,.0f} staff-hours a week"
+             if overtime and weeks > 0 and overtime / weeks >= 0.5 else "")
+    return (
+        f"Across the {n} hub{'s' if n != 1 else ''}, with "
+        f"{_posts_text(b.posts, b.vacant_posts)} and {100 * b.shrinkage:.1f} % of their "
+        f"time lost to leave, sickness and other absences ({b.shrinkage_source} shrinkage), "
+        "caseworkers are available for about "
+        f"{b.available_hours_per_week:,.0f} staff-hours a week "
+        f"({b.rostered_hours_per_week:,.0f} if every post were filled and present) against "
+        f"about {b.work_hours_per_week:,.0f} staff-hours of work arriving ({rate:g} "
+        f"referrals a day at about {b.work_hours_per_referral * 60:.0f} minutes each), so "
+        f"they must be busy {100 * b.busy_share_needed:.0f} % of their available time just "
+        f"to keep pace (simulated utilisation {_pct(m['staff_utilisation'])}{extra}).")
 
 
 def _diff_pts(row: pd.Series) -> str:
@@ -188,11 +242,12 @@ def hub_table(results: Results) -> pd.DataFrame:
     scopes = [("all hubs", s["metrics"], None)] + [
         (h, v["metrics"], h) for h, v in s["hubs"].items()]
     for name, m, hub in scopes:
-        staff = (sum(h.staff.headcount for h in sc.hubs.values()) if hub is None
-                 else sc.hubs[hub].staff.headcount)
+        staff = [h.staff for h in sc.hubs.values()] if hub is None else [sc.hubs[hub].staff]
+        posts, vacant = sum(r.headcount for r in staff), sum(r.vacant_posts for r in staff)
         rate = sc.arrivals.referrals_per_day if hub is None else sc.hub_rate_per_day(hub)
-        row: dict[str, Any] = {"hub": name.replace("_", " "),
-                               "referrals/day": f"{rate:.1f}", "caseworkers": staff}
+        row: dict[str, Any] = {"hub": name if hub is None else hub_label(sc, hub),
+                               "referrals/day": f"{rate:.1f}",
+                               "posts filled": f"{posts - vacant} of {posts}"}
         for metric in HUB_COLUMNS:
             label, unit, scale = metric_label(metric)
             row[f"{label} ({unit})"] = _ci(m[metric], scale, unit)
@@ -213,7 +268,7 @@ def staffing_table(results: Results) -> pd.DataFrame:
             (h, v["metrics"], h) for h, v in s["hubs"].items()]:
         hubs = list(sc.hubs.values()) if hub is None else [sc.hubs[hub]]
         row: dict[str, Any] = {
-            "hub": name.replace("_", " "),
+            "hub": name if hub is None else hub_label(sc, hub),
             "posts": sum(h.staff.headcount for h in hubs),
             "vacant": sum(h.staff.vacant_posts for h in hubs),
             "shrinkage planned (%)": f"{100 * planned:.1f}",
@@ -254,6 +309,66 @@ def _comparison_table(results: Results, comparisons: Mapping[str, Results],
     return pd.DataFrame(rows), full
 
 
+def _comparison_labels(results: Results, comparisons: Mapping[str, Results],
+                       base_name: str) -> dict[str, str]:
+    """Short name (file stem) → display name, for the baseline and each alternative."""
+    labels = {base_name: display_label(results.scenario, base_name)}
+    for name, other in comparisons.items():
+        label = display_label(other.scenario, name)
+        labels[name] = label if label not in labels.values() else name  # keep them apart
+    return labels
+
+
+def _column_labels(frame: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, str]:
+    """Comparison-table headers with display names ("b − a" included); the CSV keeps ids."""
+    out = {}
+    for col in frame.columns:
+        parts = col.split(" − ")
+        if all(p in labels for p in parts):
+            out[col] = " − ".join(labels[p] for p in parts)
+    return out
+
+
+def _shown_hubs_text(sc: Any, shown: list[str], asked: Sequence[str] | None) -> str:
+    if not shown:
+        return ("no hub on its own (no hub's inputs changed)" if asked is None
+                else "no hub on its own")
+    names = ", ".join(hub_label(sc, h) for h in shown)
+    return (f"the hubs whose inputs changed ({names})" if asked is None
+            else f"the hubs asked for ({names})")
+
+
+_HUB_DIFF_METRICS = ("decision_target_breach", "sd_breach_72h", "staff_wait_hours_mean",
+                     "backlog_mean", "staff_utilisation")
+
+
+def _hub_difference_table(sc: Any, diffs: pd.DataFrame, hubs: Sequence[str]) -> pd.DataFrame:
+    """One row per hub shown (all hubs first): the paired difference [CI] per headline
+    metric, so a change in one hub is not averaged away force-wide."""
+    from .plots import metric_label
+
+    rows = []
+    for scope in ["overall", *hubs]:
+        row: dict[str, Any] = {"hub": "all hubs" if scope == "overall" else hub_label(sc, scope)}
+        for metric in _HUB_DIFF_METRICS:
+            label, unit, scale = metric_label(metric)
+            r = diffs[(diffs["scope"] == scope) & (diffs["metric"] == metric)]
+            row[f"{label} ({unit}{' points' if unit == '%' else ''})"] = (
+                "n/a" if r.empty else _ci(_sub(r.iloc[0], "diff"), scale, unit, signed=True))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _clock_start_caption(sc: Any) -> str:
+    """Where the decision targets start counting, as the waiting-time legend says it."""
+    from .plots import clock_start_text
+
+    starts = {g: clock_start_text(sc.grades[g].decision_target) for g in GRADES}
+    if len(set(starts.values())) == 1:
+        return next(iter(starts.values()))
+    return " / ".join(f"{since} ({g} risk)" for g, since in starts.items())
+
+
 def _sub(row: pd.Series, prefix: str) -> dict[str, Any]:
     return {k: (None if pd.isna(row[f"{prefix}_{k}"]) else float(row[f"{prefix}_{k}"]))
             for k in ("mean", "ci_low", "ci_high")}
@@ -290,6 +405,10 @@ th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 tbody tr:nth-child(even) { background: #fafafa; }
 table.text td { text-align: left; overflow-wrap: break-word; }
+table.inputs { table-layout: fixed; }
+table.inputs th:nth-child(1) { width: 30%; } table.inputs th:nth-child(2) { width: 36%; }
+table.inputs th:nth-child(3) { width: 12%; } table.inputs th { text-align: left; }
+table.inputs code { overflow-wrap: anywhere; }
 td .ci { color: var(--muted); font-size: 0.88em; white-space: nowrap; }
 .scroll { overflow-x: auto; }
 .kind { white-space: nowrap; display: inline-block; padding: 0 6px; border-radius: 3px;
@@ -344,45 +463,64 @@ def _figure_html(png: bytes, alt: str, caption: str) -> str:
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
+def _input_row_html(path: str, value_html: str, kinds: list[str], basis: str) -> str:
+    spans = " ".join(f'<span class="kind kind-{_esc(k)}">{_esc(k)}</span>' for k in kinds)
+    code = _esc(path).replace(".", ".<wbr>")  # break long paths between keys
+    return (f"<tr><td><code>{code}</code></td><td>{value_html}</td><td>{spans}</td>"
+            f"<td>{_esc(basis)}</td></tr>")
+
+
+_INPUTS_HEAD = ('<div class=scroll><table class="text inputs"><thead><tr><th>input</th>'
+                "<th>value</th><th>kind</th><th>basis</th></tr></thead><tbody>")
+
+
+def _hub_values_html(sc: Any, values: Mapping[str, str]) -> str:
+    """Hubs grouped by value, one group a line: 'Reading, Slough: 4'; 'all hubs: …'."""
+    groups: dict[str, list[str]] = {}
+    for hub, value in values.items():
+        groups.setdefault(value, []).append(hub_label(sc, hub))
+    if len(groups) == 1 and len(values) == len(sc.hubs):
+        return f"all hubs: {_esc(next(iter(groups)))}"
+    return "<br>".join(f"{_esc(', '.join(hubs))}: {_esc(value)}"
+                       for value, hubs in groups.items())
+
+
 def _inputs_html(results: Results) -> str:
-    rows = input_rows(results.scenario)
-    general = [r for r in rows if not r.path.startswith("hubs.")]
-    out = ['<div class=scroll><table class="text"><thead><tr><th>input</th><th>value</th>'
-           "<th>kind</th><th>basis</th></tr></thead><tbody>"]
-    for r in general:
+    """The inputs, then the hub inputs: one row per input with each hub's value, so the
+    table has four columns however many hubs and inputs there are (it fits A4)."""
+    sc = results.scenario
+    rows = input_rows(sc)
+    out = [_INPUTS_HEAD]
+    for r in rows:
+        if r.path.startswith("hubs."):
+            continue
         changed = (f' <span class="changed">changed from {_esc(r.changed_from)}</span>'
                    if r.changed_from else "")
-        out.append(f"<tr><td><code>{_esc(r.path)}</code></td><td>{_esc(r.value)}{changed}</td>"
-                   f'<td><span class="kind kind-{_esc(r.kind)}">{_esc(r.kind)}</span></td>'
-                   f"<td>{_esc(r.basis)}</td></tr>")
+        out.append(_input_row_html(r.path, _esc(r.value) + changed, [r.kind], r.basis))
     out.append("</tbody></table></div>")
-    hub_rows: dict[str, dict[str, str]] = {}
-    kinds: dict[str, str] = {}
+    by_input: dict[str, dict[str, str]] = {}
+    kinds: dict[str, dict[str, str]] = {}
     for r in rows:
         if r.path.startswith("hubs."):
             _, hub, rest = r.path.split(".", 2)
-            mark = " ⚑" if r.changed_from else ""
-            hub_rows.setdefault(hub, {})[rest] = r.value + mark
-            kinds[rest] = r.kind
-    if hub_rows:
-        cols = list(kinds)
-        out.append('<h3>Hub inputs</h3><div class=scroll><table class="text"><thead><tr>'
-                   "<th>hub</th>"
-                   + "".join(f"<th>{_esc(c).replace('.', '.<wbr>').replace('_', '_<wbr>')}<br>"
-                             f'<span class="kind kind-{_esc(kinds[c])}">{_esc(kinds[c])}</span>'
-                             "</th>" for c in cols) + "</tr></thead><tbody>")
-        for hub, vals in hub_rows.items():
-            out.append(f"<tr><td>{_esc(hub)}</td>"
-                       + "".join(f"<td>{_esc(vals.get(c, ''))}</td>" for c in cols) + "</tr>")
-        out.append("</tbody></table></div><p class=small>⚑ differs from the bundled working figure "
-                   "(an assumption unless its source is recorded).</p>")
+            by_input.setdefault(rest, {})[hub] = r.value + (" ⚑" if r.changed_from else "")
+            kinds.setdefault(rest, {}).setdefault(r.kind, r.basis)
+    if by_input:
+        out.append("<h3>Hub inputs</h3>" + _INPUTS_HEAD)
+        for rest, values in by_input.items():
+            out.append(_input_row_html(f"hubs.*.{rest}", _hub_values_html(sc, values),
+                                       list(kinds[rest]),
+                                       "; ".join(dict.fromkeys(kinds[rest].values()))))
+        out.append("</tbody></table></div><p class=small>⚑ differs from the bundled working "
+                   "figure (an assumption unless its source is recorded).</p>")
     return "".join(out)
 
 
 def _stress_html(results: Results, command: str | None,
                  comparisons: Mapping[str, Results] | None) -> str:
     sections = stress_des(results.scenario, results.replications, results.seed, command,
-                          {k: v.scenario for k, v in (comparisons or {}).items()})
+                          {display_label(v.scenario, k): v.scenario
+                           for k, v in (comparisons or {}).items()})
     out = []
     for sec in sections:
         out.append(f"<h3>{sec.number}. {_esc(sec.title)}</h3><dl>")
@@ -406,13 +544,17 @@ def build_report(
     breach_target: float = 0.05,
     base_name: str = "baseline",
     wait_replications: int = 5,
+    hubs: Sequence[str] | None = None,
 ) -> Report:
     """Assemble the page. `comparisons` maps a short name to Results run with the same
-    seed (common random numbers); `sweep` is `mashsim.plots.read_sweep(...)`'s table."""
+    seed (common random numbers); `sweep` is `mashsim.plots.read_sweep(...)`'s table.
+    `hubs`: the hubs the comparison shows beside the force (default: those whose inputs
+    changed)."""
     from . import plots
 
     sc = results.scenario
     comparisons = dict(comparisons or {})
+    balance = report_balance(results)
     figures: dict[str, bytes] = {}
     tables: dict[str, str] = {}
     body: list[str] = []
@@ -427,16 +569,17 @@ def build_report(
                 f"<p class=meta>{_esc(sc.description)} {results.replications} replications, "
                 f"seed {results.seed}; {_esc(window)}. mashsim {__version__}.</p>")
     body.append("<h2>Answer</h2><p class=answer>"
-                + _esc(answer_paragraph(results, comparisons, sweep, breach_target)) + "</p>")
+                + _esc(answer_paragraph(results, comparisons, sweep, breach_target, balance))
+                + "</p>")
 
-    hubs = hub_table(results)
-    tables["hubs.csv"] = _csv(hubs)
+    hub_frame = hub_table(results)
+    tables["hubs.csv"] = _csv(hub_frame)
     tables["summary.csv"] = _csv(results.summary_frame())
     body.append("<h2>Breach rates by hub</h2>")
     body.append(fig("breach_by_hub", plots.breach_by_hub(results), "Breach rates by hub",
                     "Share of referrals missing their decision target, and of strategy "
                     "discussions held late, per hub: mean and 95 % confidence interval."))
-    body.append(_table_html(hubs) + "<p class=small>Mean [95 % confidence interval] across "
+    body.append(_table_html(hub_frame) + "<p class=small>Mean [95 % confidence interval] across "
                 "replications. Work and breaches count referrals created after the warm-up."
                 "</p>")
 
@@ -446,27 +589,30 @@ def build_report(
                     "queued for staff, or in progress): mean and 95 % CI band across "
                     "replications; orange: the part queued for staff. Dashed: a backlog equal "
                     "to 72 hours of the hub's demand — above it the average referral spends "
-                    "more than 72 h in the MASH (Little's law). Boxes: each hub's "
-                    "decision-target and strategy-discussion (> 72 h) breach rates."))
+                    "more than 72 h in the MASH (Little's law). Each panel's title gives the "
+                    "hub's decision-target and strategy-discussion (> 72 h) breach rates "
+                    "(mean [95 % CI])."))
 
     waits = plots.wait_records(results, wait_replications)
     body.append("<h2>Waiting times by risk grade</h2>")
     body.append(fig("waits", plots.wait_distribution(results, waits),
                     "Waiting time distributions by risk grade",
                     "Share of referrals still waiting after a given time (log scale), pooled "
-                    f"over {waits['replication'].nunique()} replication(s). Solid: creation to "
-                    "decision, the clock the targets run on; dotted: hand-over to staff until "
-                    "staff start. Dashed: the grade's decision target (for working-hour "
-                    "targets, the median elapsed length). Referrals still open at the end "
-                    "count at their age so far."))
+                    f"over {waits['replication'].nunique()} replication(s). Solid: "
+                    f"{_clock_start_caption(sc)} to decision, the clock the targets run on; "
+                    "dotted: hand-over to staff until staff start. Dashed: the grade's "
+                    "decision target (for working-hour targets, the median elapsed length). "
+                    "Referrals still open at the end count at their age so far."))
 
     body.append("<h2>Demand and staff by hour of week</h2>")
-    body.append(fig("demand_capacity", plots.demand_capacity_heatmap(results),
+    body.append(fig("demand_capacity", plots.demand_capacity_heatmap(results, balance=balance),
                     "Demand and staff by hour of week",
-                    "Referrals arriving and caseworkers on duty, averaged by hour of week over "
-                    "the reporting window, and the balance: staff-hours on duty minus the "
-                    "staff work arriving (referrals × mean work per referral). Orange hours "
-                    "build the backlog that purple hours must clear."))
+                    "Referrals arriving and caseworkers available, averaged by hour of week "
+                    "over the reporting window, and the balance: staff-hours available minus "
+                    "the staff work arriving (referrals × mean work per referral). Available "
+                    "means filled posts on their rosters less the realised shrinkage (leave, "
+                    "sickness, abstractions); overtime is not included. Orange hours build "
+                    "the backlog that purple hours must clear."))
 
     staffing = staffing_table(results)
     tables["staffing.csv"] = _csv(staffing)
@@ -484,12 +630,21 @@ def build_report(
         for name, d in full.items():
             tables[f"comparison_{_slug(name)}.csv"] = _csv(d)
         crn = all(o.seed == results.seed for o in comparisons.values())
+        labels = _comparison_labels(results, comparisons, base_name)
+        shown = plots._comparison_scopes(results, comparisons, hubs)[1:]
         body.append("<h2>Comparison</h2>")
-        body.append(fig("comparison", plots.comparison_chart(results, comparisons),
-                        "Paired differences from the baseline",
-                        "Change from the baseline, paired per replication, with 95 % CIs. A "
-                        "bar whose interval crosses zero is no detectable change with this "
+        chart = plots.comparison_chart(
+            results, {labels[n]: o for n, o in comparisons.items()}, hubs=hubs,
+            base_name=labels[base_name])
+        body.append(fig("comparison", chart, "Paired differences from the baseline",
+                        "Change from the baseline, paired per replication, with 95 % CIs: "
+                        "all hubs (dark bars) and " + _shown_hubs_text(sc, shown, hubs) + ". "
+                        "A bar whose interval crosses zero is no detectable change with this "
                         "number of replications."))
+        if shown:
+            for name, d in full.items():
+                body.append(f"<h3>By hub: {_esc(labels[name])} − {_esc(labels[base_name])}</h3>"
+                            + _table_html(_hub_difference_table(sc, d, shown)))
         body.append("<p>Force-wide, every metric: mean [95 % CI] for each scenario and the "
                     "paired difference. "
                     + ("All scenarios ran with the same seed, so replication r of each saw "
@@ -497,7 +652,7 @@ def build_report(
                        "Seeds differ, so the pairs do not share random numbers and the "
                        "intervals are wider.")
                     + " Per-hub differences are in the CSV files beside the report.</p>")
-        body.append(_table_html(side))
+        body.append(_table_html(side.rename(columns=_column_labels(side, labels))))
 
     if sweep is not None:
         tables["sweep.csv"] = _csv(sweep)

@@ -23,16 +23,21 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import numpy as np
+
 from . import __version__
-from .scenario import DAY_NAMES, GRADES, Scenario
-from .staffing import roster_schedule
+from .arrivals import hourly_rate_per_hour
+from .scenario import DAY_NAMES, GRADES, Roster, Scenario, Staffing
+from .staffing import planned_shrinkage, roster_schedule
 
 __all__ = [
     "InputRow",
+    "StaffBalance",
     "StressSection",
     "input_rows",
     "mean_work_hours_per_referral",
     "software_versions",
+    "staff_balance",
     "staff_hours_per_week",
     "stress_des",
 ]
@@ -141,6 +146,129 @@ def staff_hours_per_week(sc: Scenario, hub: str | None = None) -> float:
         sched = roster_schedule(sc.hubs[h].staff, sc.run.start_date, sc.horizon_hours)
         total += sched.staff_hours(sc.warmup_hours, sc.horizon_hours)
     return total / weeks if weeks > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class StaffBalance:
+    """Staff time against the work arriving, by hour of week (7 × 24, Mon first).
+
+    Computed once and quoted by both the report's text and its heatmap, so they never
+    disagree. Weekly figures are the sums of the hour-of-week averages over the reporting
+    window. "Available" is what filled posts leave after shrinkage: rostered hours ×
+    share of posts filled × (1 − shrinkage), overtime excluded.
+    """
+
+    posts: int
+    vacant_posts: int  # unfilled at the start of the run
+    shrinkage: float  # share of filled posts' rostered time lost (realised, else planned)
+    shrinkage_source: str  # "realised" (simulated) or "planned" (from the inputs)
+    work_hours_per_referral: float
+    referrals_by_hour: np.ndarray
+    rostered_by_hour: np.ndarray  # staff-hours per hour, every funded post
+    available_by_hour: np.ndarray  # staff-hours per hour, filled posts after shrinkage
+
+    @property
+    def filled_posts(self) -> int:
+        return self.posts - self.vacant_posts
+
+    @property
+    def work_by_hour(self) -> np.ndarray:
+        return self.referrals_by_hour * self.work_hours_per_referral
+
+    @property
+    def rostered_hours_per_week(self) -> float:
+        return float(np.nansum(self.rostered_by_hour))
+
+    @property
+    def available_hours_per_week(self) -> float:
+        return float(np.nansum(self.available_by_hour))
+
+    @property
+    def work_hours_per_week(self) -> float:
+        return float(np.nansum(self.work_by_hour))
+
+    @property
+    def busy_share_needed(self) -> float:
+        """Share of available time staff must spend working just to keep pace."""
+        have = self.available_hours_per_week
+        return self.work_hours_per_week / have if have > 0 else math.nan
+
+
+def per_clock_hour(times: np.ndarray, capacity: np.ndarray, n_hours: int) -> np.ndarray:
+    """Exact staff-hours in each clock hour [h, h+1) of a piecewise-constant schedule."""
+    knots = np.append(times, max(float(times[-1]), float(n_hours)))
+    cum = np.concatenate(([0.0], np.cumsum(capacity * np.diff(knots))))
+    return np.diff(np.interp(np.arange(n_hours + 1), knots, cum))
+
+
+def hour_of_week(values: np.ndarray, sc: Scenario, first_hour: int) -> np.ndarray:
+    """Average of hourly values by (weekday, hour of day) → 7 × 24."""
+    hours = np.arange(first_hour, first_hour + len(values))
+    weekday = (sc.run.start_date.weekday() + hours // 24) % 7
+    total, count = np.zeros((7, 24)), np.zeros((7, 24))
+    np.add.at(total, (weekday, hours % 24), values)
+    np.add.at(count, (weekday, hours % 24), 1)
+    with np.errstate(invalid="ignore"):
+        return total / count
+
+
+def _filled_share(roster: Roster, staffing: Staffing, lo_days: float, hi_days: float) -> float:
+    """Expected share of the posts filled over [lo, hi] days (vacancies, recruitment).
+
+    With recruitment, a vacancy is filled from day ceil(lead time); the lead time's
+    distribution is averaged over 2,000 draws of a fixed local generator (deterministic).
+    """
+    if roster.headcount == 0:
+        return 0.0
+    vacant = min(roster.vacant_posts, roster.headcount)
+    filled_days = 0.0
+    rec = staffing.recruitment
+    if vacant and rec.enabled and hi_days > lo_days:
+        lead = np.ceil(rec.lead_time_days.sample(np.random.default_rng(0), 2000))
+        filled_days = float(np.mean(np.clip(hi_days - np.maximum(lead, lo_days), 0.0,
+                                            hi_days - lo_days))) / (hi_days - lo_days)
+    return (roster.headcount - vacant + vacant * filled_days) / roster.headcount
+
+
+def staff_balance(sc: Scenario, shrinkage: Mapping[str, float] | None = None,
+                  hub: str | None = None) -> StaffBalance:
+    """Demand, rostered and available staff by hour of week, for one hub or all.
+
+    `shrinkage` maps hub → realised shrinkage (the simulated mean); hubs missing from it,
+    or all when it is None, use the planned shrinkage of the scenario's inputs.
+    """
+    hubs = [hub] if hub is not None else sc.hub_names
+    n = max(1, math.ceil(sc.horizon_hours))
+    first = min(int(sc.warmup_hours), n - 1)
+    lo_days, hi_days = sc.run.warmup_days, sc.run.duration_days
+    planned = planned_shrinkage(sc.staffing)
+    demand, rostered, available = np.zeros(n), np.zeros(n), np.zeros(n)
+    paid_weight, lost_weight, realised = 0.0, 0.0, True
+    for h in hubs:
+        roster = sc.hubs[h].staff
+        demand += hourly_rate_per_hour(sc.arrivals, sc.hub_rate_per_day(h), sc.run.start_date,
+                                       sc.horizon_hours)[:n]
+        sched = roster_schedule(roster, sc.run.start_date, sc.horizon_hours)
+        hours = per_clock_hour(sched.times_hours, sched.capacity, n)
+        share = _filled_share(roster, sc.staffing, lo_days, hi_days)
+        lost = (shrinkage or {}).get(h)
+        if lost is None or math.isnan(lost):
+            lost, realised = planned, False
+        rostered += hours
+        available += hours * share * (1.0 - lost)
+        paid_weight += hours[first:].sum() * share
+        lost_weight += hours[first:].sum() * share * lost
+    return StaffBalance(
+        posts=sum(sc.hubs[h].staff.headcount for h in hubs),
+        vacant_posts=sum(min(sc.hubs[h].staff.vacant_posts, sc.hubs[h].staff.headcount)
+                         for h in hubs),
+        shrinkage=lost_weight / paid_weight if paid_weight > 0 else planned,
+        shrinkage_source="realised" if realised else "planned",
+        work_hours_per_referral=mean_work_hours_per_referral(sc),
+        referrals_by_hour=hour_of_week(demand[first:], sc, first),
+        rostered_by_hour=hour_of_week(rostered[first:], sc, first),
+        available_by_hour=hour_of_week(available[first:], sc, first),
+    )
 
 
 def software_versions() -> dict[str, str]:
@@ -271,6 +399,7 @@ def stress_des(
     targets = "; ".join(_target_text(g, sc.grades[g].decision_target) for g in GRADES)
     sdd = sc.strategy_discussions.deadline
     staff = sum(h.staff.headcount for h in sc.hubs.values())
+    vacant = sum(min(h.staff.vacant_posts, h.staff.headcount) for h in sc.hubs.values())
     compared = dict(compared or {})
     window_days = sc.run.duration_days - sc.run.warmup_days
 
@@ -298,7 +427,8 @@ def stress_des(
          "for child referrals needing one, a multi-agency strategy discussion with trained "
          "attendees."),
         ("Base model logic", f"{len(sc.hubs)} hubs, each with its own demand, caseworker "
-         f"roster ({staff} caseworkers in all) and strategy-discussion attendees. Staff "
+         f"roster ({staff} caseworker posts in all, {staff - vacant} filled at the start) "
+         "and strategy-discussion attendees. Staff "
          f"queue discipline '{sc.queue.discipline}'; work at shift end: "
          f"'{sc.queue.at_shift_end}'. Early notification of child referrals is "
          f"{'on' if sc.rpa.early_notification else 'off'}: a notification is queued at "

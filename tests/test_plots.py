@@ -51,8 +51,21 @@ def assert_titled_and_labelled(fig: Figure) -> None:
 def test_backlog_over_time(results: Results) -> None:
     fig = plots.backlog_over_time(results)
     assert_titled_and_labelled(fig)
-    titles = {ax.get_title() for ax in fig.axes if ax.get_visible()}
-    assert {"all hubs", "reading", "milton keynes"} <= titles
+    titles = {ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_visible()}
+    assert {"all hubs", "Reading", "Milton Keynes"} <= titles  # display names, not ids
+
+
+def test_no_text_box_covers_the_data(results: Results) -> None:
+    """Breach rates go in each panel's title: no text drawn inside the axes over the data."""
+    reading = results.summary()["hubs"]["reading"]["metrics"]["decision_target_breach"]
+    for fig in (plots.backlog_over_time(results), plots.wait_distribution(
+            results, plots.wait_records(results, replications=1))):
+        panels = [ax for ax in fig.axes if ax.get_visible()]
+        assert all(not ax.texts for ax in panels), [t.get_text() for ax in panels
+                                                    for t in ax.texts]
+    titles = [ax.get_title() for ax in plots.backlog_over_time(results).axes]
+    title = next(t for t in titles if t.startswith("Reading"))
+    assert f"target breach {100 * reading['mean']:.0f} %" in title
 
 
 def test_breach_by_hub(results: Results) -> None:
@@ -109,12 +122,40 @@ def test_comparison_chart(results: Results, more_staff: Results) -> None:
     assert_titled_and_labelled(fig)
 
 
+def _bar_labels(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_comparison_chart_shows_the_hubs_that_changed(results: Results,
+                                                      more_staff: Results) -> None:
+    """Force-wide bars alone would hide Reading's change: it gets its own bar by default."""
+    assert plots.changed_hubs(results.scenario, more_staff.scenario) == ["reading"]
+    assert plots.changed_hubs(results.scenario, results.scenario) == []
+    others = {"reading 6 staff": more_staff}
+    assert _bar_labels(plots.comparison_chart(results, others)) == ["all hubs", "Reading"]
+    asked = plots.comparison_chart(results, others, hubs=["oxfordshire", "slough"])
+    assert _bar_labels(asked) == ["all hubs", "Oxfordshire", "Slough"]
+    assert _bar_labels(plots.comparison_chart(results, others, hubs=[])) == ["all hubs"]
+    with pytest.raises(ScenarioError, match="nowhere"):
+        plots.comparison_chart(results, others, hubs=["nowhere"])
+
+
+def test_dollar_signs_in_names_are_plain_text(results: Results, more_staff: Results) -> None:
+    """`$...$` in a scenario's name or a comparison's name is text, not mathtext."""
+    named = Results(results.scenario.model_copy(update={"name": r"Cost $\nosuchmacro$"}),
+                    results.seed, results.runs)
+    fig = plots.comparison_chart(named, {r"plan $\frac{1}{$ b": more_staff})
+    plots.to_png(fig, dpi=30)  # raised ValueError when the text reached mathtext
+    assert r"\$" in fig.get_suptitle()
+    assert plots._plain("a $x$") == r"a \$x\$"
+
+
 def test_sweep_chart_from_fixture() -> None:
     frame = plots.read_sweep(SWEEP_CSV)
     assert plots.sweep_paths(frame) == ["hubs.reading.staff.headcount"]
     fig = plots.sweep_chart(frame, target=0.05)
     assert_titled_and_labelled(fig)
-    assert "reading" in fig.get_suptitle()
+    assert "Reading" in fig.get_suptitle()
     assert_titled_and_labelled(plots.sweep_chart(frame, scope="overall", target=None))
 
 
@@ -133,8 +174,9 @@ def test_metric_labels_cover_every_metric(results: Results) -> None:
     from mashsim.metrics import metric_names
 
     for name in metric_names(results.scenario):
-        label, _unit, scale = plots.metric_label(name)
+        label, unit, scale = plots.metric_label(name)
         assert label and scale in (1.0, 100.0)
+        assert unit, f"{name}: no unit, so the report would show a share as 0.29"
 
 
 def test_core_and_cli_never_import_matplotlib() -> None:

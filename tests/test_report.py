@@ -104,6 +104,9 @@ def test_default_scenario_report_single_file(capsys: pytest.CaptureFixture,
                     "Reproduce"):
         assert heading in body, heading
     assert "worst hub" in body
+    # The caption says where the targets start counting, as the legend does (MASH receipt).
+    assert "Solid: MASH receipt to decision" in body
+    assert "creation to decision" not in body
     assert "assumption" in body and "changed from 182" in body  # the --set is flagged
     assert f"mashsim {__version__}" in body
     assert "--seed 7" in body and "run.duration_days=35" in body
@@ -129,6 +132,12 @@ def test_comparison_and_sweep_to_folder(capsys: pytest.CaptureFixture, tmp_path:
     body = " ".join(c.text)
     assert "Comparison" in body and "Staffing sweep" in body
     assert "common random numbers" in body
+    # Only Reading's inputs changed: its own row shows the change force-wide figures dilute.
+    assert "By hub: More Staff − Thames Valley" in body
+    page = (out / "report.html").read_text(encoding="utf-8")
+    by_hub = page[page.index("By hub:"):]
+    by_hub = by_hub[:by_hub.index("</table>")]
+    assert re.findall(r"<tr><td>([^<]+)</td>", by_hub) == ["all hubs", "Reading"]
     with (out / "comparison.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["metric", "thames_valley", "more_staff",
@@ -151,6 +160,7 @@ def test_comparison_and_sweep_to_folder(capsys: pytest.CaptureFixture, tmp_path:
     (["--sweep", "{tmp}/missing.csv", "--out", "{tmp}/r.html"], "cannot read sweep"),
     (["--compare", "{tmp}/absent.toml", "--out", "{tmp}/r.html"], "cannot read"),
     (["--out", "{tmp}/afile"], "not a folder"),
+    (["--hub", "nowhere", "--out", "{tmp}/r.html"], "--hub nowhere: no such hub"),
 ])
 def test_bad_input_exit_2_nothing_written(capsys: pytest.CaptureFixture, tmp_path: Path,
                                           extra: list[str], message: str) -> None:
@@ -171,7 +181,7 @@ def test_answer_paragraph_names_worst_hub(default_scenario) -> None:
                                           "hubs.slough.staff.headcount": 1})
     res = simulate(sc, 2, seed=2)
     text = answer_paragraph(res)
-    assert "The worst hub is slough" in text
+    assert "The worst hub is Slough" in text  # its display name, not the id
     assert "staff-hours" in text and "strategy discussions" in text
 
 
@@ -184,9 +194,75 @@ def test_staffing_table_shows_planned_and_realised_shrinkage_and_the_audit() -> 
     sc = sc.with_overrides({"run.duration_days": 110.0})
     res = simulate(sc, replications=2, seed=3)
     table = staffing_table(res)
-    assert list(table["hub"])[:2] == ["all hubs", "oxfordshire"]
+    assert list(table["hub"])[:2] == ["all hubs", "Oxfordshire"]
     assert table.loc[0, "shrinkage planned (%)"] == f"{100 * planned_shrinkage(sc.staffing):.1f}"
     realised = res.summary()["metrics"]["realised_shrinkage"]["mean"]
     assert table.loc[0, "shrinkage realised (%)"].startswith(f"{100 * realised:.1f}")
     assert table.loc[1, "vacant"] == 4
     assert "SD pending >72h on 2023-07-17" in table.columns
+
+
+@pytest.fixture(scope="module")
+def summer():
+    """Summer 2023 as found (12 of 57 posts vacant), 110 days, 2 replications."""
+    from mashsim import load_scenario, simulate
+
+    sc = load_scenario(ROOT / "scenarios/summer_2023.toml")
+    return simulate(sc.with_overrides({"run.duration_days": 110.0}), replications=2, seed=3)
+
+
+def test_answer_counts_posts_filled_and_time_available_as_the_heatmap_does(summer) -> None:
+    """Staff time in the answer is filled posts less realised shrinkage, and the heatmap
+    quotes the very same weekly figures."""
+    from mashsim import plots
+    from mashsim.report import answer_paragraph, report_balance
+    from mashsim.staffing import roster_schedule
+
+    sc, s = summer.scenario, summer.summary()
+    b = report_balance(summer)
+    text = answer_paragraph(summer, balance=b)
+    assert "45 of 57 caseworker posts filled" in text
+    assert "11 of its 15 caseworker posts filled" in text  # the worst hub's vacancies too
+    # Independently: rostered hours × filled share × (1 − realised shrinkage), per hub.
+    weeks = (sc.horizon_hours - sc.warmup_hours) / 168.0
+    expected = 0.0
+    for hub, h in sc.hubs.items():
+        rostered = roster_schedule(h.staff, sc.run.start_date, sc.horizon_hours).staff_hours(
+            sc.warmup_hours, sc.horizon_hours) / weeks
+        lost = s["hubs"][hub]["metrics"]["realised_shrinkage"]["mean"]
+        expected += rostered * (1 - h.staff.vacant_posts / h.staff.headcount) * (1 - lost)
+    # Hour-of-week averages over 15.7 weeks weight weekdays unevenly: within 2 %.
+    assert b.available_hours_per_week == pytest.approx(expected, rel=0.02)
+    busy = f"busy {100 * b.work_hours_per_week / b.available_hours_per_week:.0f} % of their"
+    assert busy in text
+    title = plots.demand_capacity_heatmap(summer).get_suptitle()
+    for figure in (f"{b.available_hours_per_week:,.0f} ", f"{b.work_hours_per_week:,.0f} ",
+                   f"{b.rostered_hours_per_week:,.0f} ", f"{100 * b.shrinkage:.1f} %"):
+        assert figure in text and figure in title, figure
+
+
+def test_hub_inputs_fit_four_columns_and_keep_every_input(summer) -> None:
+    from mashsim.report import _inputs_html
+
+    page = _inputs_html(summer).replace("<wbr>", "")
+    hub_part = page[page.index("<h3>Hub inputs</h3>"):]
+    table = hub_part[:hub_part.index("</table>")]
+    assert table.count("<th>") == 4  # input, value, kind, basis: fits A4 however many hubs
+    for path in ("staff.vacancy_share", "staff.vacancies", "staff.headcount", "demand_share",
+                 "initial_backlog.age_days"):
+        assert f"<code>hubs.*.{path}</code>" in table, path
+    assert "Oxfordshire: 4 ⚑" in table  # the one hub with a count of vacancies
+    assert "Milton Keynes" in table and "milton_keynes" not in table
+
+
+def test_display_names() -> None:
+    from types import SimpleNamespace
+
+    from mashsim.report import display_label, hub_label
+
+    assert display_label(None, "summer_2023_recovery") == "Summer 2023 Recovery"
+    assert display_label(None, "Summer 2023 as found") == "Summer 2023 as found"  # not an id
+    assert display_label(SimpleNamespace(display_label="Oxon MASH"), "oxfordshire") == (
+        "Oxon MASH")  # a label from the scenario wins
+    sc = SimpleNamespace(hubs={"milton_keynes": SimpleNamespace()})
+    assert hub_label(sc, "milton_keynes") == "Milton Keynes"
