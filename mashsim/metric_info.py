@@ -31,6 +31,8 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "referrals_completed": MetricInfo("count", "of those, decided by the end", "window"),
     "referrals_open_at_end": MetricInfo("count", "of those, still undecided at the end", "end"),
     "staff_wait_hours_mean": MetricInfo("hours", "mean wait for staff", "window"),
+    **{f"staff_wait_hours_mean_{g}": MetricInfo("hours", f"mean wait for staff, {g} risk",
+                                                "window") for g in GRADES},
     "time_in_mash_hours_mean": MetricInfo("hours", "mean time in the MASH, creation to "
                                           "decision", "window"),
     "decision_target_breach": MetricInfo("fraction", "decision-target breach, all grades",

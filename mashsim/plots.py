@@ -95,6 +95,7 @@ _LABELS: dict[str, tuple[str, str, float]] = {
 }
 for _g in GRADES:
     _LABELS[f"decision_target_breach_{_g}"] = (f"target breach, {_g} risk", "%", 100.0)
+    _LABELS[f"staff_wait_hours_mean_{_g}"] = (f"mean wait for staff, {_g} risk", "h", 1.0)
 
 KEY_METRICS = ("decision_target_breach", "sd_breach_72h", "staff_wait_hours_mean",
                "backlog_mean", "oldest_waiting_days_at_end", "staff_utilisation")
