@@ -115,7 +115,7 @@ def test_bad_scenario_exit_2_names_file_and_key(capsys: pytest.CaptureFixture, t
     [
         ("hubs.reading.staff.headcount=-3", "hubs.reading.staff.headcount"),
         ("hubs.nowhere.staff.headcount=3", "unknown key 'nowhere'"),
-        ("no_equals_sign", "expected PATH=VALUE"),
+        ("no_equals_sign", "--set expects PATH=VALUE"),
         ("queue.discipline=lifo", "queue.discipline"),
     ],
 )
