@@ -587,7 +587,7 @@ class Scenario(_Frozen):
             day = (audit - self.run.start_date).days
             if not self.run.warmup_days <= day <= self.run.duration_days:
                 raise ValueError(
-                    f"reporting.audit_date {audit} must fall between the end of the warm-up "
+                    f"reporting.audit_date: {audit} must fall between the end of the warm-up "
                     f"and the end of the run (days {self.run.warmup_days:g} to "
                     f"{self.run.duration_days:g} after run.start_date)"
                 )

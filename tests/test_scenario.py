@@ -422,3 +422,9 @@ def test_fuzzed_files_raise_only_input_error(tmp_path_factory: pytest.TempPathFa
         load_scenario(path)
     except InputError as err:
         assert err.problems and all("\n" not in p for p in err.problems)
+
+
+def test_scenario_wide_check_names_its_key(default_scenario: Scenario) -> None:
+    (problem,) = _problems_of(default_scenario.with_overrides,
+                              {"reporting.audit_date": "2020-01-01"})
+    assert problem.startswith("--set: reporting.audit_date: 2020-01-01 must fall between")
