@@ -86,15 +86,8 @@ def add_replication_options(p: argparse.ArgumentParser, default: int = 10) -> No
 
 def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario:
     """Load SCENARIO (or the bundled default) and apply every --set, validated."""
-    if path is None:
-        from .simulate import default_scenario_path
-
-        path = default_scenario_path()
-    scenario = load_scenario(path)
-    if not overrides:
-        return scenario
     problems, values = [], {}
-    for text in overrides:
+    for text in overrides:  # first: `--set key 5` also makes 5 the scenario file
         try:
             key, value = parse_override(text)
             values[key] = value
@@ -102,6 +95,13 @@ def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario
             problems += err.problems
     if problems:
         raise ScenarioError(problems)
+    if path is None:
+        from .simulate import default_scenario_path
+
+        path = default_scenario_path()
+    scenario = load_scenario(path)
+    if not overrides:
+        return scenario
     return scenario.with_overrides(values, source=f"{path} --set")
 
 

@@ -91,8 +91,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .stress import staff_hours_per_week
+
     sc = load_scenario(args.scenario)
     print(f"{args.scenario}: valid scenario {sc.name!r} with {len(sc.hubs)} hub(s)")
+    # A slip in a shift (17:00-09:00 for 09:00-17:00) shows here as a doubled figure.
+    print("rostered staff-hours per week (staff rosters, before vacancies and absences):")
+    width = max(len(h) for h in sc.hub_names)
+    for hub in sc.hub_names:
+        print(f"  {hub:<{width}}  {staff_hours_per_week(sc, hub):8.1f}")
     return 0
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "MAX_PARAMETER",
     "Distribution",
     "Empirical",
     "Exponential",
@@ -26,9 +27,16 @@ __all__ = [
     "Uniform",
 ]
 
+# Every parameter is finite and at most this, in the field's unit (a million minutes is
+# nearly two years): a typo such as 1e300 is an input error, not an overflow in the run.
+MAX_PARAMETER = 1e6
+MAX_SIGMA = 10.0  # log-scale sd of a lognormal: e^10 is already a factor of 22,000
+Param = Annotated[float, Field(ge=0, le=MAX_PARAMETER)]
+PositiveParam = Annotated[float, Field(gt=0, le=MAX_PARAMETER)]
+
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @property
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
@@ -42,7 +50,7 @@ class Fixed(_Dist):
     """A constant: the degenerate case used to switch a delay off."""
 
     dist: Literal["fixed"] = "fixed"
-    value: float = Field(ge=0)
+    value: Param
 
     @property
     def mean(self) -> float:
@@ -56,9 +64,10 @@ class Exponential(_Dist):
     """Memoryless times: the M/M/c textbook case."""
 
     dist: Literal["exponential"] = "exponential"
-    mean_value: float = Field(gt=0, alias="mean")
+    mean_value: float = Field(gt=0, le=MAX_PARAMETER, alias="mean")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
@@ -72,9 +81,9 @@ class Triangular(_Dist):
     """Min / most likely / max: how experts state handling times without data."""
 
     dist: Literal["triangular"] = "triangular"
-    min: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    max: float = Field(gt=0)
+    min: Param
+    mode: Param
+    max: PositiveParam
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -96,8 +105,8 @@ class Lognormal(_Dist):
     """Right-skewed delays; `median` in the field's units, `sigma` the log-scale sd."""
 
     dist: Literal["lognormal"] = "lognormal"
-    median: float = Field(gt=0)
-    sigma: float = Field(gt=0)
+    median: PositiveParam
+    sigma: float = Field(gt=0, le=MAX_SIGMA)
 
     @property
     def mean(self) -> float:
@@ -111,8 +120,8 @@ class Gamma(_Dist):
     """Shape/scale gamma: skewed times with a lighter tail than the lognormal."""
 
     dist: Literal["gamma"] = "gamma"
-    shape: float = Field(gt=0)
-    scale: float = Field(gt=0)
+    shape: PositiveParam
+    scale: PositiveParam
 
     @property
     def mean(self) -> float:
@@ -126,8 +135,8 @@ class Uniform(_Dist):
     """Equally likely in [low, high]: ages of an initial backlog, say."""
 
     dist: Literal["uniform"] = "uniform"
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: Param
+    high: Param
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -147,7 +156,7 @@ class Empirical(_Dist):
     """Resample observed values with equal weight: for a force's own timings."""
 
     dist: Literal["empirical"] = "empirical"
-    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    values: list[Param] = Field(min_length=1)
 
     @property
     def mean(self) -> float:

@@ -10,18 +10,30 @@ assumption (see the README's scenario reference), never a constant in the model.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
+import math
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from .distributions import Distribution, Fixed, Lognormal, Triangular, Uniform
+from .distributions import Distribution, Empirical, Fixed, Lognormal, Triangular, Uniform
 from .errors import ScenarioError
 
 __all__ = [
@@ -29,6 +41,7 @@ __all__ = [
     "Scenario",
     "Shift",
     "date_factors_per_day",
+    "display_label",
     "load_scenario",
     "parse_override",
 ]
@@ -36,13 +49,65 @@ __all__ = [
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 GRADES = ("high", "medium", "standard")
 Clock = Literal["elapsed_hours", "working_hours", "working_days"]
+_NAME = re.compile(r"[a-z][a-z0-9_]*")  # used with fullmatch: "reading\n" is not a name
+
+# Physical bounds: every number in a scenario has one, so that a typo (1e300, 2**63) is an
+# input error here rather than an overflow deep in numpy or simpy.
+MAX_DAYS = 3660  # the longest run: ten years
+MAX_HOURS = MAX_DAYS * 24.0
+MAX_PEOPLE = 10_000  # posts in one roster
+MAX_COUNT = 1_000_000  # referrals (a backlog, a queue threshold)
+MAX_REFERRALS_PER_DAY = 10_000.0  # force-wide demand
+MAX_WEIGHT = 1e6  # relative weights and shares before normalising
+MAX_FACTOR = 1000.0  # date multipliers
+MAX_PRIORITY = 1000
+MAX_SHIFT_HOURS = 12.0  # longer shifts need `long_shift = true`
+MAX_BACKLOG_AGE_DAYS = 365.0  # the calendar covers 400 days before the start
+MAX_TARGET_CALENDAR_DAYS = 365  # working-clock targets must fall within about a year
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+MAX_LABEL_CHARS = 100
+
 Share = Annotated[float, Field(ge=0, le=1)]
-Weight = Annotated[float, Field(ge=0)]
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+Hours = Annotated[float, Field(ge=0, le=MAX_HOURS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
+
+
+def _in_date_range(day: dt.date) -> dt.date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"must be a date YYYY-MM-DD between {FIRST_DATE} and {LAST_DATE}")
+    return day
+
+
+Date = Annotated[dt.date, AfterValidator(_in_date_range)]
+
+
+def _one_line(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError("must be one line of printable text")
+    return text
+
+
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_one_line)]
+
+
+def display_label(ident: str, label: str | None = None) -> str:
+    """`label` if given, else an identifier title-cased ("summer_2023" → "Summer 2023").
+
+    Text that is not an identifier (a scenario `name` such as "Thames Valley (working
+    figures)") is already written for people and is returned as it is.
+    """
+    if label:
+        return label
+    if not _NAME.fullmatch(ident):
+        return ident
+    return " ".join(word[:1].upper() + word[1:] for word in ident.split("_") if word)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 def _hours_of_day(text: str) -> float:
@@ -60,6 +125,7 @@ class Shift(_Frozen):
     start: str = "09:00"
     end: str = "17:00"
     share: Weight = 1.0
+    long_shift: bool = False  # explicit opt-in for shifts over MAX_SHIFT_HOURS
 
     @field_validator("start", "end")
     @classmethod
@@ -71,6 +137,13 @@ class Shift(_Frozen):
     def _length(self) -> Shift:
         if _hours_of_day(self.start) == _hours_of_day(self.end):
             raise ValueError(f"impossible shift: starts and ends at the same time ({self.start})")
+        if self.length_hours > MAX_SHIFT_HOURS and not self.long_shift:
+            overnight = " (an end at or before the start runs past midnight)" \
+                if _hours_of_day(self.end) <= self.start_hours else ""
+            raise ValueError(
+                f"shift {self.start}-{self.end} is {self.length_hours:g} hours long{overnight}; "
+                f"shifts over {MAX_SHIFT_HOURS:g} hours need long_shift = true"
+            )
         return self
 
     @property
@@ -93,9 +166,9 @@ class Roster(_Frozen):
     unfilled at the start. Absences (staffing.*) reduce who is on duty further.
     """
 
-    headcount: int = Field(ge=0)
+    headcount: People
     shifts: list[Shift] = Field(default_factory=lambda: list(OFFICE_HOURS), min_length=1)
-    vacancies: int | None = Field(default=None, ge=0)
+    vacancies: People | None = None
     vacancy_share: Share | None = None
     skip_bank_holidays: bool = False
 
@@ -121,7 +194,7 @@ class Target(_Frozen):
     "mash_receipt" is when the RPA handed it to the MASH staff queue.
     """
 
-    amount: float = Field(ge=0)
+    amount: Hours  # in the clock's unit; working clocks are bounded by Scenario too
     clock: Clock = "elapsed_hours"
     starts_at: Literal["creation", "mash_receipt"] = "creation"
 
@@ -133,9 +206,9 @@ class Target(_Frozen):
 
 
 class Run(_Frozen):
-    start_date: dt.date = dt.date(2025, 4, 7)
-    duration_days: float = Field(default=119.0, gt=0, le=3660)
-    warmup_days: float = Field(default=28.0, ge=0)
+    start_date: Date = dt.date(2025, 4, 7)
+    duration_days: float = Field(default=119.0, gt=0, le=MAX_DAYS)
+    warmup_days: float = Field(default=28.0, ge=0, le=MAX_DAYS)
 
     @model_validator(mode="after")
     def _window(self) -> Run:
@@ -148,10 +221,10 @@ class Run(_Frozen):
 
 
 class Reporting(_Frozen):
-    wait_thresholds_hours: list[Annotated[float, Field(gt=0)]] = Field(
+    wait_thresholds_hours: list[Annotated[float, Field(gt=0, le=MAX_HOURS)]] = Field(
         default_factory=lambda: [1.0, 4.0, 24.0, 72.0]
     )
-    audit_date: dt.date | None = None  # point-in-time audit at 00:00 on this day
+    audit_date: Date | None = None  # point-in-time audit at 00:00 on this day
 
 
 class WorkingCalendarConfig(_Frozen):
@@ -172,9 +245,9 @@ class WorkingCalendarConfig(_Frozen):
 class DateMultiplier(_Frozen):
     """Demand × `factor` on every day from `start` to `end` inclusive (e.g. festive)."""
 
-    start: dt.date
-    end: dt.date
-    factor: float = Field(ge=0)
+    start: Date
+    end: Date
+    factor: float = Field(ge=0, le=MAX_FACTOR)
     label: str = ""
 
     @model_validator(mode="after")
@@ -212,7 +285,7 @@ class Arrivals(_Frozen):
     """
 
     mode: Literal["profile", "constant"] = "profile"
-    referrals_per_day: float = Field(default=180.0, ge=0)
+    referrals_per_day: float = Field(default=180.0, ge=0, le=MAX_REFERRALS_PER_DAY)
     day_of_week_weights: list[Weight] = Field(
         default_factory=lambda: _flat(7), min_length=7, max_length=7
     )
@@ -274,7 +347,8 @@ class ReferralType(_Frozen):
 
 
 class Grade(_Frozen):
-    priority: int = Field(ge=0, description="lower is served first under 'risk' discipline")
+    priority: int = Field(ge=0, le=MAX_PRIORITY,
+                          description="lower is served first under 'risk' discipline")
     decision_target: Target
     handling_minutes: Distribution
 
@@ -283,14 +357,15 @@ class OfficerAssessment(_Frozen):
     delay_hours: Distribution = Field(
         default_factory=lambda: Lognormal(median=18.0, sigma=1.5)
     )
-    cap_hours: float | None = Field(default=None, gt=0)  # what-if: "submit within N hours"
+    # what-if: "submit within N hours"
+    cap_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
 
 
 class Rpa(_Frozen):
     """The robot: scans for the officer's assessment, then grades and hands over."""
 
     enabled: bool = True
-    scan_hours: list[Annotated[float, Field(ge=0)]] = Field(
+    scan_hours: list[Hours] = Field(
         default_factory=lambda: [0.0, 24.0, 48.0, 72.0], min_length=1
     )
     early_notification: bool = True
@@ -354,7 +429,7 @@ class Recruitment(_Frozen):
     enabled: bool = False
     lead_time_days: Distribution = Field(default_factory=lambda: Fixed(value=90.0))
     new_starter_productivity: float = Field(default=0.5, gt=0, le=1)
-    training_period_days: float = Field(default=60.0, ge=0)
+    training_period_days: float = Field(default=60.0, ge=0, le=MAX_DAYS)
 
 
 def _overtime_hours() -> list[Shift]:
@@ -367,9 +442,9 @@ class Overtime(_Frozen):
 
     enabled: bool = False
     trigger: Literal["staff_queue", "oldest_waiting_hours", "sd_pending"] = "staff_queue"
-    threshold: float = Field(default=50.0, ge=0)
-    weekly_cap_hours: float = Field(default=0.0, ge=0)
-    extra_staff: int = Field(default=1, ge=1)
+    threshold: float = Field(default=50.0, ge=0, le=MAX_COUNT)
+    weekly_cap_hours: float = Field(default=0.0, ge=0, le=168.0 * MAX_PEOPLE)
+    extra_staff: int = Field(default=1, ge=1, le=MAX_PEOPLE)
     block_hours: float = Field(default=1.0, gt=0, le=24)
     shifts: list[Shift] = Field(default_factory=_overtime_hours, min_length=1)
 
@@ -378,7 +453,7 @@ class DegradedResearch(_Frozen):
     """Under pressure staff cut research short: shorter handling, counted as a risk."""
 
     enabled: bool = False
-    queue_threshold: int = Field(default=100, ge=0)
+    queue_threshold: Count = 100
     handling_factor: float = Field(default=0.5, gt=0, le=1)
 
 
@@ -398,15 +473,39 @@ class Pooling(_Frozen):
     """Hubs independent, fully pooled, or with a force-wide overflow team."""
 
     mode: Literal["independent", "pooled", "overflow"] = "independent"
-    overflow_threshold: int = Field(default=20, ge=0)
+    overflow_threshold: Count = 20
     overflow_team: Roster = Roster(headcount=0)
 
 
 class InitialBacklog(_Frozen):
     """Referrals already waiting for staff at the start, with their ages."""
 
-    count: int = Field(default=0, ge=0)
+    count: Count = 0
     age_days: Distribution = Field(default_factory=lambda: Uniform(low=0.0, high=7.0))
+
+    @model_validator(mode="after")
+    def _ages_in_calendar(self) -> InitialBacklog:
+        oldest = _largest_value(self.age_days)
+        if self.count and not oldest <= MAX_BACKLOG_AGE_DAYS:
+            raise ValueError(
+                f"age_days must stay within 0-{MAX_BACKLOG_AGE_DAYS:g} days: use a bounded "
+                f"distribution (fixed, uniform, triangular or empirical), largest value "
+                f"{oldest:g}"
+            )
+        return self
+
+
+def _largest_value(dist: Any) -> float:
+    """The largest value a distribution can draw (infinity for unbounded ones)."""
+    if isinstance(dist, Fixed):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return dist.high
+    if isinstance(dist, Triangular):
+        return dist.max
+    if isinstance(dist, Empirical):
+        return max(dist.values)
+    return math.inf
 
 
 class Hub(_Frozen):
@@ -414,6 +513,27 @@ class Hub(_Frozen):
     staff: Roster
     sd_attendees: Roster = Roster(headcount=2)
     initial_backlog: InitialBacklog = InitialBacklog()
+    label: Label | None = None  # display name; default: the hub id title-cased
+
+    def display_label(self, hub_id: str) -> str:
+        """The name to show people (a Hub does not know its own id, so pass it)."""
+        return display_label(hub_id, self.label)
+
+
+def _check_target_span(path: str, target: Target, cal: WorkingCalendarConfig) -> None:
+    """A working-clock target must end within about a year (the calendar's covered range)."""
+    if target.clock == "elapsed_hours":
+        return
+    day_hours = cal.day_end_hour - cal.day_start_hour
+    working_days = target.amount if target.clock == "working_days" else target.amount / day_hours
+    weeks = math.ceil(working_days / len(set(cal.working_days))) + 1
+    span_days = 7 * weeks + 14  # + a fortnight of bank holidays
+    if span_days > MAX_TARGET_CALENDAR_DAYS:
+        raise ValueError(
+            f"{path}: {target.amount:g} {target.clock} takes about {span_days} calendar days "
+            f"with this working calendar; targets must fall within "
+            f"{MAX_TARGET_CALENDAR_DAYS} days"
+        )
 
 
 class Scenario(_Frozen):
@@ -421,6 +541,7 @@ class Scenario(_Frozen):
 
     name: str = "scenario"
     description: str = ""
+    label: Label | None = None  # display name; default: `name`, title-cased if an id
     run: Run = Run()
     reporting: Reporting = Reporting()
     calendar: WorkingCalendarConfig = WorkingCalendarConfig()
@@ -440,7 +561,7 @@ class Scenario(_Frozen):
     @classmethod
     def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise ValueError(
                     f"name {name!r} must be lower case letters, digits and _, "
                     "starting with a letter"
@@ -466,11 +587,18 @@ class Scenario(_Frozen):
             day = (audit - self.run.start_date).days
             if not self.run.warmup_days <= day <= self.run.duration_days:
                 raise ValueError(
-                    f"reporting.audit_date {audit} must fall between the end of the warm-up "
+                    f"reporting.audit_date: {audit} must fall between the end of the warm-up "
                     f"and the end of the run (days {self.run.warmup_days:g} to "
                     f"{self.run.duration_days:g} after run.start_date)"
                 )
+        for path, target in self._targets():
+            _check_target_span(path, target, self.calendar)
         return self
+
+    def _targets(self) -> list[tuple[str, Target]]:
+        out = [(f"grades.{g}.decision_target", grade.decision_target)
+               for g, grade in self.grades.items()]
+        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline)]
 
     # -- conversions -------------------------------------------------------------
 
@@ -498,7 +626,7 @@ class Scenario(_Frozen):
             try:
                 _set_path(data, path, value)
             except KeyError as err:
-                problems.append(f"{source}: {path}: {err.args[0]}")
+                problems.append(_printable(f"{source}: {path}: {err.args[0]}"))
         try:
             scenario = Scenario.from_dict(data, source=source)
         except ScenarioError as err:
@@ -508,6 +636,15 @@ class Scenario(_Frozen):
         return scenario
 
     # -- derived views used by the model ---------------------------------------
+
+    @property
+    def display_label(self) -> str:
+        """The name to show people: `label`, else `name` (title-cased if an identifier)."""
+        return display_label(self.name, self.label)
+
+    def hub_display_label(self, hub: str) -> str:
+        """The display name of one hub (its `label`, else its id title-cased)."""
+        return self.hubs[hub].display_label(hub)
 
     @property
     def hub_names(self) -> list[str]:
@@ -536,23 +673,107 @@ class Scenario(_Frozen):
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:
+    """One line per problem, `FILE: key.path: message`, whatever the input's text."""
     out = []
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
+        parts, _ = _resolve(e["loc"])
+        loc = ".".join(parts)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(str(e["loc"][-1]), _allowed_keys(e["loc"][:-1]))
         elif e["type"] == "missing":
             msg = "required key is missing"
+        elif e["type"].startswith("date"):
+            msg = f"must be a date YYYY-MM-DD (e.g. 2025-04-07), got {_shown(e['input'])}"
         elif "input" in e and not isinstance(e["input"], dict | list):
-            msg = f"{msg}, got {e['input']!r}"
-        out.append(f"{source}: {loc or '(top level)'}: {msg}")
+            shown = _shown(e["input"])
+            msg = msg if shown in msg else f"{msg}, got {shown}"
+        if not loc and _PATH_PREFIX.match(msg):  # a scenario-wide check that names its key
+            loc, msg = msg.split(": ", 1)
+        out.append(_printable(f"{source}: {loc or '(top level)'}: {msg}"))
     return out
 
 
-def _is_union_tag(part: Any) -> bool:
-    return part in ("fixed", "exponential", "triangular", "lognormal", "gamma", "uniform",
-                    "empirical")
+_PATH_PREFIX = re.compile(r"[a-z_]+(\.[a-z0-9_]+)+: ")
+
+
+def _printable(text: str) -> str:
+    """Escape control characters (newlines included): a problem is always one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _did_you_mean(word: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional: the type a value at this place must have."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _model_field(model: type[BaseModel], key: Any) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return None
+
+
+def _union_member(union: Any, tag: Any) -> Any:
+    """The member of a tagged union (the distributions) whose `dist` is `tag`."""
+    for member in typing.get_args(union):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            dist = member.model_fields.get("dist")
+            if dist is not None and dist.default == tag:
+                return member
+    return None
+
+
+def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
+    """Walk an error location through the schema: its key parts (without the union tags
+    pydantic inserts) and the type expected at its end (None where unknown)."""
+    tp: Any = Scenario
+    parts: list[str] = []
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            member = _union_member(tp, part)
+            if member is not None:
+                tp = member
+                continue
+            tp = None
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            tp = _model_field(tp, part)
+        elif origin in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            tp = None
+        if part != "[key]":  # a bad dict key: the key itself is already in the path
+            parts.append(str(part))
+    return parts, _unwrap(tp)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    _, tp = _resolve(loc)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [info.alias or name for name, info in tp.model_fields.items()]
+    return []
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -566,8 +787,9 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
             key: Any = int(part)
         elif isinstance(node, dict):
             if part not in node:
-                known = ", ".join(sorted(map(str, node))) or "none"
-                raise KeyError(f"unknown key {part!r} (known here: {known})")
+                known = sorted(map(str, node))
+                raise KeyError(f"unknown key {part!r}{_did_you_mean(part, known)} "
+                               f"(known here: {', '.join(known) or 'none'})")
             key = part
         else:
             raise KeyError(f"{'.'.join(parts[:i])} is a value, not a table")
@@ -579,14 +801,16 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """'a.b=VALUE' → ('a.b', value); VALUE is read as TOML, else taken as a string."""
-    if "=" not in text:
-        raise ScenarioError([f"--set {text}: expected PATH=VALUE"])
+    if "=" not in text:  # `--set key 5` leaves `key` here and takes 5 as the scenario
+        raise ScenarioError([_printable(
+            f"--set {text}: --set expects PATH=VALUE as one argument, "
+            f"e.g. --set hubs.reading.staff.headcount=12")])
     path, raw = (s.strip() for s in text.split("=", 1))
     if not path:
-        raise ScenarioError([f"--set {text}: empty PATH"])
+        raise ScenarioError([_printable(f"--set {text}: --set expects PATH=VALUE; PATH is empty")])
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # not TOML (TOMLDecodeError is a ValueError): text
         value = raw
     return path, value
 
@@ -594,13 +818,22 @@ def parse_override(text: str) -> tuple[str, Any]:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a TOML scenario; problems name the file and key path."""
     p = Path(path)
+    name = _printable(str(p))
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as err:
-        raise ScenarioError([f"{p}: cannot read: {err.strerror or err}"]) from None
+        raise ScenarioError([f"{name}: cannot read: {err.strerror or err}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (some Windows editors) is fine
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ScenarioError([f"{name}: not UTF-8 text: byte 0x{raw[err.start]:02x} on line "
+                             f"{line}; save the file as UTF-8"]) from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError([f"{p}: not valid TOML: {err}"]) from None
-    return Scenario.from_dict(data, source=str(p))
+    except RecursionError:
+        raise ScenarioError([f"{name}: not valid TOML: nested too deeply"]) from None
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
+        raise ScenarioError([_printable(f"{name}: not valid TOML: {err}")]) from None
+    return Scenario.from_dict(data, source=name)
 

@@ -91,7 +91,7 @@ def mmc_scenario(
     grade = {"decision_target": {"amount": 72.0, "clock": "elapsed_hours"},
              "handling_minutes": handling}
     always = {"days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-              "start": "00:00", "end": "24:00"}
+              "start": "00:00", "end": "24:00", "long_shift": True}
     return Scenario.from_dict({
         "name": f"M/M/{servers} (lambda={arrival_rate_per_hour:g}/h, "
                 f"mu={service_rate_per_hour:g}/h)",

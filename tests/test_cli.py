@@ -115,7 +115,7 @@ def test_bad_scenario_exit_2_names_file_and_key(capsys: pytest.CaptureFixture, t
     [
         ("hubs.reading.staff.headcount=-3", "hubs.reading.staff.headcount"),
         ("hubs.nowhere.staff.headcount=3", "unknown key 'nowhere'"),
-        ("no_equals_sign", "expected PATH=VALUE"),
+        ("no_equals_sign", "--set expects PATH=VALUE"),
         ("queue.discipline=lifo", "queue.discipline"),
     ],
 )
@@ -150,3 +150,68 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "mashsim.cli", "validate", str(bad)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(bad) in proc.stderr
+
+
+def test_set_with_a_space_instead_of_equals(capsys: pytest.CaptureFixture) -> None:
+    """`--set key 5` makes 5 the scenario file; the answer is about --set, not about '5'."""
+    code, out, err = run_cli(capsys, "run", "--set", "hubs.reading.staff.headcount", "5")
+    assert code == 2 and out == ""
+    assert err.splitlines() == ["mashsim: error: --set hubs.reading.staff.headcount: --set "
+                                "expects PATH=VALUE as one argument, e.g. "
+                                "--set hubs.reading.staff.headcount=12"]
+
+
+def _staff_hours_lines(out: str) -> dict[str, float]:
+    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines()
+            if line.startswith("  ")}
+
+
+def test_validate_prints_staff_hours_per_week(capsys: pytest.CaptureFixture,
+                                              tmp_path: Path) -> None:
+    from mashsim import load_scenario
+
+    code, out, _ = run_cli(capsys, "validate", str(DEFAULT))
+    assert code == 0 and "rostered staff-hours per week" in out
+    hours = _staff_hours_lines(out)
+    sc = load_scenario(DEFAULT)
+    assert hours.keys() == set(sc.hub_names)
+    for hub, h in sc.hubs.items():  # the default rosters: one shift, every week alike
+        (shift,) = h.staff.shifts
+        assert hours[hub] == pytest.approx(h.staff.headcount * len(shift.days)
+                                           * shift.length_hours, abs=0.05)
+    # the issue's slip, made deliberate with long_shift: it doubles Reading's figure
+    old = ('headcount = 4, shifts = [{ days = ["Mon", "Tue", "Wed", "Thu", "Fri"], '
+           'start = "09:00", end = "17:00" }]')
+    path = _variant(tmp_path, old, old.replace('start = "09:00", end = "17:00"',
+                                               'start = "17:00", end = "09:00", long_shift = true'))
+    code, out, _ = run_cli(capsys, "validate", path)
+    assert code == 0 and _staff_hours_lines(out)["reading"] == 2 * hours["reading"]
+
+
+@pytest.mark.parametrize(("old", "new", "needle"), [
+    ('start = "09:00", end = "17:00" }] }', 'start = "17:00", end = "09:00" }] }',
+     "hubs.oxfordshire.staff.shifts.0: shift 17:00-09:00 is 16 hours long"),
+    ("referrals_per_day = 180", "referrals_per_day = inf", "arrivals.referrals_per_day: "),
+    ("headcount = 15", "headcount = 1e300", "hubs.oxfordshire.staff.headcount: "),
+    ("start_date = 2025-04-07", "start_date = 1066-10-14", "run.start_date: must be a date "
+                                                           "YYYY-MM-DD"),
+    ("[run]", "[run]\nduration_dys = 3", "run.duration_dys: unknown key; did you mean "
+                                         "'duration_days'?"),
+])
+def test_issue_inputs_exit_2_with_one_line(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                           old: str, new: str, needle: str) -> None:
+    path = _variant(tmp_path, old, new)
+    code, out, err = run_cli(capsys, "validate", path)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [line for line in err.splitlines() if needle in line]
+    assert err.startswith(f"mashsim: error: {path}: ") and len(err.splitlines()) == 1
+
+
+def test_non_utf8_scenario_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "cp1252.toml"
+    bad.write_bytes(DEFAULT.read_bytes().replace(b"name = \"Thames", b"name = \"Tham\x92s", 1))
+    proc = subprocess.run([sys.executable, "-m", "mashsim.cli", "validate", str(bad)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"mashsim: error: {bad}: not UTF-8 text: byte 0x92 on line 13; save the file as UTF-8"]
