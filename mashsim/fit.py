@@ -150,7 +150,10 @@ def _backfit(how: np.ndarray, obs: np.ndarray, dow: np.ndarray,
         for c in comps:
             f[c["mask"]] *= c["factor"]
         e_dow = np.bincount(dow, weights=f, minlength=7)
-        a = (how.sum(1) + 0.5) / np.maximum(e_dow, 1e-9)
+        seen = e_dow > 0  # a log shorter than a week says nothing of the days it lacks:
+        a = np.ones(7)    # they get the mean weight of the days it has
+        a[seen] = (how.sum(1)[seen] + 0.5) / e_dow[seen]
+        a[~seen] = a[seen].mean()
         a /= a.mean()
         lam = n / float((a[dow] * f).sum())
         for c in comps:

@@ -45,14 +45,17 @@ def _one_error_line(err: str) -> str:
 # -- 1. sizes that would exhaust the machine ----------------------------------------
 
 
-@pytest.mark.parametrize(("args", "culprit"), [
-    (("--set", "arrivals.referrals_per_day=1e9"), "arrivals.referrals_per_day"),
-    (("--set", "hubs.reading.initial_backlog.count=100000000"), "initial_backlog.count"),
-    (("--set", "hubs.reading.staff.headcount=10000000"), "staff.headcount"),
-    (("--replications", "1e9"), "--replications"),
+BIG_DEMAND = ("--set", "arrivals.referrals_per_day=100000", "--set", "run.duration_days=3660")
+
+
+@pytest.mark.parametrize(("args", "culprit", "memory_gib"), [
+    (BIG_DEMAND, "arrivals.referrals_per_day", 8.0),
+    (("--set", "hubs.reading.initial_backlog.count=1000000"), "initial_backlog.count", 0.5),
+    (("--replications", "1e9"), "--replications", 8.0),
 ])
-def test_run_too_big_is_refused_with_an_estimate(capsys, monkeypatch, tmp_path, args, culprit):
-    monkeypatch.setattr(resources, "available_memory_bytes", lambda: 8.0 * GIB)
+def test_run_too_big_is_refused_with_an_estimate(capsys, monkeypatch, tmp_path, args, culprit,
+                                                 memory_gib):
+    monkeypatch.setattr(resources, "available_memory_bytes", lambda: memory_gib * GIB)
     out = tmp_path / "res"
     code, _, err = _cli(capsys, "run", str(DEFAULT), *args, "--workers", "2",
                         "--out", str(out))
@@ -62,25 +65,37 @@ def test_run_too_big_is_refused_with_an_estimate(capsys, monkeypatch, tmp_path, 
     assert not out.exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize(("setting", "culprit"), [
+    ("arrivals.referrals_per_day=1e9", "arrivals.referrals_per_day"),
+    ("hubs.reading.initial_backlog.count=100000000", "initial_backlog.count"),
+    ("hubs.reading.staff.headcount=10000000", "staff.headcount"),
+])
+def test_absurd_sizes_stop_at_validation(capsys, tmp_path, setting, culprit):
+    """Beyond any real MASH the scenario itself is refused, naming the key."""
+    out = tmp_path / "res"
+    code, _, err = _cli(capsys, "run", str(DEFAULT), "--set", setting, "--out", str(out))
+    assert code == 2 and culprit in _one_error_line(err)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", [
     ("sweep", "--vary", "hubs.reading.staff.headcount=3,4"),
     ("plan", "--target", "sd_breach_72h<=0.05", "--vary-staff", "reading"),
 ])
 def test_sweep_and_plan_refuse_too(capsys, monkeypatch, command):
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 8.0 * GIB)
-    code, _, err = _cli(capsys, command[0], str(DEFAULT), *command[1:],
-                        "--set", "arrivals.referrals_per_day=1e9")
+    code, _, err = _cli(capsys, command[0], str(DEFAULT), *command[1:], *BIG_DEMAND)
     assert code == 2 and "arrivals.referrals_per_day" in _one_error_line(err)
 
 
 def test_long_runs_are_refused_and_force_overrides(default_scenario, monkeypatch):
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1e15)
-    big = default_scenario.with_overrides({"arrivals.referrals_per_day": 1e6})
+    big = default_scenario.with_overrides({"arrivals.referrals_per_day": 1e5})
     from mashsim.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="hour limit"):
-        check_fits("s.toml", [big], replications=100, workers=2)
-    assert check_fits("s.toml", [big], replications=100, workers=2, force=True) == 2
+        check_fits("s.toml", [big], replications=1000, workers=2)
+    assert check_fits("s.toml", [big], replications=1000, workers=2, force=True) == 2
 
 
 def test_workers_capped_at_the_task_count(default_scenario):

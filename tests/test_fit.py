@@ -258,3 +258,16 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path, truth) -> None:
     # duplicate-ID index costs 8 bytes a row (16 while merging). Allow 100 bytes a row.
     growth_per_row = (peak_kib[200_000] - peak_kib[50_000]) * 1024 / 150_000
     assert growth_per_row < 100, (peak_kib, growth_per_row)
+
+
+def test_a_log_shorter_than_a_week_gives_a_sane_rate(tmp_path):
+    """Days of the week a short log lacks carry no information: they must not send the
+    fitted rate to millions a day (one day of two referrals once gave 342,857,000/day)."""
+    from mashsim.fit import _backfit
+
+    dow = np.array([0])  # one Monday
+    how = np.zeros((7, 24))
+    how[0, 10] = 2
+    lam, weights = _backfit(how, np.array([2.0]), dow, [])
+    assert lam == pytest.approx(2.0)
+    assert weights == pytest.approx(np.ones(7))
