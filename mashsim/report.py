@@ -28,6 +28,7 @@ from ._io import atomic_write_bytes, atomic_write_text
 from .results import Results
 from .safe_text import csv_frame, html_text
 from .scenario import GRADES
+from .scenario import display_label as scenario_display_label
 from .stress import StaffBalance, input_rows, staff_balance, stress_des
 
 __all__ = ["Report", "answer_paragraph", "build_report", "display_label", "hub_label",
@@ -51,16 +52,12 @@ class Report:
 
 
 def display_label(obj: Any, ident: str) -> str:
-    """A hub's or scenario's name for readers: its `display_label` where the scenario
-    gives one, else the id title-cased ("summer_2023_recovery" → "Summer 2023 Recovery").
+    """A hub's or scenario's name for readers: its `label` where the scenario gives one,
+    else the id title-cased (the rule lives in `scenario.display_label`).
 
     Hubs carry no id of their own (it is their key in `Scenario.hubs`), so it is passed.
-    Text that is not an id (spaces, capitals) is shown as written.
     """
-    label = getattr(obj, "display_label", None)
-    if label:
-        return str(label)
-    return ident.replace("_", " ").title() if re.fullmatch(r"[a-z][a-z0-9_]*", ident) else ident
+    return scenario_display_label(ident, getattr(obj, "label", None))
 
 
 def hub_label(sc: Any, hub: str) -> str:

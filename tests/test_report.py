@@ -262,7 +262,7 @@ def test_display_names() -> None:
 
     assert display_label(None, "summer_2023_recovery") == "Summer 2023 Recovery"
     assert display_label(None, "Summer 2023 as found") == "Summer 2023 as found"  # not an id
-    assert display_label(SimpleNamespace(display_label="Oxon MASH"), "oxfordshire") == (
+    assert display_label(SimpleNamespace(label="Oxon MASH"), "oxfordshire") == (
         "Oxon MASH")  # a label from the scenario wins
     sc = SimpleNamespace(hubs={"milton_keynes": SimpleNamespace()})
     assert hub_label(sc, "milton_keynes") == "Milton Keynes"
