@@ -19,8 +19,8 @@ import numpy as np
 import simpy
 
 from mashsim import default_scenario_path, load_scenario
-from mashsim.experiment import single_run
-from mashsim.model import run_replication
+from mashsim.experiment.replications import single_run
+from mashsim.model.replication import run_replication
 from mashsim.validation import mmc_scenario
 
 LAMBDA_PER_HOUR, MU_PER_HOUR, SERVERS = 9.0, 1.0, 10  # rho = 0.9

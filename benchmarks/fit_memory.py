@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from mashsim import default_scenario_path
-from mashsim.eventlog import epoch_hours, write_event_log
+from mashsim.calibrate.eventlog import epoch_hours, write_event_log
 
 CHILD = """
 import resource, sys, time
-from mashsim.fit import fit_event_log
+from mashsim.calibrate.fit import fit_event_log
 t0 = time.perf_counter()
 res = fit_event_log(sys.argv[1], sys.argv[2])
 print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -27,9 +27,9 @@ import resource
 import time
 
 from mashsim import load_scenario
-from mashsim.plan import hub_scenario
-from mashsim.simulate import default_scenario_path
-from mashsim.sweep import sweep
+from mashsim.experiment.plan import hub_scenario
+from mashsim.experiment.simulate import default_scenario_path
+from mashsim.experiment.sweep import sweep
 
 HUB = "oxfordshire"
 

@@ -8,11 +8,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import ScenarioError
-from .scenario import Scenario, load_scenario
-from .simulate import default_scenario_path, simulate
+from mashsim._version import __version__
+from mashsim.errors import ScenarioError
+from mashsim.experiment.simulate import default_scenario_path, simulate
+from mashsim.scenario.schema import Scenario, load_scenario
 
 __all__ = [
     "Scenario",

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ScenarioError
+from mashsim.errors import ScenarioError
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "check_writable", "output_error",
            "output_set", "recover_kept"]

@@ -17,7 +17,7 @@ __all__ = ["own_line", "stage", "stream"]
 # The stderr object whose last progress output left the cursor mid-line (or after "\r"):
 # kept per stream, so a bar left open on a stream since replaced (a test's capture, a
 # notebook cell) never puts a stray blank line on the next one.
-_open_on: int | None = None
+_open_on: object | None = None  # held, not its id: a freed stream's id can be reused
 
 
 class _Tracked:
@@ -26,7 +26,7 @@ class _Tracked:
     def write(self, text: str) -> int:
         global _open_on
         if text:
-            _open_on = None if text.endswith("\n") else id(sys.stderr)
+            _open_on = None if text.endswith("\n") else sys.stderr
         return sys.stderr.write(text)
 
     def flush(self) -> None:
@@ -59,7 +59,7 @@ def own_line(interrupted: bool = False) -> None:
     the cursor was.
     """
     global _open_on
-    if _open_on == id(sys.stderr) or (interrupted and _isatty(sys.stderr)):
+    if _open_on is sys.stderr or (interrupted and _isatty(sys.stderr)):
         sys.stderr.write("\n")
         sys.stderr.flush()
     _open_on = None

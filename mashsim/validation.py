@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .scenario import Scenario
+from mashsim.scenario.schema import Scenario
 
 __all__ = ["ErlangC", "erlang_c", "mmc_scenario", "servers_needed"]
 

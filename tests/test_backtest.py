@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from mashsim import Scenario, default_scenario_path, load_scenario
-from mashsim.backtest import BACKTEST_METRICS, backtest
+from mashsim.calibrate.backtest import BACKTEST_METRICS, backtest
+from mashsim.calibrate.eventlog import simulated_log_frame, write_event_log
+from mashsim.calibrate.fit import fit_event_log
 from mashsim.cli import main
-from mashsim.eventlog import simulated_log_frame, write_event_log
-from mashsim.fit import fit_event_log
-from mashsim.model import run_replication
+from mashsim.model.replication import run_replication
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_every_backtest_option_has_help_text() -> None:
 def truth_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario, dict]:
     """A log simulated from the default scenario (targets from MASH receipt), and `run`'s
     metrics of the very replication that wrote it."""
-    from mashsim.metrics import replication_metrics
+    from mashsim.metrics.compute import replication_metrics
 
     truth = load_scenario(default_scenario_path()).with_overrides(
         {"run.duration_days": 56, "run.warmup_days": 14})

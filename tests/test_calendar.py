@@ -1,4 +1,4 @@
-"""Tests for mashsim.calendar: known English bank holidays, worked deadline
+"""Tests for mashsim.model.calendar: known English bank holidays, worked deadline
 examples, and vectorised results against a slow day-by-day reference."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mashsim.calendar import CLOCKS, WorkingCalendar
+from mashsim.model.calendar import CLOCKS, WorkingCalendar
 
 START = dt.date(2026, 1, 1)  # a Thursday
 HORIZON_DAYS = 365

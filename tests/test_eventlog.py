@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mashsim import ScenarioError, default_scenario_path, load_scenario
+from mashsim.calibrate.eventlog import EventLogReader, simulated_log_frame, write_event_log
 from mashsim.cli import main
-from mashsim.eventlog import EventLogReader, simulated_log_frame, write_event_log
-from mashsim.model import run_replication
+from mashsim.model.replication import run_replication
 
 HEADER = ("referral_id,hub,referral_type,created_at,risk_grade,officer_assessment_at,"
           "staff_start_at,decision_at,shared_with_partners,strategy_discussion_at,"
@@ -130,7 +130,7 @@ def test_missing_default_zone_blames_the_system_not_a_flag(tmp_path: Path, monke
     """Without a zone database (Windows, no tzdata) the user who gave no flag is not blamed."""
     import zoneinfo
 
-    import mashsim.eventlog as ev
+    import mashsim.calibrate.eventlog as ev
 
     def no_database(name: str) -> zoneinfo.ZoneInfo:
         raise zoneinfo.ZoneInfoNotFoundError(f"No time zone found with key {name}")

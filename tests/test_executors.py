@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mashsim.cache import Interrupted, ReplicationCache, _decode, _encode, run_tasks
-from mashsim.executors import ProcessExecutor, SerialExecutor, Task
-from mashsim.experiment import ReplicationResult, run_replications, single_run
-from mashsim.sweep import sweep
+from mashsim.experiment.cache import Interrupted, ReplicationCache, _decode, _encode, run_tasks
+from mashsim.experiment.executors import ProcessExecutor, SerialExecutor, Task
+from mashsim.experiment.replications import ReplicationResult, single_run
+from mashsim.experiment.runner import run_replications
+from mashsim.experiment.sweep import sweep
 
 VARY = {"hubs.reading.staff.headcount": [3, 4]}
 
@@ -55,7 +56,7 @@ def test_sweep_on_dask_local_cluster_equals_serial(small_scenario):
 def test_unreachable_scheduler_is_a_clear_error(small_scenario):
     pytest.importorskip("distributed")
     from mashsim.errors import ScenarioError
-    from mashsim.executors import DaskExecutor
+    from mashsim.experiment.executors import DaskExecutor
 
     with pytest.raises(ScenarioError, match="cannot connect"):
         DaskExecutor("tcp://127.0.0.1:9", timeout_s=1.0)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from mashsim import _io, resources
+from mashsim import _io
 from mashsim.cli import main
-from mashsim.resources import check_fits
-from mashsim.sweep import sweep
+from mashsim.experiment import resources
+from mashsim.experiment.resources import check_fits
+from mashsim.experiment.sweep import sweep
 
 from .conftest import DEFAULT, ROOT
 
@@ -105,7 +106,7 @@ def test_workers_capped_at_the_task_count(default_scenario):
 
 def test_estimate_matches_a_measured_replication(small_scenario):
     """The cost model is within a factor of 3 of a real replication (time, this machine)."""
-    from mashsim.experiment import single_run
+    from mashsim.experiment.replications import single_run
 
     single_run(small_scenario, 1, 0)  # warm imports and caches
     t0 = time.perf_counter()
@@ -134,7 +135,7 @@ def test_read_only_output_folder_is_refused_before_the_run(capsys, monkeypatch, 
         monkeypatch.setattr(_io.tempfile, "mkstemp", _raise(errno.EROFS))
         out = tmp_path / "res"
     ran: list[int] = []
-    monkeypatch.setattr("mashsim.cli_run.simulate", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr("mashsim.cli.run.simulate", lambda *a, **k: ran.append(1))
     code, _, err = _cli(capsys, "run", "--replications", "2", "--out", str(out), *SHORT)
     assert code == 2 and not ran
     line = _one_error_line(err)
@@ -319,7 +320,7 @@ def test_interrupt_message_is_not_glued_to_the_progress_bar(capsys, monkeypatch)
         progress.stream().write("\rreplications:  40%|####      | 4/10")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mashsim.cli_run.simulate", bar_then_ctrl_c)
+    monkeypatch.setattr("mashsim.cli.run.simulate", bar_then_ctrl_c)
     code, _, err = _cli(capsys, "run", *SHORT)
     assert code == 130
     assert "\nmashsim: interrupted" in err

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from mashsim import Scenario, default_scenario_path, load_scenario
-from mashsim.eventlog import epoch_hours, simulated_log_frame, write_event_log
-from mashsim.fit import FitResult, fit_event_log, fit_profile
-from mashsim.fit_dist import fit_distribution
-from mashsim.model import run_replication
-from mashsim.scenario import GRADES
+from mashsim.calibrate.eventlog import epoch_hours, simulated_log_frame, write_event_log
+from mashsim.calibrate.fit import FitResult, fit_event_log, fit_profile
+from mashsim.calibrate.fit_dist import fit_distribution
+from mashsim.model.replication import run_replication
+from mashsim.scenario.schema import GRADES
 
 Z = 4.0
 
@@ -238,7 +238,7 @@ def _synthetic_log(path: Path, n: int, seed: int = 0) -> None:
 _MEASURE = """
 import resource, sys
 from mashsim import load_scenario
-from mashsim.fit import fit_event_log
+from mashsim.calibrate.fit import fit_event_log
 fit_event_log(sys.argv[1], load_scenario(sys.argv[2]), chunk_rows=10_000, reservoir_size=5_000)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -263,7 +263,7 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path, truth) -> None:
 def test_a_log_shorter_than_a_week_gives_a_sane_rate(tmp_path):
     """Days of the week a short log lacks carry no information: they must not send the
     fitted rate to millions a day (one day of two referrals once gave 342,857,000/day)."""
-    from mashsim.fit import _backfit
+    from mashsim.calibrate.fit import _backfit
 
     dow = np.array([0])  # one Monday
     how = np.zeros((7, 24))

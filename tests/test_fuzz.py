@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mashsim import cli
-from mashsim.metrics import metric_bounds
+from mashsim.metrics.compute import metric_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").rglob("*.toml"))

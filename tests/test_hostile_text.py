@@ -131,7 +131,7 @@ def test_run_table_and_errors_carry_no_control_characters(capsys: pytest.Capture
 
 
 def test_sweep_csv_values_are_data(tmp_path: Path) -> None:
-    from mashsim.sweep import SWEEP_COLUMNS, write_sweep
+    from mashsim.experiment.sweep import SWEEP_COLUMNS, write_sweep
 
     frame = pd.DataFrame([{**dict.fromkeys(SWEEP_COLUMNS, 0.0), "point": 0, "scope": "overall",
                            "metric": "sd_breach_72h", "mean": -0.0,

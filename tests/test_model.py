@@ -9,15 +9,15 @@ import pytest
 import simpy
 
 from mashsim import Scenario
-from mashsim.arrivals import hourly_rate_per_hour, poisson_arrival_hours
-from mashsim.engine import Book, Pool, Source, drive_capacity
-from mashsim.experiment import single_run
-from mashsim.model import run_replication
-from mashsim.policies import DeadlineQueue, FifoQueue, PriorityQueue
-from mashsim.rpa import handover_offset_hours
-from mashsim.scenario import Roster, Rpa, Shift
-from mashsim.staffing import CapacitySchedule, roster_schedule
-from mashsim.streams import Streams
+from mashsim.experiment.replications import single_run
+from mashsim.model.arrivals import hourly_rate_per_hour, poisson_arrival_hours
+from mashsim.model.engine import Book, Pool, Source, drive_capacity
+from mashsim.model.policies import DeadlineQueue, FifoQueue, PriorityQueue
+from mashsim.model.replication import run_replication
+from mashsim.model.rpa import handover_offset_hours
+from mashsim.model.staffing import CapacitySchedule, roster_schedule
+from mashsim.model.streams import Streams
+from mashsim.scenario.schema import Roster, Rpa, Shift
 
 from .conftest import one_hub
 

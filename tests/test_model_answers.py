@@ -10,14 +10,14 @@ import pytest
 import simpy
 
 from mashsim import Scenario, simulate
-from mashsim.engine import Book, Pool, Source, drive_capacity
-from mashsim.experiment import single_run
-from mashsim.model import build_calendar, run_replication
-from mashsim.policies import FifoQueue
-from mashsim.referrals import draw_referrals
-from mashsim.scenario import GRADES
-from mashsim.staffing import CapacitySchedule
-from mashsim.streams import Streams
+from mashsim.experiment.replications import single_run
+from mashsim.model.engine import Book, Pool, Source, drive_capacity
+from mashsim.model.policies import FifoQueue
+from mashsim.model.referrals import draw_referrals
+from mashsim.model.replication import build_calendar, run_replication
+from mashsim.model.staffing import CapacitySchedule
+from mashsim.model.streams import Streams
+from mashsim.scenario.schema import GRADES
 from mashsim.validation import mmc_scenario
 
 # ------------------------------------------------ strategy-discussion deadline origin

@@ -9,8 +9,15 @@ import pytest
 
 from mashsim.cli import main
 from mashsim.errors import ScenarioError
-from mashsim.experiment import confidence_interval, single_run
-from mashsim.plan import HubPlan, Target, breach_warnings, hub_scenario, plan, staff_hours_per_week
+from mashsim.experiment.plan import (
+    HubPlan,
+    Target,
+    breach_warnings,
+    hub_scenario,
+    plan,
+    staff_hours_per_week,
+)
+from mashsim.experiment.replications import confidence_interval, single_run
 from mashsim.validation import erlang_c, servers_needed
 
 from .conftest import DEFAULT
@@ -144,8 +151,8 @@ def test_fraction_target_above_one_is_an_error_and_percent_is_accepted():
 
 
 def test_fraction_metrics_follow_their_documented_range(default_scenario):
-    from mashsim.metrics import metric_names
-    from mashsim.plan import is_fraction_metric
+    from mashsim.experiment.plan import is_fraction_metric
+    from mashsim.metrics.compute import metric_names
 
     fractions = {m for m in metric_names(default_scenario) if is_fraction_metric(m)}
     assert {"sd_breach_72h", "decision_target_breach", "decision_target_breach_standard",
@@ -206,8 +213,8 @@ def test_current_headcount_above_the_limit_is_simulated_for_the_comparison():
 def test_plan_reports_every_metric_and_warns_on_a_risky_cut(small_scenario, capsys):
     """Under risk discipline a cut to meet a loose SD target raises the decision-target
     breach: the plan must say so beside the target, in the JSON and on stderr."""
-    from mashsim.cli_sweep import format_plan
-    from mashsim.metrics import metric_names
+    from mashsim.cli.sweep import format_plan
+    from mashsim.metrics.compute import metric_names
 
     sc = small_scenario.with_overrides({"queue.discipline": "risk"})
     frame = plan(sc, ["sd_breach_72h<=0.5"], "reading", replications=4, seed=1, workers=2)

@@ -1,4 +1,4 @@
-"""mashsim.plots: every figure titled and labelled; the data behind them agrees with the core."""
+"""mashsim.report.plots: every figure titled and labelled; its data agrees with the core."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from mashsim import ScenarioError, plots, simulate
-from mashsim.results import Results
+from mashsim import ScenarioError, simulate
+from mashsim.experiment.results import Results
+from mashsim.report import plots
 
 DATA = Path(__file__).resolve().parent / "data"
 SWEEP_CSV = DATA / "sweep_reading.csv"
@@ -171,7 +172,7 @@ def test_read_sweep_folder_and_bad_files(tmp_path: Path) -> None:
 
 
 def test_metric_labels_cover_every_metric(results: Results) -> None:
-    from mashsim.metrics import metric_names
+    from mashsim.metrics.compute import metric_names
 
     for name in metric_names(results.scenario):
         label, unit, scale = plots.metric_label(name)
@@ -181,6 +182,6 @@ def test_metric_labels_cover_every_metric(results: Results) -> None:
 
 def test_core_and_cli_never_import_matplotlib() -> None:
     code = ("import sys, mashsim, mashsim.cli; mashsim.cli.build_parser(); "
-            "import mashsim.stress; "
+            "import mashsim.report.stress; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mashsim import Scenario, simulate
-from mashsim.experiment import single_run
-from mashsim.model import run_replication
+from mashsim.experiment.replications import single_run
+from mashsim.model.replication import run_replication
 from mashsim.validation import mmc_scenario
 
 from .conftest import DEFAULT, one_hub

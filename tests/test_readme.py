@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from mashsim.metrics import METRICS
-from mashsim.scenario import Scenario
+from mashsim.metrics.compute import METRICS
+from mashsim.scenario.schema import Scenario
 
 from .conftest import ROOT
 

@@ -175,7 +175,7 @@ def test_bad_input_exit_2_nothing_written(capsys: pytest.CaptureFixture, tmp_pat
 
 def test_answer_paragraph_names_worst_hub(default_scenario) -> None:
     from mashsim import simulate
-    from mashsim.report import answer_paragraph
+    from mashsim.report.page import answer_paragraph
 
     sc = default_scenario.with_overrides({"run.duration_days": 35.0, "run.warmup_days": 7.0,
                                           "hubs.slough.staff.headcount": 1})
@@ -187,8 +187,8 @@ def test_answer_paragraph_names_worst_hub(default_scenario) -> None:
 
 def test_staffing_table_shows_planned_and_realised_shrinkage_and_the_audit() -> None:
     from mashsim import load_scenario, simulate
-    from mashsim.report import staffing_table
-    from mashsim.staffing import planned_shrinkage
+    from mashsim.model.staffing import planned_shrinkage
+    from mashsim.report.page import staffing_table
 
     sc = load_scenario(Path(__file__).resolve().parent.parent / "scenarios/summer_2023.toml")
     sc = sc.with_overrides({"run.duration_days": 110.0})
@@ -214,9 +214,9 @@ def summer():
 def test_answer_counts_posts_filled_and_time_available_as_the_heatmap_does(summer) -> None:
     """Staff time in the answer is filled posts less realised shrinkage, and the heatmap
     quotes the very same weekly figures."""
-    from mashsim import plots
-    from mashsim.report import answer_paragraph, report_balance
-    from mashsim.staffing import roster_schedule
+    from mashsim.model.staffing import roster_schedule
+    from mashsim.report import plots
+    from mashsim.report.page import answer_paragraph, report_balance
 
     sc, s = summer.scenario, summer.summary()
     b = report_balance(summer)
@@ -242,7 +242,7 @@ def test_answer_counts_posts_filled_and_time_available_as_the_heatmap_does(summe
 
 
 def test_hub_inputs_fit_four_columns_and_keep_every_input(summer) -> None:
-    from mashsim.report import _inputs_html
+    from mashsim.report.page import _inputs_html
 
     page = _inputs_html(summer).replace("<wbr>", "")
     hub_part = page[page.index("<h3>Hub inputs</h3>"):]
@@ -258,7 +258,7 @@ def test_hub_inputs_fit_four_columns_and_keep_every_input(summer) -> None:
 def test_display_names() -> None:
     from types import SimpleNamespace
 
-    from mashsim.report import display_label, hub_label
+    from mashsim.report.page import display_label, hub_label
 
     assert display_label(None, "summer_2023_recovery") == "Summer 2023 Recovery"
     assert display_label(None, "Summer 2023 as found") == "Summer 2023 as found"  # not an id

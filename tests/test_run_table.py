@@ -7,9 +7,9 @@ import re
 import pytest
 
 from mashsim.cli import build_parser, main
-from mashsim.cli_run import AUDIT_COLUMNS, TABLE_COLUMNS, format_table
-from mashsim.metric_info import METRIC_INFO, metric_info
-from mashsim.metrics import METRICS
+from mashsim.cli.run import AUDIT_COLUMNS, TABLE_COLUMNS, format_table
+from mashsim.metrics.compute import METRICS
+from mashsim.metrics.registry import METRIC_INFO, metric_info
 
 from .conftest import ROOT
 

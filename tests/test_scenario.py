@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mashsim import Scenario, ScenarioError, load_scenario
 from mashsim.errors import InputError
-from mashsim.scenario import display_label, parse_override
+from mashsim.scenario.schema import display_label, parse_override
 
 from .conftest import DEFAULT, ROOT
 

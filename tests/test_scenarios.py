@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from mashsim import Scenario, load_scenario
-from mashsim.experiment import single_run
+from mashsim.experiment.replications import single_run
 
 from .conftest import ROOT, one_hub
 

@@ -10,10 +10,10 @@ import pytest
 from scipy import stats
 
 from mashsim import Scenario, simulate
-from mashsim.experiment import single_run
-from mashsim.model import build_calendar, run_replication
-from mashsim.scenario import Roster, Shift
-from mashsim.staffing import planned_shrinkage, roster_schedule
+from mashsim.experiment.replications import single_run
+from mashsim.model.replication import build_calendar, run_replication
+from mashsim.model.staffing import planned_shrinkage, roster_schedule
+from mashsim.scenario.schema import Roster, Shift
 from mashsim.validation import mmc_scenario
 
 from .conftest import one_hub

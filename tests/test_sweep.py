@@ -11,9 +11,9 @@ from scipy import stats
 
 from mashsim.cli import main
 from mashsim.errors import ScenarioError
-from mashsim.experiment import run_replications
-from mashsim.precision import k_limit, relative_half_width, sequential_replications
-from mashsim.sweep import SWEEP_COLUMNS, parse_vary, sweep
+from mashsim.experiment.precision import k_limit, relative_half_width, sequential_replications
+from mashsim.experiment.runner import run_replications
+from mashsim.experiment.sweep import SWEEP_COLUMNS, parse_vary, sweep
 
 from .conftest import DEFAULT
 
@@ -185,8 +185,8 @@ def test_cli_sweep_table_shows_the_changed_hub_and_any_hub_asked_for(capsys):
 
 
 def test_changed_hubs_by_path_or_by_figures(default_scenario):
-    from mashsim.experiment import ReplicationResult
-    from mashsim.sweep import changed_hubs
+    from mashsim.experiment.replications import ReplicationResult
+    from mashsim.experiment.sweep import changed_hubs
 
     def rep(r: int, reading: float, slough: float) -> ReplicationResult:
         return ReplicationResult(r, {"overall": {}, "reading": {"backlog_mean": reading},
@@ -211,7 +211,7 @@ def test_cli_sweep_bad_precision_and_hub_exit_2(capsys):
 
 
 def test_parse_fraction_accepts_percent():
-    from mashsim.precision import parse_fraction
+    from mashsim.experiment.precision import parse_fraction
 
     assert parse_fraction("5%", "--precision", exclusive=True) == pytest.approx(0.05)
     assert parse_fraction("0.05", "--precision", exclusive=True) == 0.05

@@ -128,8 +128,8 @@ def test_rho_095_single_long_run_mean_wait() -> None:
 
 
 def test_fraction_intervals_stay_inside_zero_and_one() -> None:
-    from mashsim.experiment import confidence_interval
-    from mashsim.metrics import metric_bounds
+    from mashsim.experiment.replications import confidence_interval
+    from mashsim.metrics.compute import metric_bounds
 
     ci = confidence_interval([0.0, 0.0, 0.3], bounds=metric_bounds("sd_breach_72h"))
     assert ci["ci_low"] == 0.0 and ci["mean"] == pytest.approx(0.1)

@@ -1,0 +1,58 @@
+"""The `mashsim` command: one subcommand module each, registered here by name.
+
+Bad input ends in exit status 2 with one clear line per problem and no traceback;
+Ctrl-C in exit status 130. Options every subcommand shares live in `common`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mashsim._version import __version__
+from mashsim.cli import fit, report, run, sweep
+from mashsim.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from mashsim.errors import ScenarioError
+from mashsim.progress import own_line
+from mashsim.safe_text import terminal
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# Every subcommand module, imported by name: a misnamed one fails at import, never silently.
+COMMANDS = (run, sweep, report, fit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mashsim",
+        description="Simulate multi-agency safeguarding hub staffing: backlogs and "
+                    "72-hour breach rates, with confidence intervals.",
+    )
+    parser.add_argument("--version", action="version", version=f"mashsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; bad input → 2, Ctrl-C (at any point, once or twice) → 130."""
+    try:
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            return int(args.handler(args) or 0)
+        except ScenarioError as err:
+            own_line()
+            for problem in err.problems:
+                print(f"mashsim: error: {terminal(problem)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            own_line(interrupted=True)
+            print("mashsim: interrupted; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # another Ctrl-C while reporting the first
+        return EXIT_INTERRUPTED
+
+

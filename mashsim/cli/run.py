@@ -1,0 +1,170 @@
+"""`mashsim run` and `mashsim validate`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from mashsim.cli.common import (
+    add_replication_options,
+    add_scenario_options,
+    load_with_overrides,
+    prepare_run,
+)
+from mashsim.experiment.simulate import simulate
+from mashsim.metrics.compute import METRICS
+from mashsim.metrics.registry import metric_info, metrics_help
+from mashsim.progress import stream
+from mashsim.safe_text import terminal
+from mashsim.scenario.schema import Scenario, load_scenario
+
+__all__ = ["format_table", "progress_callback", "register", "window_text"]
+
+# (metric, heading in words over up to three lines, decimals); fractions are shown in %.
+TABLE_COLUMNS = (
+    ("referrals_arrived", ("referrals", "arrived"), 0),
+    ("backlog_mean", ("mean", "backlog"), 0),
+    ("staff_wait_hours_mean", ("mean wait", "for staff", "(hours)"), 1),
+    ("decision_target_breach", ("decision", "target", "breach %"), 1),
+    ("decision_target_breach_high", ("high-risk", "target", "breach %"), 1),
+    ("sd_breach_72h", ("SD past", "72 h %"), 1),
+    ("sd_pending_over_72h_at_end", ("SD pending", "> 72 h", "at end"), 1),
+    ("oldest_waiting_days_at_end", ("oldest", "waiting", "(days)"), 1),
+    ("staff_utilisation", ("staff", "utilisation", "%"), 0),
+)
+AUDIT_COLUMNS = (  # a second table when the scenario sets reporting.audit_date
+    ("audit_sd_pending_over_72h", ("SD pending", "> 72 h"), 1),
+    ("audit_sd_pending_over_14d", ("SD pending", "> 14 days"), 1),
+    ("audit_oldest_waiting_days", ("oldest", "waiting", "(days)"), 1),
+)
+
+class _ListMetrics(argparse.Action):
+    """`--list-metrics`: print every metric name with its unit and meaning, then exit."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(metrics_help(METRICS))
+        parser.exit()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="simulate a scenario and summarise with 95 %% CIs",
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="metrics (name, unit, meaning; JSON metrics[name] is "
+                                "{mean, ci_low, ci_high}; fractions are 0-1):\n"
+                                + "\n".join("  " + line for line in
+                                            metrics_help(METRICS).replace("%", "%%").splitlines()))
+    add_scenario_options(run, scenario_optional=True)
+    add_replication_options(run)
+    run.add_argument("--list-metrics", action=_ListMetrics,
+                     help="print every metric name with its unit and meaning, and exit")
+    run.set_defaults(handler=_run)
+    val = sub.add_parser("validate", help="check a scenario file and report every problem")
+    val.add_argument("scenario", help="scenario TOML")
+    val.set_defaults(handler=_validate)
+
+
+def progress_callback(total: int, desc: str):
+    """A tqdm bar on stderr that appears only for runs longer than a second."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="rep", file=stream(), delay=1.0, leave=False)
+    return bar, lambda: bar.update(1)
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenario = load_with_overrides(args.scenario, args.overrides)
+    workers = prepare_run(args, [scenario], args.replications)
+    bar, tick = progress_callback(args.replications, "replications")
+    with bar:
+        res = simulate(scenario, args.replications, args.seed, workers, tick)
+    if args.out is not None:
+        res.write(args.out)
+    if args.format == "json":
+        print(res.to_json())
+    else:
+        print(format_table(res.summary(), scenario))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from mashsim.report.stress import staff_hours_per_week
+
+    sc = load_scenario(args.scenario)
+    print(f"{args.scenario}: valid scenario {sc.name!r} with {len(sc.hubs)} hub(s)")
+    # A slip in a shift (17:00-09:00 for 09:00-17:00) shows here as a doubled figure.
+    print("rostered staff-hours per week (staff rosters, before vacancies and absences):")
+    width = max(len(h) for h in sc.hub_names)
+    for hub in sc.hub_names:
+        print(f"  {hub:<{width}}  {staff_hours_per_week(sc, hub):8.1f}")
+    return 0
+
+
+def _cell(ci: dict[str, Any], scale: float, decimals: int) -> str:
+    if ci["mean"] is None:
+        return "n/a"
+    text = f"{ci['mean'] * scale:.{decimals}f}"
+    if ci["ci_low"] is not None:
+        half = (ci["ci_high"] - ci["ci_low"]) * scale / 2
+        text += f" ±{half:.{decimals if half < 10 else 0}f}"  # two digits say enough
+    return text
+
+
+def _moment(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def window_text(scenario: Scenario) -> str:
+    """The reporting window in dates: what every 'arrived' and 'breach' figure counts over."""
+    run = scenario.run
+    start = dt.datetime.combine(run.start_date, dt.time())
+    begin = start + dt.timedelta(days=run.warmup_days)
+    end = start + dt.timedelta(days=run.duration_days)
+    warmup = (f" after a {run.warmup_days:g}-day warm-up from {run.start_date}"
+              if run.warmup_days > 0 else ", no warm-up")
+    return (f"Window {_moment(begin)} to {_moment(end)}: "
+            f"{run.duration_days - run.warmup_days:g} days{warmup}.")
+
+
+def _grid(rows: list[tuple[str, dict[str, Any]]], columns: tuple) -> list[str]:
+    """Rows of hub | cells under headings of up to three lines, right-aligned numbers."""
+    depth = max(len(c[1]) for c in columns)
+    head = [["", *[""] * (depth - 1), "hub"][-depth:]]
+    head += [[""] * (depth - len(c[1])) + list(c[1]) for c in columns]
+    body = [[terminal(name), *(_cell(m[c[0]], 100.0 if metric_info(c[0]).unit == "fraction"
+                                     else 1.0, c[2]) for c in columns)] for name, m in rows]
+    widths = [max(len(x) for x in [*head[i], *(r[i] for r in body)]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    out = [line([h[k] for h in head]) for k in range(depth)]
+    out.append(line(["-" * w for w in widths]))
+    return out + [line(r) for r in body]
+
+
+def format_table(summary: dict[str, Any], scenario: Scenario) -> str:
+    """Per-hub table of the headline metrics (mean ± 95 % CI half-width) with its window
+    and a legend, so that no number on it can be read against the wrong period."""
+    rows = [(hub, h["metrics"]) for hub, h in summary["hubs"].items()]
+    rows.append(("ALL HUBS", summary["metrics"]))
+    n = summary["replications"]
+    end = (dt.datetime.combine(scenario.run.start_date, dt.time())
+           + dt.timedelta(days=scenario.run.duration_days))
+    out = [
+        f"{terminal(summary['scenario'])} — {n} replication{'s' if n != 1 else ''}, "
+        f"seed {summary['seed']}",
+        window_text(scenario),
+        f"Referrals arriving in the window; mean ± 95 % CI half-width; SD = strategy "
+        f"discussion; at end = {_moment(end)}",
+        "",
+        *_grid(rows, TABLE_COLUMNS),
+    ]
+    if scenario.reporting.audit_date is not None:
+        out += ["", f"At the audit, 00:00 on {scenario.reporting.audit_date}:",
+                *_grid(rows, AUDIT_COLUMNS)]
+    return "\n".join(out)

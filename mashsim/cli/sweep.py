@@ -1,0 +1,299 @@
+"""`mashsim sweep` and `mashsim plan`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mashsim.cli.common import add_scenario_options, load_with_overrides, positive_int, prepare_run
+from mashsim.errors import ScenarioError
+from mashsim.experiment.cache import Interrupted
+from mashsim.experiment.precision import parse_fraction
+from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
+from mashsim.progress import own_line
+from mashsim.safe_text import csv_frame, terminal
+
+__all__ = ["format_plan", "format_sweep", "register"]
+
+EXIT_INTERRUPTED = 130
+SWEEP_BUDGET_WITH_PRECISION = 100
+# (metric, heading, scale, decimals) shown by the sweep table (force-wide scope)
+SWEEP_TABLE = (
+    ("sd_breach_72h", "SD >72h %", 100.0, 1),
+    ("decision_target_breach", "target breach %", 100.0, 1),
+    ("backlog_mean", "backlog", 1.0, 1),
+    ("staff_wait_hours_mean", "wait h", 1.0, 1),
+)
+# (metric, heading) shown beside a plan's targets, in %: now → at the answer
+PLAN_CONTEXT = (
+    ("decision_target_breach", "target breach %"),
+    ("decision_target_breach_high", "high %"),
+    ("sd_breach_72h", "SD >72h %"),
+    ("staff_utilisation", "utilisation %"),
+)
+WARNED = " !"
+
+
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="run on an existing Dask distributed cluster (needs mashsim[dask])")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sw = sub.add_parser("sweep", help="run a grid of overrides with common random numbers")
+    add_scenario_options(sw)
+    sw.add_argument("--vary", action="append", default=[], metavar="PATH=V1,V2,...",
+                    required=True, help="values for one scenario path; several --vary give "
+                    "their product; the first combination (point 0) is the baseline")
+    sw.add_argument("--replications", type=positive_int, default=None,
+                    help="replications per point (default 10; with --precision, the budget, "
+                    f"default {SWEEP_BUDGET_WITH_PRECISION})")
+    sw.add_argument("--precision", default=None, metavar="X",
+                    help="choose replications until every watched metric's 95%% CI "
+                    "half-width is at most X × its mean at every point (0.05 or 5%%)")
+    sw.add_argument("--precision-metric", action="append", default=None, metavar="METRIC",
+                    help="force-wide metric watched by --precision (repeatable; default "
+                    "sd_breach_72h and decision_target_breach)")
+    sw.add_argument("--hub", action="append", default=[], metavar="NAME",
+                    help="also show this hub in the table (repeatable); the hubs the sweep "
+                    "changes are always shown, with the force")
+    _execution_options(sw)
+    sw.set_defaults(handler=_sweep)
+
+    pl = sub.add_parser("plan", help="least headcount per hub meeting targets with 95%% "
+                        "confidence")
+    add_scenario_options(pl)
+    pl.add_argument("--target", action="append", default=[], required=True,
+                    metavar="METRIC<=VALUE", help="e.g. 'sd_breach_72h<=0.05' (repeatable; "
+                    "all must hold; <=, <, >=, >)")
+    pl.add_argument("--vary-staff", action="append", default=[], required=True,
+                    metavar="HUB|all", help="hub whose headcount to search (repeatable), "
+                    "or all")
+    pl.add_argument("--replications", type=positive_int, default=20,
+                    help="replications per headcount tried (default 20)")
+    pl.add_argument("--max-headcount", type=positive_int, default=None,
+                    help="search limit per hub (default max(3 × now, now + 20))")
+    _execution_options(pl)
+    pl.set_defaults(handler=_plan)
+
+
+def _interruptible(run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except Interrupted as err:
+        own_line(interrupted=True)
+        print(f"mashsim: {err.message()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    scenario = load_with_overrides(args.scenario, args.overrides)
+    vary: dict[str, list[Any]] = {}
+    for text in args.vary:
+        path, values = parse_vary(text)
+        if path in vary:
+            raise ScenarioError([f"--vary {path}: given twice"])
+        vary[path] = values
+    if args.precision is not None:
+        args.precision = parse_fraction(args.precision, "--precision", exclusive=True)
+    unknown = [h for h in args.hub if h not in scenario.hubs]
+    if unknown:
+        known = ", ".join(scenario.hub_names)
+        raise ScenarioError([f"--hub {h}: no such hub (known: {known})" for h in unknown])
+    if args.replications is None:
+        args.replications = SWEEP_BUDGET_WITH_PRECISION if args.precision else 10
+    if args.precision is not None and args.replications < 2:
+        raise ScenarioError(["--replications: the budget must be at least 2 with --precision"])
+    from mashsim.experiment.sweep import point_scenarios
+
+    args.workers = prepare_run(args, point_scenarios(scenario, vary)[1], args.replications)
+
+    def run() -> int:
+        frame = sweep(scenario, vary, replications=args.replications, seed=args.seed,
+                      workers=args.workers, scheduler=args.scheduler,
+                      precision=args.precision,
+                      precision_metrics=args.precision_metric or
+                      ("sd_breach_72h", "decision_target_breach"),
+                      out=args.out, progress=True)
+        prec = frame.attrs.get("precision")
+        if prec is not None:
+            state = "met" if prec["met"] else "NOT met (budget reached)"
+            print(f"mashsim: precision {prec['target']:g} {state} with "
+                  f"{frame.attrs['replications']} replications (worst relative half-width "
+                  f"{prec['achieved']:.3g})", file=sys.stderr)
+        print(sweep_json(frame) if args.format == "json"
+              else format_sweep(frame, hubs=args.hub))
+        return 0
+
+    return _interruptible(run)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from mashsim.experiment.plan import plan
+
+    scenario = load_with_overrides(args.scenario, args.overrides)
+    hubs = [h.strip() for text in args.vary_staff for h in text.split(",") if h.strip()]
+    # the search tries about 2·log2(limit) headcounts per hub (stepping, then bisecting)
+    limit = args.max_headcount or max(max(3 * h.staff.headcount, h.staff.headcount + 20)
+                                      for h in scenario.hubs.values())
+    rounds = 2 * max(1, math.ceil(math.log2(limit + 1)))
+    args.workers = prepare_run(args, [scenario], args.replications * rounds)
+
+    def run() -> int:
+        frame = plan(scenario, args.target, hubs, replications=args.replications,
+                     seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                     max_headcount=args.max_headcount, out=args.out, progress=True)
+        doc = frame.attrs["plan"]
+        text = json.dumps(doc, indent=2, allow_nan=False)
+        if args.out is not None:
+            from mashsim._io import atomic_write_text, output_set
+
+            with output_set(args.out) as new:
+                atomic_write_text(new / "plan.json", text + "\n")
+                atomic_write_text(new / "plan.csv", csv_frame(frame).to_csv(index=False))
+        print(text if args.format == "json" else format_plan(frame))
+        for warning in doc["warnings"]:
+            print(f"mashsim: warning: {warning['message']}", file=sys.stderr)
+        infeasible = frame[~frame["feasible"]]
+        if len(infeasible):
+            raise ScenarioError([
+                f"plan: no headcount up to {row.search_limit} meets "
+                f"{' and '.join(frame.attrs['targets'])} with 95% confidence at hub "
+                f"{row.hub}; the target may be out of reach by staffing alone (see the "
+                "metrics at the limit above), or raise --max-headcount"
+                for row in infeasible.itertuples()])
+        return 0
+
+    return _interruptible(run)
+
+
+# -- tables -------------------------------------------------------------------------
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _ci_text(mean: Any, low: Any, high: Any, scale: float, decimals: int) -> str:
+    m, lo, hi = _num(mean), _num(low), _num(high)
+    if m is None:
+        return "n/a"
+    if lo is None or hi is None:
+        return f"{m * scale:.{decimals}f}"
+    return f"{m * scale:.{decimals}f} ±{(hi - lo) * scale / 2:.{decimals}f}"
+
+
+def _grid(head: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+
+    return [line(head), "  ".join("-" * w for w in widths), *(line(r) for r in body)]
+
+
+def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
+    """Headline metrics per scope and point: mean ± CI half-width, and Δ vs point 0.
+
+    Scopes: the force, every hub the sweep changed (`frame.attrs["changed_hubs"]`) and
+    `hubs`, so that one hub's change is not hidden in force-wide figures.
+    """
+    paths = list(frame.attrs.get("vary", {}))
+    changed = list(frame.attrs.get("changed_hubs", []))
+    scopes = list(dict.fromkeys(["overall", *changed, *hubs]))
+    indexed = frame.set_index(["scope", "point", "metric"])
+    head = ["scope", "point", *paths]
+    for _, title, _, _ in SWEEP_TABLE:
+        head += [title, "Δ"]
+    points = sorted(frame["point"].unique())
+    body = [_sweep_row(frame, indexed, scope, p, paths) for scope in scopes for p in points]
+    a = frame.attrs
+    shown = ", ".join(f"{h} (changed)" if h in changed else h for h in scopes[1:]) or "none"
+    title = (f"{terminal(a.get('scenario'))} — sweep of {len(points)} point(s), "
+             f"{a.get('replications')} replication(s) each (common random numbers), seed "
+             f"{a.get('seed')}; scope 'all hubs' is force-wide, then hubs: {shown}; "
+             "mean ± 95% CI half-width; Δ = paired difference vs point 0")
+    return "\n".join([title, *_grid(head, body)])
+
+
+def _sweep_row(frame, indexed, scope: str, p: int, paths: list[str]) -> list[str]:
+    first = frame[frame["point"] == p].iloc[0]
+    row = ["all hubs" if scope == "overall" else scope, str(p), *(str(first[c]) for c in paths)]
+    for metric, _, scale, dec in SWEEP_TABLE:
+        if (scope, p, metric) not in indexed.index:
+            row += ["n/a", ""]
+            continue
+        r = indexed.loc[(scope, p, metric)]
+        row.append(_ci_text(r["mean"], r["ci_low"], r["ci_high"], scale, dec))
+        row.append("" if p == 0 else
+                   _ci_text(r["diff_mean"], r["diff_ci_low"], r["diff_ci_high"], scale, dec))
+    return row
+
+
+def format_plan(frame) -> str:
+    """Per hub: headcount now and needed, each target metric at the answer and one below,
+    and beside them the breaches and utilisation now → at the answer (in %), with `!`
+    where a cut makes a breach worse beyond its 95 % CI."""
+    from mashsim.experiment.plan import Target
+
+    a = frame.attrs
+    metrics = list(dict.fromkeys(Target.parse(t).metric for t in a["targets"]))
+    warned = {(w["hub"], w["metric"]) for w in a["plan"]["warnings"]}
+    head = ["hub", "now", "needed"]
+    for m in metrics:
+        head += [f"{m} at needed", "at needed−1"]
+    head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
+    head += ["staff-h/wk now", "needed", "Δ"]
+    body = []
+    for row in frame.to_dict(orient="records"):
+        needed = row["headcount_needed"]
+        feasible = row["feasible"]
+        cells = [row["hub"], str(row["headcount_now"]),
+                 str(int(needed)) if feasible else f"> {row['search_limit']}"]
+        for m in metrics:
+            label = "at_needed" if feasible else "at_limit"
+            cell = _ci_text(*(row[f"{m}_{label}_{k}"] for k in ("mean", "ci_low", "ci_high")),
+                            1.0, 3)
+            cells.append(cell if feasible else f"{cell} (at limit)")
+            cells.append(_ci_text(*(row[f"{m}_one_below_{k}"]
+                                    for k in ("mean", "ci_low", "ci_high")), 1.0, 3)
+                         if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
+        for m, _ in PLAN_CONTEXT:
+            cells.append(_now_to_needed(row, m) + (WARNED if (row["hub"], m) in warned else ""))
+        now_h = row["staff_hours_per_week_now"]
+        need_h = _num(row["staff_hours_per_week_needed"])
+        cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
+                  "" if need_h is None else f"{need_h - now_h:+.0f}"]
+        body.append(cells)
+    title = (f"{terminal(a.get('scenario'))} — least headcount meeting "
+             f"{' and '.join(a['targets'])} "
+             f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
+             f"{a.get('seed')}; metric mean ± 95% CI half-width; now→needed in %"
+             " (needed: at the limit where none meets)")
+    lines = [title, *_grid(head, body)]
+    if a["plan"]["warnings"]:
+        lines.append(f"{WARNED.strip()} a cut makes this breach worse beyond its 95% CI "
+                     "(paired); every such breach is listed on stderr and in the JSON "
+                     "\"warnings\"")
+    return "\n".join(lines)
+
+
+def _now_to_needed(row: dict[str, Any], metric: str) -> str:
+    """'4.9 → 13.2' (%), or one figure when the headcount does not change."""
+    label = "at_needed" if row["feasible"] else "at_limit"
+    now, then = _num(row.get(f"{metric}_now_mean")), _num(row.get(f"{metric}_{label}_mean"))
+    same = row["feasible"] and row["headcount_needed"] == row["headcount_now"]
+    if now is None and then is None:
+        return "n/a"
+    return _pct(then) if same else f"{_pct(now)} → {_pct(then)}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"

@@ -1,0 +1,196 @@
+"""Resumable runs: every finished replication is saved under the output folder at once.
+
+A replication is a pure function of (scenario, seed, replication), so its result can be
+stored under a key made of a hash of the scenario (which encodes the sweep point or the
+headcount being tried), the seed and the mashsim code (version and a hash of its source,
+so an upgrade or a local edit never reuses stale results), and reused by any later sweep
+or plan that needs the same replication. Files are written atomically as each replication
+completes, so Ctrl-C (or a crash) loses at most the replications that were running.
+
+The files are JSON, not pickle, so reading an output folder never runs code; floats
+round-trip exactly (`repr`), NaN included.
+
+Layout: `<out>/cache/<scenario-hash>/r<replication>.json`. Each file also records the
+replication index, seed and scenario hash it holds; a file whose record does not match
+its place (copied or renamed by hand, or damaged) is ignored with a warning on stderr and
+the replication is run again and overwritten, so a cache can never change a result.
+The cache folder is carried into each new result set when the folder is swapped
+(`_io.output_set`), so resuming works after any number of completed runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import closing, suppress
+from pathlib import Path
+
+import numpy as np
+
+from mashsim._io import atomic_write_text, recover_kept
+from mashsim._version import __version__
+from mashsim.errors import ScenarioError
+from mashsim.experiment.executors import Executor, Task
+from mashsim.experiment.replications import ReplicationResult
+from mashsim.scenario.schema import Scenario
+
+__all__ = [
+    "Interrupted",
+    "ReplicationCache",
+    "code_fingerprint",
+    "run_tasks",
+    "scenario_hash",
+]
+
+CACHE_FOLDER = "cache"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of mashsim's own source: results cached by other code are never reused."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parents[1]  # the whole mashsim package
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def scenario_hash(scenario: Scenario, seed: int) -> str:
+    """A stable 20-hex-digit key for (scenario contents, seed, mashsim code)."""
+    text = json.dumps({"scenario": scenario.to_dict(), "seed": seed,
+                       "code": code_fingerprint()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _encode(res: ReplicationResult, seed: int | None = None, key: str | None = None) -> str:
+    daily = {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in d.items()}
+             for hub, d in res.daily.items()}
+    return json.dumps({"replication": res.replication, "seed": seed, "scenario_hash": key,
+                       "metrics": res.metrics, "daily": daily}, default=_plain)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):  # a numpy scalar among the metrics
+        return value.item()
+    raise TypeError(f"cannot save {type(value).__name__} in the replication cache")
+
+
+def _decode(text: str, expect: dict[str, object] | None = None) -> ReplicationResult:
+    """The result in `text`; ValueError when its record differs from `expect`."""
+    data = json.loads(text)
+    for name, want in (expect or {}).items():
+        if data.get(name) != want:
+            raise ValueError(f"it holds {name} {data.get(name)!r}, expected {want!r}")
+    daily = {hub: {k: np.asarray(v["values"], dtype=v["dtype"]) for k, v in d.items()}
+             for hub, d in data["daily"].items()}
+    return ReplicationResult(replication=int(data["replication"]), metrics=data["metrics"],
+                             daily=daily)
+
+
+class ReplicationCache:
+    """Replication results on disk under `folder/cache`; `folder=None` keeps nothing."""
+
+    def __init__(self, folder: str | Path | None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.root = None if folder is None else Path(folder) / CACHE_FOLDER
+        self._keys: dict[int, tuple[Scenario, int, str]] = {}
+        self._warn = warn or _warn_stderr
+        self.rejected = 0  # files ignored because their record did not match
+        if folder is not None:
+            recover_kept(Path(folder))
+
+    def _key(self, task: Task) -> str:
+        entry = self._keys.get(id(task.scenario))
+        if entry is None or entry[0] is not task.scenario or entry[1] != task.seed:
+            entry = (task.scenario, task.seed, scenario_hash(task.scenario, task.seed))
+            self._keys[id(task.scenario)] = entry
+        return entry[2]
+
+    def _path(self, task: Task) -> Path | None:
+        if self.root is None:
+            return None
+        return self.root / self._key(task) / f"r{task.replication:05d}.json"
+
+    def get(self, task: Task) -> ReplicationResult | None:
+        path = self._path(task)
+        if path is None or not path.exists():
+            return None
+        expect = {"replication": task.replication, "seed": task.seed,
+                  "scenario_hash": self._key(task)}
+        try:
+            return _decode(path.read_text(encoding="utf-8"), expect)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            self.rejected += 1
+            self._warn(f"{path}: ignored ({err}); running replication "
+                       f"{task.replication} again")
+            return None
+
+    def put(self, task: Task, result: ReplicationResult) -> None:
+        path = self._path(task)
+        if path is not None:
+            atomic_write_text(path, _encode(result, task.seed, self._key(task)))
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"mashsim: warning: {message}", file=sys.stderr)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_tasks`: what was saved and what was lost."""
+
+    def __init__(self, done: int, total: int, in_flight: int, folder: Path | None) -> None:
+        super().__init__(f"interrupted after {done} of {total} replications")
+        self.done, self.total, self.in_flight, self.folder = done, total, in_flight, folder
+
+    def message(self) -> str:
+        lost = (f"{self.in_flight} replication(s) in flight were lost" if self.in_flight
+                else "none in flight was lost")
+        if self.folder is None:
+            return f"interrupted: {self.done} of {self.total} replications done, not saved " \
+                   "(no --out); " + lost
+        return (f"interrupted: {self.done} of {self.total} replications are saved under "
+                f"{self.folder}; {lost}. Run the same command with the same --out to resume.")
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: Executor,
+    cache: ReplicationCache,
+    on_done: Callable[[], None] | None = None,
+    on_cached: Callable[[int], None] | None = None,
+) -> list[ReplicationResult]:
+    """Results for `tasks` in task order: from the cache where saved, else run and saved.
+
+    `on_cached(n)` is told how many came from the cache; `on_done()` is called after each
+    replication run here has been saved (an exception from it stops the run, keeping what
+    was saved).
+    """
+    results: list[ReplicationResult | None] = [cache.get(t) for t in tasks]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if on_cached is not None:
+        on_cached(len(tasks) - len(missing))
+    try:
+        # closing(): stop the executor's generator (cancelling queued work and counting
+        # what was in flight) before the exception leaves this function.
+        with closing(executor.run([tasks[i] for i in missing])) as finished:
+            for j, res in finished:
+                i = missing[j]
+                cache.put(tasks[i], res)
+                results[i] = res
+                if on_done is not None:
+                    on_done()
+    except BaseException as err:
+        for j, res in executor.salvaged:  # finished while stopping: keep them too
+            results[missing[j]] = res
+            with suppress(ScenarioError):  # the folder cannot take it: the error says why
+                cache.put(tasks[missing[j]], res)
+        executor.salvaged = []
+        if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
+            done = sum(r is not None for r in results)
+            raise Interrupted(done, len(tasks), executor.in_flight, cache.root) from None
+        raise
+    return [r for r in results if r is not None]

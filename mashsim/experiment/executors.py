@@ -1,0 +1,277 @@
+"""Where replications run: in this process, on local worker processes, or on Dask.
+
+Every executor takes the same tasks — `Task(scenario, seed, replication)` — and yields
+`(task index, ReplicationResult)` pairs as they finish, in any order. A replication is a
+pure function of its task, so the caller, which puts results back in task order, gets
+exactly what a serial run gives whatever the executor and number of workers.
+
+A scenario pickles to about 5 kB in about 0.3 ms, against 0.05–1 s for a replication, so
+the process pool simply sends it with each task; Dask scatters each scenario to the
+cluster once (`broadcast=True`) because its per-task overhead is larger.
+
+On an exception or Ctrl-C in the caller, queued tasks are cancelled and the pool is shut
+down. The local pool lets the replications already running finish and hands them back in
+`salvaged` (a second Ctrl-C while it waits kills them); Dask cancels them (`in_flight`
+says how many were lost).
+
+Local workers die with the process that started them, however it ends (SIGKILL
+included): on Linux the kernel kills them (prctl PR_SET_PDEATHSIG), and everywhere a
+watchdog thread in each worker exits when its parent process is gone, so no orphan
+keeps computing or holds the caller's pipes open.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from mashsim.errors import ScenarioError
+from mashsim.experiment.replications import ReplicationResult, default_workers, single_run
+from mashsim.scenario.schema import Scenario
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "Task",
+    "make_executor",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One replication to run: the pure inputs of `single_run`."""
+
+    scenario: Scenario
+    seed: int
+    replication: int
+
+
+class Executor(ABC):
+    """Runs tasks and yields (index, result) as each finishes; a context manager."""
+
+    #: replications that were running when the last `run` was abandoned and are lost
+    in_flight: int = 0
+    #: (index, result) of replications that finished while the abandoned run stopped
+    salvaged: list[tuple[int, ReplicationResult]] = []  # noqa: RUF012 - reset per instance
+
+    @abstractmethod
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        """Yield `(i, single_run(*tasks[i]))` for every task, in completion order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release workers; idempotent."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Run in this process, in task order: the reference every executor must match."""
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        for i, t in enumerate(tasks):
+            self.in_flight = 1
+            result = single_run(t.scenario, t.seed, t.replication)
+            self.in_flight = 0
+            yield i, result
+
+
+# -- local worker processes ---------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+WATCHDOG_PERIOD_S = 0.5
+
+
+def _worker_init(parent_pid: int, pdeathsig: bool) -> None:
+    # Ctrl-C goes to the whole process group; let the parent decide, so that workers
+    # never print a traceback of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if pdeathsig:
+        _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="mashsim-parent-watchdog").start()
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGKILL to this worker when its parent thread dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    with suppress(OSError, AttributeError):  # without it the watchdog still works
+        ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL,
+                                                     0, 0, 0)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Portable fallback: exit as soon as the parent process is gone (we are re-parented)."""
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_PERIOD_S)
+    os._exit(1)
+
+
+def _worker_run(task: Task) -> ReplicationResult:
+    return single_run(task.scenario, task.seed, task.replication)
+
+
+class ProcessExecutor(Executor):
+    """A pool of local worker processes (fork on Linux), kept across `run` calls."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        if self._pool is None:
+            # PDEATHSIG fires when the forking *thread* ends, so use it only when workers
+            # are forked from the main thread, which lives as long as the process.
+            main = threading.current_thread() is threading.main_thread()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             initializer=_worker_init,
+                                             initargs=(os.getpid(), main))
+        # A bounded window of submitted tasks: an interruption then cancels cheaply.
+        window = 2 * self.workers
+        pending: dict[Future, int] = {}
+        todo = iter(range(len(tasks)))
+        finished = False
+        try:
+            for i in todo:
+                pending[self._pool.submit(_worker_run, tasks[i])] = i
+                if len(pending) >= window:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    result = fut.result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending[self._pool.submit(_worker_run, tasks[nxt])] = nxt
+                    yield i, result
+            finished = True
+        finally:
+            if not finished:
+                self._abandon(pending)
+
+    def _abandon(self, pending: dict[Future, int]) -> None:
+        """Cancel what is queued, let what is running finish, keep what finished."""
+        for fut in pending:
+            fut.cancel()
+        try:
+            self.close()  # waits for the running ones
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait, kill them
+            self.terminate()
+            self.in_flight = sum(1 for f in pending if not f.done())
+            self.salvaged = [(i, f.result()) for f, i in pending.items()
+                             if f.done() and not f.cancelled() and f.exception() is None]
+            raise
+        self.salvaged = [(i, f.result()) for f, i in pending.items()
+                         if not f.cancelled() and f.exception() is None]
+        self.in_flight = sum(1 for f in pending if not f.cancelled()) - len(self.salvaged)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def terminate(self) -> None:
+        """Kill the workers now (what is running is lost); idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=5)
+
+
+# -- Dask distributed ---------------------------------------------------------------
+
+
+def _dask_run(scenario: Scenario, seed: int, rep: int) -> ReplicationResult:
+    return single_run(scenario, seed, rep)
+
+
+class DaskExecutor(Executor):
+    """Tasks on an existing Dask distributed cluster (`tcp://host:port` or a Client).
+
+    Needs the optional extra `mashsim[dask]`; workers must have mashsim importable.
+    """
+
+    def __init__(self, scheduler: Any, timeout_s: float = 20.0) -> None:
+        self._scattered: dict[int, tuple[Scenario, Any]] = {}
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ScenarioError([f"--scheduler {scheduler}: needs Dask distributed "
+                                 "(pip install 'mashsim[dask]')"]) from None
+        if isinstance(scheduler, Client):
+            self._client, self._own = scheduler, False
+            return
+        try:
+            self._client = Client(scheduler, set_as_default=False, timeout=timeout_s)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ScenarioError([f"--scheduler {scheduler}: cannot connect to a Dask "
+                                 f"scheduler ({err})"]) from None
+        self._own = True
+
+    def _remote(self, scenario: Scenario) -> Any:
+        entry = self._scattered.get(id(scenario))
+        if entry is None or entry[0] is not scenario:
+            fut = self._client.scatter(scenario, broadcast=True, hash=False)
+            entry = (scenario, fut)
+            self._scattered[id(scenario)] = entry
+        return entry[1]
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+        from distributed import as_completed
+
+        futures = {
+            self._client.submit(_dask_run, self._remote(t.scenario), t.seed, t.replication,
+                                pure=False): i
+            for i, t in enumerate(tasks)
+        }
+        finished = False
+        try:
+            for fut in as_completed(list(futures), loop=self._client.loop):
+                yield futures[fut], fut.result()
+            finished = True
+        finally:
+            if not finished:
+                self.in_flight = sum(1 for f in futures if f.status == "pending")
+                self._client.cancel(list(futures))
+
+    def close(self) -> None:
+        self._scattered.clear()
+        if self._own:
+            self._client.close()
+            self._own = False
+
+
+def make_executor(workers: int | None = None, scheduler: Any = None) -> Executor:
+    """Dask when a scheduler is named, else processes for workers > 1, else serial."""
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    n = workers if workers is not None else default_workers()
+    return ProcessExecutor(n) if n > 1 else SerialExecutor()

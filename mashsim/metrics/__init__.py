@@ -1,0 +1,37 @@
+"""The metrics layer: one replication's records → named metrics.
+
+`registry` declares every metric once (name, unit, label, kind); `compute` turns the
+model's records into metric values and the daily backlog series.
+"""
+
+from __future__ import annotations
+
+from mashsim.metrics.compute import (
+    METRICS,
+    breach_flags,
+    daily_backlog,
+    metric_bounds,
+    metric_names,
+    replication_metrics,
+)
+from mashsim.metrics.registry import (
+    METRIC_INFO,
+    WAIT_OVER_PATTERN,
+    MetricInfo,
+    metric_info,
+    metrics_help,
+)
+
+__all__ = [
+    "METRICS",
+    "METRIC_INFO",
+    "WAIT_OVER_PATTERN",
+    "MetricInfo",
+    "breach_flags",
+    "daily_backlog",
+    "metric_bounds",
+    "metric_info",
+    "metric_names",
+    "metrics_help",
+    "replication_metrics",
+]

@@ -1,0 +1,25 @@
+"""The model layer: one replication of the MASH process on simpy.
+
+`engine` (pools of people serving queues), `policies` (queue disciplines), `arrivals`,
+`calendar` (working time), `rpa`, `referrals`, `staffing` (rosters and absences),
+`overtime`, `streams` (named random streams) and `replication` (wiring one replication).
+A replication is a pure function of (scenario, replication index, seed).
+"""
+
+from __future__ import annotations
+
+from mashsim.model.replication import (
+    HubRecord,
+    Referrals,
+    TeamRecord,
+    build_calendar,
+    run_replication,
+)
+
+__all__ = [
+    "HubRecord",
+    "Referrals",
+    "TeamRecord",
+    "build_calendar",
+    "run_replication",
+]

@@ -1,0 +1,846 @@
+"""The scenario: every input of a run, as a frozen, validated value.
+
+Scenarios are TOML files. Validation happens once, at load, and every problem is
+reported with its key path (`hubs.reading.staff.headcount: ...`). Overrides
+(`--set PATH=VALUE`) go through the same validation, so a what-if can never build
+a scenario that a file could not. Every default below is a documented working
+assumption (see the README's scenario reference), never a constant in the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import itertools
+import math
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import tomli_w
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mashsim.errors import ScenarioError
+from mashsim.scenario.distributions import (
+    Distribution,
+    Empirical,
+    Fixed,
+    Lognormal,
+    Triangular,
+    Uniform,
+)
+
+__all__ = [
+    "DAY_NAMES",
+    "Scenario",
+    "Shift",
+    "date_factors_per_day",
+    "display_label",
+    "load_scenario",
+    "parse_override",
+]
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+GRADES = ("high", "medium", "standard")
+Clock = Literal["elapsed_hours", "working_hours", "working_days"]
+_NAME = re.compile(r"[a-z][a-z0-9_]*")  # used with fullmatch: "reading\n" is not a name
+
+# Physical bounds: every number in a scenario has one, so that a typo (1e300, 2**63) is an
+# input error here rather than an overflow deep in numpy or simpy.
+MAX_DAYS = 3660  # the longest run: ten years
+MAX_HOURS = MAX_DAYS * 24.0
+MAX_PEOPLE = 10_000  # posts in one roster
+MAX_COUNT = 1_000_000  # referrals (a backlog, a queue threshold)
+MAX_REFERRALS_PER_DAY = 100_000.0  # force-wide demand; England and Wales is ≈8,000 a day
+MAX_WEIGHT = 1e6  # relative weights and shares before normalising
+MAX_FACTOR = 1000.0  # date multipliers
+MAX_PRIORITY = 1000
+MAX_SHIFT_HOURS = 12.0  # longer shifts need `long_shift = true`
+MAX_BACKLOG_AGE_DAYS = 365.0  # the calendar covers 400 days before the start
+MAX_TARGET_CALENDAR_DAYS = 365  # working-clock targets must fall within about a year
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+MAX_LABEL_CHARS = 100
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+Hours = Annotated[float, Field(ge=0, le=MAX_HOURS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
+
+
+def _in_date_range(day: dt.date) -> dt.date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"must be a date YYYY-MM-DD between {FIRST_DATE} and {LAST_DATE}")
+    return day
+
+
+Date = Annotated[dt.date, AfterValidator(_in_date_range)]
+
+
+def _one_line(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError("must be one line of printable text")
+    return text
+
+
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_one_line)]
+
+
+def display_label(ident: str, label: str | None = None) -> str:
+    """`label` if given, else an identifier title-cased ("summer_2023" → "Summer 2023").
+
+    Text that is not an identifier (a scenario `name` such as "Thames Valley (working
+    figures)") is already written for people and is returned as it is.
+    """
+    if label:
+        return label
+    if not _NAME.fullmatch(ident):
+        return ident
+    return " ".join(word[:1].upper() + word[1:] for word in ident.split("_") if word)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
+
+
+def _hours_of_day(text: str) -> float:
+    """'HH:MM' → hours after midnight; '24:00' is allowed as an end of day."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m.group(2)) >= 60 or int(m.group(1)) * 60 + int(m.group(2)) > 24 * 60:
+        raise ValueError(f"must be a time 'HH:MM' between 00:00 and 24:00, got {text!r}")
+    return int(m.group(1)) + int(m.group(2)) / 60.0
+
+
+class Shift(_Frozen):
+    """A recurring shift; `share` of the roster's headcount is on duty during it."""
+
+    days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(min_length=1)
+    start: str = "09:00"
+    end: str = "17:00"
+    share: Weight = 1.0
+    long_shift: bool = False  # explicit opt-in for shifts over MAX_SHIFT_HOURS
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        _hours_of_day(v)
+        return v
+
+    @model_validator(mode="after")
+    def _length(self) -> Shift:
+        if _hours_of_day(self.start) == _hours_of_day(self.end):
+            raise ValueError(f"impossible shift: starts and ends at the same time ({self.start})")
+        if self.length_hours > MAX_SHIFT_HOURS and not self.long_shift:
+            overnight = " (an end at or before the start runs past midnight)" \
+                if _hours_of_day(self.end) <= self.start_hours else ""
+            raise ValueError(
+                f"shift {self.start}-{self.end} is {self.length_hours:g} hours long{overnight}; "
+                f"shifts over {MAX_SHIFT_HOURS:g} hours need long_shift = true"
+            )
+        return self
+
+    @property
+    def start_hours(self) -> float:
+        return _hours_of_day(self.start)
+
+    @property
+    def length_hours(self) -> float:
+        """Shifts ending at or before their start run past midnight."""
+        return (_hours_of_day(self.end) - self.start_hours) % 24 or 24.0
+
+
+OFFICE_HOURS = (Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"]),)
+
+
+class Roster(_Frozen):
+    """People on duty by time of week: `headcount` × each covering shift's `share`.
+
+    `headcount` is the funded posts; `vacancies` (a count) or `vacancy_share` of them are
+    unfilled at the start. Absences (staffing.*) reduce who is on duty further.
+    """
+
+    headcount: People
+    shifts: list[Shift] = Field(default_factory=lambda: list(OFFICE_HOURS), min_length=1)
+    vacancies: People | None = None
+    vacancy_share: Share | None = None
+    skip_bank_holidays: bool = False
+
+    @model_validator(mode="after")
+    def _vacancies(self) -> Roster:
+        if self.vacancies is not None and self.vacancy_share is not None:
+            raise ValueError("give vacancies (a count) or vacancy_share, not both")
+        if self.vacancies is not None and self.vacancies > self.headcount:
+            raise ValueError(f"vacancies ({self.vacancies}) exceed headcount ({self.headcount})")
+        return self
+
+    @property
+    def vacant_posts(self) -> int:
+        if self.vacancies is not None:
+            return self.vacancies
+        return round((self.vacancy_share or 0.0) * self.headcount)
+
+
+class Target(_Frozen):
+    """A deadline: `amount` on a named clock, counted from creation or from MASH receipt.
+
+    "creation" is when the incident's referral was created (the 72-hour rule);
+    "mash_receipt" is when the RPA handed it to the MASH staff queue.
+    """
+
+    amount: Hours  # in the clock's unit; working clocks are bounded by Scenario too
+    clock: Clock = "elapsed_hours"
+    starts_at: Literal["creation", "mash_receipt"] = "creation"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> Target:
+        if self.clock == "working_days" and self.amount != int(self.amount):
+            raise ValueError(f"working_days needs a whole number, got {self.amount}")
+        return self
+
+
+class Run(_Frozen):
+    start_date: Date = dt.date(2025, 4, 7)
+    duration_days: float = Field(default=119.0, gt=0, le=MAX_DAYS)
+    warmup_days: float = Field(default=28.0, ge=0, le=MAX_DAYS)
+
+    @model_validator(mode="after")
+    def _window(self) -> Run:
+        if self.warmup_days >= self.duration_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days:g}) must be less than duration_days "
+                f"({self.duration_days:g})"
+            )
+        return self
+
+
+class Reporting(_Frozen):
+    wait_thresholds_hours: list[Annotated[float, Field(gt=0, le=MAX_HOURS)]] = Field(
+        default_factory=lambda: [1.0, 4.0, 24.0, 72.0]
+    )
+    audit_date: Date | None = None  # point-in-time audit at 00:00 on this day
+
+
+class WorkingCalendarConfig(_Frozen):
+    day_start_hour: float = Field(default=9.0, ge=0, lt=24)
+    day_end_hour: float = Field(default=17.0, gt=0, le=24)
+    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"], min_length=1
+    )
+    exclude_bank_holidays: bool = True
+
+    @model_validator(mode="after")
+    def _day(self) -> WorkingCalendarConfig:
+        if self.day_end_hour <= self.day_start_hour:
+            raise ValueError("day_end_hour must be after day_start_hour")
+        return self
+
+
+class DateMultiplier(_Frozen):
+    """Demand × `factor` on every day from `start` to `end` inclusive (e.g. festive)."""
+
+    start: Date
+    end: Date
+    factor: float = Field(ge=0, le=MAX_FACTOR)
+    label: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateMultiplier:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+def date_factors_per_day(
+    multipliers: list[DateMultiplier], start: dt.date, n_days: int
+) -> np.ndarray:
+    """Product of the multipliers covering each day from `start` (1 where none does).
+
+    Used for demand (`arrivals.date_multipliers`) and for leave (`staffing.leave.peaks`).
+    """
+    factor = np.ones(n_days)
+    for m in multipliers:
+        lo, hi = max(0, (m.start - start).days), min(n_days, (m.end - start).days + 1)
+        if lo < hi:
+            factor[lo:hi] *= m.factor
+    return factor
+
+
+def _flat(n: int) -> list[float]:
+    return [1.0] * n
+
+
+class Arrivals(_Frozen):
+    """Force-wide referral demand; hubs take `demand_share` of it.
+
+    mode "profile": non-homogeneous Poisson with rate
+    referrals_per_day/24 × day_of_week × hour_of_day (normalised to mean 1 over the
+    week) × any date multiplier. mode "constant": homogeneous Poisson.
+    """
+
+    mode: Literal["profile", "constant"] = "profile"
+    referrals_per_day: float = Field(default=180.0, ge=0, le=MAX_REFERRALS_PER_DAY)
+    day_of_week_weights: list[Weight] = Field(
+        default_factory=lambda: _flat(7), min_length=7, max_length=7
+    )
+    hour_of_day_weights: list[Weight] = Field(
+        default_factory=lambda: _flat(24), min_length=24, max_length=24
+    )
+    date_multipliers: list[DateMultiplier] = Field(default_factory=list)
+    growth_per_year: float = Field(default=0.0, ge=-0.9, le=10.0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Arrivals:
+        if sum(self.day_of_week_weights) <= 0 or sum(self.hour_of_day_weights) <= 0:
+            raise ValueError("day_of_week_weights and hour_of_day_weights need a positive sum")
+        return self
+
+
+class GradeMix(_Frozen):
+    """Weights of each risk grade (normalised to sum 1)."""
+
+    high: Weight = 0.08
+    medium: Weight = 0.32
+    standard: Weight = 0.60
+
+    @model_validator(mode="after")
+    def _some(self) -> GradeMix:
+        if self.high + self.medium + self.standard <= 0:
+            raise ValueError("grade weights need a positive sum")
+        return self
+
+    def probabilities(self) -> tuple[float, float, float]:
+        total = self.high + self.medium + self.standard
+        return (self.high / total, self.medium / total, self.standard / total)
+
+
+class GradeShares(_Frozen):
+    """A share (0–1) for each risk grade."""
+
+    high: Share = 0.0
+    medium: Share = 0.0
+    standard: Share = 0.0
+
+
+class ReferralType(_Frozen):
+    """A kind of referral. Strategy-discussion need is either one share for the type or,
+    more faithfully, a share per risk grade (`strategy_discussion_share_by_grade`, which
+    then replaces `strategy_discussion_share`)."""
+
+    share: Weight
+    grade_mix: GradeMix = GradeMix()
+    early_notification: bool = False
+    strategy_discussion_share: Share = 0.0
+    strategy_discussion_share_by_grade: GradeShares | None = None
+
+    def sd_share_by_grade(self) -> tuple[float, float, float]:
+        g = self.strategy_discussion_share_by_grade
+        if g is None:
+            return (self.strategy_discussion_share,) * 3
+        return (g.high, g.medium, g.standard)
+
+
+class Grade(_Frozen):
+    priority: int = Field(ge=0, le=MAX_PRIORITY,
+                          description="lower is served first under 'risk' discipline")
+    decision_target: Target
+    handling_minutes: Distribution
+
+
+class OfficerAssessment(_Frozen):
+    delay_hours: Distribution = Field(
+        default_factory=lambda: Lognormal(median=18.0, sigma=1.5)
+    )
+    # what-if: "submit within N hours"
+    cap_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
+
+
+class Rpa(_Frozen):
+    """The robot: scans for the officer's assessment, then grades and hands over."""
+
+    enabled: bool = True
+    scan_hours: list[Hours] = Field(
+        default_factory=lambda: [0.0, 24.0, 48.0, 72.0], min_length=1
+    )
+    early_notification: bool = True
+    early_notification_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=5, mode=10, max=20)
+    )
+    early_notification_queue_as: Literal["high", "medium", "standard"] = "high"
+    # "extra_work": the notification is extra, ungraded work and the referral still waits
+    # for the RPA (as found); "early_handover": staff take the case on from the
+    # notification, so the referral itself reaches them at creation (a revised process).
+    early_notification_mode: Literal["extra_work", "early_handover"] = "extra_work"
+    staff_need_assessment: bool = False  # true: no decision before the officer's assessment
+
+    @field_validator("scan_hours")
+    @classmethod
+    def _sorted(cls, v: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("scan_hours must be strictly increasing")
+        return v
+
+
+class Sharing(_Frozen):
+    share_with_partners: Share = 0.70
+    sharing_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=10, mode=15, max=30)
+    )
+
+
+class Queue(_Frozen):
+    discipline: Literal["fifo", "risk", "deadline"] = "fifo"
+    at_shift_end: Literal["finish", "handback"] = "finish"
+
+
+class StrategyDiscussions(_Frozen):
+    deadline: Target = Target(amount=72.0, clock="elapsed_hours")
+    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
+    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
+    scheduling_delay_hours: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    discipline: Literal["fifo", "deadline"] = "deadline"
+    held_by: Literal["attendees", "staff"] = "attendees"
+    staff_queue_as: Literal["high", "medium", "standard"] = "high"
+
+
+class Leave(_Frozen):
+    """Annual leave: entitlement per person, taken more in `peaks` (e.g. school holidays)."""
+
+    entitlement_days_per_year: float = Field(default=0.0, ge=0, le=260)
+    peaks: list[DateMultiplier] = Field(default_factory=list)
+
+
+class Sickness(_Frozen):
+    """Random absence episodes per person: a Poisson rate and a length in calendar days."""
+
+    episodes_per_year: float = Field(default=0.0, ge=0, le=50)
+    duration_days: Distribution = Field(default_factory=lambda: Lognormal(median=3.0, sigma=0.8))
+
+
+class Recruitment(_Frozen):
+    """Vacancies at the start are filled after a lead time; starters learn for a while."""
+
+    enabled: bool = False
+    lead_time_days: Distribution = Field(default_factory=lambda: Fixed(value=90.0))
+    new_starter_productivity: float = Field(default=0.5, gt=0, le=1)
+    training_period_days: float = Field(default=60.0, ge=0, le=MAX_DAYS)
+
+
+def _overtime_hours() -> list[Shift]:
+    return [Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"], start="17:00", end="20:00"),
+            Shift(days=["Sat", "Sun"], start="09:00", end="17:00")]
+
+
+class Overtime(_Frozen):
+    """Extra staff-hours when a hub's queue passes a threshold, up to a weekly cap."""
+
+    enabled: bool = False
+    trigger: Literal["staff_queue", "oldest_waiting_hours", "sd_pending"] = "staff_queue"
+    threshold: float = Field(default=50.0, ge=0, le=MAX_COUNT)
+    weekly_cap_hours: float = Field(default=0.0, ge=0, le=168.0 * MAX_PEOPLE)
+    extra_staff: int = Field(default=1, ge=1, le=MAX_PEOPLE)
+    block_hours: float = Field(default=1.0, gt=0, le=24)
+    shifts: list[Shift] = Field(default_factory=_overtime_hours, min_length=1)
+
+
+class DegradedResearch(_Frozen):
+    """Under pressure staff cut research short: shorter handling, counted as a risk."""
+
+    enabled: bool = False
+    queue_threshold: Count = 100
+    handling_factor: float = Field(default=0.5, gt=0, le=1)
+
+
+class Staffing(_Frozen):
+    """How capacity varies: absences, abstractions, recruitment, overtime, shortcuts."""
+
+    leave: Leave = Leave()
+    sickness: Sickness = Sickness()
+    abstraction_share: Share = 0.0
+    recruitment: Recruitment = Recruitment()
+    overtime: Overtime = Overtime()
+    degraded_research: DegradedResearch = DegradedResearch()
+    absences_apply_to_sd_attendees: bool = True
+
+
+class Pooling(_Frozen):
+    """Hubs independent, fully pooled, or with a force-wide overflow team."""
+
+    mode: Literal["independent", "pooled", "overflow"] = "independent"
+    overflow_threshold: Count = 20
+    overflow_team: Roster = Roster(headcount=0)
+
+
+class InitialBacklog(_Frozen):
+    """Referrals already waiting for staff at the start, with their ages."""
+
+    count: Count = 0
+    age_days: Distribution = Field(default_factory=lambda: Uniform(low=0.0, high=7.0))
+
+    @model_validator(mode="after")
+    def _ages_in_calendar(self) -> InitialBacklog:
+        oldest = _largest_value(self.age_days)
+        if self.count and not oldest <= MAX_BACKLOG_AGE_DAYS:
+            raise ValueError(
+                f"age_days must stay within 0-{MAX_BACKLOG_AGE_DAYS:g} days: use a bounded "
+                f"distribution (fixed, uniform, triangular or empirical), largest value "
+                f"{oldest:g}"
+            )
+        return self
+
+
+def _largest_value(dist: Any) -> float:
+    """The largest value a distribution can draw (infinity for unbounded ones)."""
+    if isinstance(dist, Fixed):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return dist.high
+    if isinstance(dist, Triangular):
+        return dist.max
+    if isinstance(dist, Empirical):
+        return max(dist.values)
+    return math.inf
+
+
+class Hub(_Frozen):
+    demand_share: Weight
+    staff: Roster
+    sd_attendees: Roster = Roster(headcount=2)
+    initial_backlog: InitialBacklog = InitialBacklog()
+    label: Label | None = None  # display name; default: the hub id title-cased
+
+    def display_label(self, hub_id: str) -> str:
+        """The name to show people (a Hub does not know its own id, so pass it)."""
+        return display_label(hub_id, self.label)
+
+
+def _check_target_span(path: str, target: Target, cal: WorkingCalendarConfig) -> None:
+    """A working-clock target must end within about a year (the calendar's covered range)."""
+    if target.clock == "elapsed_hours":
+        return
+    day_hours = cal.day_end_hour - cal.day_start_hour
+    working_days = target.amount if target.clock == "working_days" else target.amount / day_hours
+    weeks = math.ceil(working_days / len(set(cal.working_days))) + 1
+    span_days = 7 * weeks + 14  # + a fortnight of bank holidays
+    if span_days > MAX_TARGET_CALENDAR_DAYS:
+        raise ValueError(
+            f"{path}: {target.amount:g} {target.clock} takes about {span_days} calendar days "
+            f"with this working calendar; targets must fall within "
+            f"{MAX_TARGET_CALENDAR_DAYS} days"
+        )
+
+
+class Scenario(_Frozen):
+    """A complete, validated scenario. Build with `load_scenario` or `Scenario.from_dict`."""
+
+    name: str = "scenario"
+    description: str = ""
+    label: Label | None = None  # display name; default: `name`, title-cased if an id
+    run: Run = Run()
+    reporting: Reporting = Reporting()
+    calendar: WorkingCalendarConfig = WorkingCalendarConfig()
+    arrivals: Arrivals = Arrivals()
+    referral_types: dict[str, ReferralType] = Field(min_length=1)
+    grades: dict[Literal["high", "medium", "standard"], Grade]
+    officer_assessment: OfficerAssessment = OfficerAssessment()
+    rpa: Rpa = Rpa()
+    sharing: Sharing = Sharing()
+    queue: Queue = Queue()
+    strategy_discussions: StrategyDiscussions = StrategyDiscussions()
+    staffing: Staffing = Staffing()
+    pooling: Pooling = Pooling()
+    hubs: dict[str, Hub] = Field(min_length=1)
+
+    @field_validator("hubs", "referral_types")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            if not _NAME.fullmatch(name):
+                raise ValueError(
+                    f"name {name!r} must be lower case letters, digits and _, "
+                    "starting with a letter"
+                )
+        return v
+
+    @field_validator("grades")
+    @classmethod
+    def _all_grades(cls, v: dict[str, Grade]) -> dict[str, Grade]:
+        missing = [g for g in GRADES if g not in v]
+        if missing:
+            raise ValueError(f"missing grade(s) {', '.join(missing)}: all of {GRADES} are needed")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if sum(t.share for t in self.referral_types.values()) <= 0:
+            raise ValueError("referral_types: shares need a positive sum")
+        if sum(h.demand_share for h in self.hubs.values()) <= 0:
+            raise ValueError("hubs: demand_share values need a positive sum")
+        audit = self.reporting.audit_date
+        if audit is not None:
+            day = (audit - self.run.start_date).days
+            if not self.run.warmup_days <= day <= self.run.duration_days:
+                raise ValueError(
+                    f"reporting.audit_date: {audit} must fall between the end of the warm-up "
+                    f"and the end of the run (days {self.run.warmup_days:g} to "
+                    f"{self.run.duration_days:g} after run.start_date)"
+                )
+        for path, target in self._targets():
+            _check_target_span(path, target, self.calendar)
+        return self
+
+    def _targets(self) -> list[tuple[str, Target]]:
+        out = [(f"grades.{g}.decision_target", grade.decision_target)
+               for g, grade in self.grades.items()]
+        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline)]
+
+    # -- conversions -------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as err:
+            raise ScenarioError(_problems(err, source)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+    def to_toml(self, path: str | Path) -> None:
+        """Write a TOML file that `load_scenario` reads back as an equal Scenario."""
+        from mashsim._io import atomic_write_text
+
+        atomic_write_text(Path(path), tomli_w.dumps(self.to_dict()))
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
+        """A copy with dotted-path values replaced, validated like a file."""
+        data = self.model_dump(mode="python", by_alias=True)  # unset optional keys too
+        problems = []
+        for path, value in overrides.items():
+            try:
+                _set_path(data, path, value)
+            except KeyError as err:
+                problems.append(_printable(f"{source}: {path}: {err.args[0]}"))
+        try:
+            scenario = Scenario.from_dict(data, source=source)
+        except ScenarioError as err:
+            problems += err.problems
+        if problems:
+            raise ScenarioError(problems)
+        return scenario
+
+    # -- derived views used by the model ---------------------------------------
+
+    @property
+    def display_label(self) -> str:
+        """The name to show people: `label`, else `name` (title-cased if an identifier)."""
+        return display_label(self.name, self.label)
+
+    def hub_display_label(self, hub: str) -> str:
+        """The display name of one hub (its `label`, else its id title-cased)."""
+        return self.hubs[hub].display_label(hub)
+
+    @property
+    def hub_names(self) -> list[str]:
+        return list(self.hubs)
+
+    @property
+    def type_names(self) -> list[str]:
+        return list(self.referral_types)
+
+    def hub_rate_per_day(self, hub: str) -> float:
+        total = sum(h.demand_share for h in self.hubs.values())
+        return self.arrivals.referrals_per_day * self.hubs[hub].demand_share / total
+
+    @property
+    def warmup_hours(self) -> float:
+        return self.run.warmup_days * 24.0
+
+    @property
+    def horizon_hours(self) -> float:
+        return self.run.duration_days * 24.0
+
+    @property
+    def audit_hours(self) -> float | None:
+        audit = self.reporting.audit_date
+        return None if audit is None else (audit - self.run.start_date).days * 24.0
+
+
+def _problems(err: ValidationError, source: str) -> list[str]:
+    """One line per problem, `FILE: key.path: message`, whatever the input's text."""
+    out = []
+    for e in err.errors(include_url=False):
+        parts, _ = _resolve(e["loc"])
+        loc = ".".join(parts)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key" + _did_you_mean(str(e["loc"][-1]), _allowed_keys(e["loc"][:-1]))
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        elif e["type"].startswith("date"):
+            msg = f"must be a date YYYY-MM-DD (e.g. 2025-04-07), got {_shown(e['input'])}"
+        elif "input" in e and not isinstance(e["input"], dict | list):
+            shown = _shown(e["input"])
+            msg = msg if shown in msg else f"{msg}, got {shown}"
+        if not loc and _PATH_PREFIX.match(msg):  # a scenario-wide check that names its key
+            loc, msg = msg.split(": ", 1)
+        out.append(_printable(f"{source}: {loc or '(top level)'}: {msg}"))
+    return out
+
+
+_PATH_PREFIX = re.compile(r"[a-z_]+(\.[a-z0-9_]+)+: ")
+
+
+def _printable(text: str) -> str:
+    """Escape control characters (newlines included): a problem is always one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _did_you_mean(word: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional: the type a value at this place must have."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _model_field(model: type[BaseModel], key: Any) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return None
+
+
+def _union_member(union: Any, tag: Any) -> Any:
+    """The member of a tagged union (the distributions) whose `dist` is `tag`."""
+    for member in typing.get_args(union):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            dist = member.model_fields.get("dist")
+            if dist is not None and dist.default == tag:
+                return member
+    return None
+
+
+def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
+    """Walk an error location through the schema: its key parts (without the union tags
+    pydantic inserts) and the type expected at its end (None where unknown)."""
+    tp: Any = Scenario
+    parts: list[str] = []
+    for part in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            member = _union_member(tp, part)
+            if member is not None:
+                tp = member
+                continue
+            tp = None
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            tp = _model_field(tp, part)
+        elif origin in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            tp = None
+        if part != "[key]":  # a bad dict key: the key itself is already in the path
+            parts.append(str(part))
+    return parts, _unwrap(tp)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    _, tp = _resolve(loc)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [info.alias or name for name, info in tp.model_fields.items()]
+    return []
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise KeyError(f"no list item {part!r} (the list has {len(node)} items)")
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                known = sorted(map(str, node))
+                raise KeyError(f"unknown key {part!r}{_did_you_mean(part, known)} "
+                               f"(known here: {', '.join(known) or 'none'})")
+            key = part
+        else:
+            raise KeyError(f"{'.'.join(parts[:i])} is a value, not a table")
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'a.b=VALUE' → ('a.b', value); VALUE is read as TOML, else taken as a string."""
+    if "=" not in text:  # `--set key 5` leaves `key` here and takes 5 as the scenario
+        raise ScenarioError([_printable(
+            f"--set {text}: --set expects PATH=VALUE as one argument, "
+            f"e.g. --set hubs.reading.staff.headcount=12")])
+    path, raw = (s.strip() for s in text.split("=", 1))
+    if not path:
+        raise ScenarioError([_printable(f"--set {text}: --set expects PATH=VALUE; PATH is empty")])
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except (ValueError, RecursionError):  # not TOML (TOMLDecodeError is a ValueError): text
+        value = raw
+    return path, value
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario; problems name the file and key path."""
+    p = Path(path)
+    name = _printable(str(p))
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise ScenarioError([f"{name}: cannot read: {err.strerror or err}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (some Windows editors) is fine
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ScenarioError([f"{name}: not UTF-8 text: byte 0x{raw[err.start]:02x} on line "
+                             f"{line}; save the file as UTF-8"]) from None
+    try:
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise ScenarioError([f"{name}: not valid TOML: nested too deeply"]) from None
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
+        raise ScenarioError([_printable(f"{name}: not valid TOML: {err}")]) from None
+    return Scenario.from_dict(data, source=name)
+
