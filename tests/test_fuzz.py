@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mashsim import cli
@@ -209,6 +209,7 @@ def test_mutated_scenarios_end_cleanly(case: tuple[str, dict[str, Any]], tmp_pat
                                           "--workers", "1", "--format", "json"])
     except _Hung as hung:  # a refusal should have come first
         pytest.fail(f"{hung}: {tomli_w.dumps(doc)[:3000]}")
+    event(f"exit {status}")  # --hypothesis-show-statistics: how many ran, how many refused
     check_clean_end(status, stdout, stderr)
 
 
