@@ -27,7 +27,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 # Each module registers its subcommands; a module not yet written is skipped.
 COMMAND_MODULES = ("mashsim.cli_run", "mashsim.cli_sweep", "mashsim.cli_report",
-                   "mashsim.cli_fit")
+                   "mashsim.cli_fit", "mashsim.cli_app")
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
