@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import time
 from typing import Any
 
 import streamlit as st
@@ -36,6 +37,7 @@ from mashsim.plots import to_png
 from mashsim.scenario import Scenario
 
 POLL_S = 0.5
+HUBS_PER_ROW = 2
 ss = st.session_state
 
 
@@ -120,9 +122,11 @@ def draw_controls(sc: Scenario, token: str) -> dict[str, Any]:
     chosen: dict[str, Any] = {}
     cs = controls(sc)
     with st.expander("Posts and vacancies by hub", expanded=True):
-        for hub_controls in _by_hub(cs, sc):
-            cols = st.columns(len(hub_controls))
-            for col, c in zip(cols, hub_controls, strict=True):
+        per_hub = _by_hub(cs, sc)
+        for first in range(0, len(per_hub), HUBS_PER_ROW):  # two hubs a row: fits a laptop
+            row = [c for hub_controls in per_hub[first:first + HUBS_PER_ROW]
+                   for c in hub_controls]
+            for col, c in zip(st.columns(max(len(row), 4)), row, strict=False):
                 with col:
                     chosen[c.key] = widget(c, token)
     with st.expander("Process and demand", expanded=True):
@@ -149,7 +153,8 @@ def start_run(base: Scenario, other: Scenario, settings: RunSettings,
         jobs[name] = manager().submit(key, simulate_job, (sc, settings.replications,
                                                           settings.seed, default_workers()),
                                       total=settings.replications)
-    ss["active"] = {**jobs, "changes": delta, "settings": settings, "scenario": other}
+    ss["active"] = {**jobs, "changes": delta, "settings": settings, "scenario": other,
+                    "clicked_s": time.monotonic()}
 
 
 def finish_run() -> None:
@@ -163,8 +168,7 @@ def finish_run() -> None:
         return
     ss["active"] = None
     if states == {"done"}:
-        elapsed = max(j.elapsed_s for j in jobs if j.total is not None) if any(
-            j.total is not None for j in jobs) else 0.0
+        elapsed = max(j.finished_s or 0.0 for j in jobs) - active["clicked_s"]
         ss["shown"] = {"base": jobs[0].result, "other": jobs[1].result,
                        "changes": active["changes"], "elapsed_s": elapsed,
                        "settings": active["settings"]}
@@ -211,7 +215,8 @@ def results_section() -> None:
     st.subheader("Results: what-if against the baseline")
     st.caption(f"{other.replications} replications, seed {other.seed}, the same random numbers "
                f"for both (paired 95 % CIs: a change whose CI excludes 0 is real). "
-               f"Finished in {shown['elapsed_s']:.1f} s.")
+               f"Click to result: {max(0.0, shown['elapsed_s']):.1f} s (settings already "
+               f"run come from the cache).")
     if shown["changes"]:
         st.table([{"Input": k, "Baseline": str(_baseline_value(sc, k)), "What-if": str(v)}
                   for k, v in shown["changes"].items()])
@@ -219,7 +224,9 @@ def results_section() -> None:
         st.caption("No input changed: the what-if is the baseline.")
     cols = st.columns(4)
     for col, h in zip(cols, cmp.headline(diffs), strict=True):
-        col.metric(h["label"], h["value"], delta=h["change"], delta_color="inverse",
+        moved = not h["change"].startswith("0.0")  # no arrow for "no change"
+        col.metric(h["label"], h["value"], delta=h["change"] if moved else None,
+                   delta_color="inverse",
                    help=f"{h['metric']}, all hubs: what-if mean; change vs baseline [95 % CI]")
     st.markdown("#### Breaches by hub")
     figure_html(cmp.breach_figure(sc, diffs),
