@@ -252,8 +252,7 @@ def page(tmp_path, monkeypatch, two_hubs):
 
 
 def _by_label(widgets, label: str):
-    """The widget labelled `label` (as shown: the page escapes Markdown in labels)."""
-    return next(w for w in widgets if w.label in (label, markdown_text(label)))
+    return next(w for w in widgets if w.label == label)
 
 
 def _run_until_results(at, timeout_s: float = 60.0):

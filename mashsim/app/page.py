@@ -102,7 +102,8 @@ def run_settings(sc: Scenario) -> RunSettings:
 
 def widget(c: Control, token: str) -> Any:
     """Draw one control; its key carries the scenario's token so a new scenario resets it."""
-    key, label = f"{token}:{c.key}", markdown_text(c.label)
+    key = f"{token}:{c.key}"
+    label = c.label.replace(c.subject, markdown_text(c.subject), 1) if c.subject else c.label
     if c.kind == "choice":
         return st.selectbox(label, c.options, index=c.options.index(c.value), key=key,
                             help=c.help)
@@ -168,6 +169,7 @@ def finish_run() -> None:
         return
     ss["active"] = None
     if states == {"done"}:
+        ss["runs"] = ss.get("runs", 0) + 1
         elapsed = max(j.finished_s or 0.0 for j in jobs) - active["clicked_s"]
         ss["shown"] = {"base": jobs[0].result, "other": jobs[1].result,
                        "changes": active["changes"], "elapsed_s": elapsed,
@@ -213,8 +215,9 @@ def results_section() -> None:
     sc = base.scenario
     diffs = cmp.comparison(base, other)
     st.subheader("Results: what-if against the baseline")
-    st.caption(f"{other.replications} replications, seed {other.seed}, the same random numbers "
-               f"for both (paired 95 % CIs: a change whose CI excludes 0 is real). "
+    st.caption(f"Run {ss.get('runs', 1)}: {other.replications} replications, seed "
+               f"{other.seed}, the same random numbers for both (paired 95 % CIs: a change "
+               f"whose CI excludes 0 is real). "
                f"Click to result: {max(0.0, shown['elapsed_s']):.1f} s (settings already "
                f"run come from the cache).")
     if shown["changes"]:
@@ -381,7 +384,7 @@ def main() -> None:
             ss.pop("run_problems", None)
             ss.pop("run_note", None)
             start_run(base, other, settings, changes(sc, chosen))
-            running = True
+            st.rerun()  # draw the page again with Run disabled while it runs
         if running:
             run_progress()
         if ss.get("run_problems"):
@@ -395,4 +398,5 @@ def main() -> None:
         downloads_tab(other)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs the page as __main__; worker processes
+    main()  # that import it (as __mp_main__) must not draw it

@@ -55,6 +55,7 @@ class Control:
     options: tuple[str, ...] = ()
     help: str = ""
     also: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    subject: str = ""  # the scenario's text inside `label` (a hub's name): shown as data
     items: int = 0  # list length where `key` has a `*`
 
 
@@ -77,7 +78,8 @@ def post_controls(scenario: Scenario) -> list[Control]:
                     label=f"{scenario.hub_display_label(hub)}: posts",
                     kind="int", value=h.staff.headcount, group="posts",
                     minimum=0, maximum=MAX_POSTS, step=1,
-                    help="funded caseworker posts on the roster")
+                    help="funded caseworker posts on the roster",
+                    subject=scenario.hub_display_label(hub))
             for hub, h in scenario.hubs.items()]
 
 
@@ -91,7 +93,8 @@ def _vacancy_controls(scenario: Scenario) -> list[Control]:
             kind="int", value=h.staff.vacant_posts, group="vacancies",
             minimum=0, maximum=MAX_POSTS, step=1,
             help="posts unfilled at the start (at most the posts)",
-            also=tuple((f"hubs.{hub}.staff.{k}", v) for k, v in also)))
+            also=tuple((f"hubs.{hub}.staff.{k}", v) for k, v in also),
+            subject=scenario.hub_display_label(hub)))
     return out
 
 
