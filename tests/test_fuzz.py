@@ -87,8 +87,18 @@ def mutated_scenarios(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     name = draw(st.sampled_from(sorted(BASES)))
     doc = json.loads(json.dumps(BASES[name], default=str))  # deep copy; dates come back below
     doc = _restore_dates(doc, BASES[name])
+    plausible = draw(st.booleans())  # half the examples are what-ifs that should run
     for _ in range(draw(st.integers(1, 3))):
         paths = _leaves(doc)
+        if plausible:
+            numbers = [p for p in paths if _is_number(_get(doc, p))]
+            if not numbers:
+                break
+            target = draw(st.sampled_from(numbers))
+            parent, key = _get(doc, target[:-1]), target[-1]
+            scaled = parent[key] * draw(st.sampled_from([0, 0.1, 0.5, 1.5, 2, 5]))
+            parent[key] = round(scaled) if isinstance(parent[key], int) else scaled
+            continue
         target = draw(st.sampled_from(paths))
         parent = _get(doc, target[:-1])
         action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add"]))
@@ -100,6 +110,10 @@ def mutated_scenarios(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         else:
             parent[key] = draw(values)
     return name, doc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _restore_dates(copy: Any, original: Any) -> Any:
