@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mashsim.calibrate.eventlog import (
     EventLogReader,
@@ -45,13 +44,13 @@ from mashsim.calibrate.eventlog import (
     simulated_log_frame,
 )
 from mashsim.errors import ScenarioError
-from mashsim.experiment.replications import confidence_interval
 from mashsim.metrics.compute import breach_flags
 from mashsim.model.referrals import target_deadline_hours
 from mashsim.model.replication import build_calendar, run_replication
 from mashsim.model.rpa import handover_offset_hours
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import GRADES, Scenario, Target
+from mashsim.stats import mean_ci, prediction_interval
 
 __all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
 
@@ -194,13 +193,8 @@ def _bounds(metric: str) -> tuple[float, float]:
 
 def _band(values: list[float], bounds: tuple[float, float]) -> dict[str, float | None]:
     """Mean, 95 % CI and 95 % prediction band, both cut to the metric's range `bounds`."""
-    ci = confidence_interval(values, bounds=bounds)
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)])
-    lo = hi = math.nan
-    if x.size >= 2:  # 95 % prediction interval for one more history: mean ± t·sd·√(1+1/R)
-        half = stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
-        lo, hi = max(bounds[0], x.mean() - half), min(bounds[1], x.mean() + half)
-    return {**ci, "band_low": _f(lo), "band_high": _f(hi)}
+    lo, hi = prediction_interval(values, bounds=bounds)  # mean ± t·sd·√(1+1/R)
+    return {**mean_ci(values, bounds=bounds), "band_low": _f(lo), "band_high": _f(hi)}
 
 
 def _f(x: float) -> float | None:

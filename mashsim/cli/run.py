@@ -18,6 +18,7 @@ from mashsim.metrics.registry import metric_info, metrics_help
 from mashsim.progress import stream
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import Scenario, load_scenario
+from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_table", "progress_callback", "register", "window_text"]
 
@@ -104,13 +105,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _cell(ci: dict[str, Any], scale: float, decimals: int) -> str:
-    if ci["mean"] is None:
-        return "n/a"
-    text = f"{ci['mean'] * scale:.{decimals}f}"
-    if ci["ci_low"] is not None:
-        half = (ci["ci_high"] - ci["ci_low"]) * scale / 2
-        text += f" ±{half:.{decimals if half < 10 else 0}f}"  # two digits say enough
-    return text
+    """'4.9 ±1.2': mean ± half-width; a half of 10 or more loses its decimals (two digits
+    say enough)."""
+    return format_ci(ci, fixed(decimals), form="half", scale=scale,
+                     half_number=lambda h: f"{h:.{decimals if h < 10 else 0}f}")
 
 
 def _moment(when: dt.datetime) -> str:

@@ -16,6 +16,7 @@ from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
 from mashsim.progress import own_line
 from mashsim.safe_text import csv_frame, terminal
+from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_plan", "format_sweep", "register"]
 
@@ -181,12 +182,8 @@ def _num(v: Any) -> float | None:
 
 
 def _ci_text(mean: Any, low: Any, high: Any, scale: float, decimals: int) -> str:
-    m, lo, hi = _num(mean), _num(low), _num(high)
-    if m is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return f"{m * scale:.{decimals}f}"
-    return f"{m * scale:.{decimals}f} ±{(hi - lo) * scale / 2:.{decimals}f}"
+    return format_ci({"mean": mean, "ci_low": low, "ci_high": high}, fixed(decimals),
+                     form="half", scale=scale)
 
 
 def _grid(head: list[str], body: list[list[str]]) -> list[str]:

@@ -26,7 +26,6 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
 
 from mashsim.errors import ScenarioError
 from mashsim.experiment.replications import confidence_interval
@@ -37,6 +36,7 @@ from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, per_clock_hour, staff_balance
 from mashsim.safe_text import plot_label
 from mashsim.scenario.schema import DAY_NAMES, GRADES, Scenario
+from mashsim.stats import fixed, format_ci, half_width
 
 __all__ = [
     "GRADE_COLOURS",
@@ -152,8 +152,7 @@ def _scale_ci(ci: Mapping[str, Any], scale: float) -> tuple[float, float, float]
 def _t_band(frame: pd.DataFrame, by: str, value: str, level: float = 0.95) -> pd.DataFrame:
     """Mean and Student-t CI of `value` across replications, for each `by`."""
     g = frame.groupby(by)[value].agg(["mean", "std", "count"])
-    q = stats.t.ppf(0.5 + level / 2.0, np.maximum(g["count"] - 1, 1))
-    half = np.where(g["count"] > 1, q * g["std"] / np.sqrt(g["count"]), np.nan)
+    half = half_width(g["std"], g["count"], level)
     return g.assign(ci_low=g["mean"] - half, ci_high=g["mean"] + half)
 
 
@@ -224,11 +223,7 @@ def _backlog_panel(ax: Any, data: pd.DataFrame, metrics: Mapping[str, Any], rate
 
 
 def _pct_ci(mean: float, lo: float, hi: float) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    if math.isnan(lo):
-        return f"{mean:.0f} %"
-    return f"{mean:.0f} % [{lo:.0f}–{hi:.0f}]"
+    return format_ci({"mean": mean, "ci_low": lo, "ci_high": hi}, fixed(0), unit=" %")
 
 
 def breach_by_hub(results: Results,
