@@ -14,6 +14,7 @@ from mashsim.errors import ScenarioError
 from mashsim.experiment.cache import Interrupted
 from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
+from mashsim.metrics.registry import metric_info
 from mashsim.progress import own_line
 from mashsim.safe_text import csv_frame, terminal
 from mashsim.stats import fixed, format_ci
@@ -22,12 +23,13 @@ __all__ = ["format_plan", "format_sweep", "register"]
 
 EXIT_INTERRUPTED = 130
 SWEEP_BUDGET_WITH_PRECISION = 100
-# (metric, heading, scale, decimals) shown by the sweep table (force-wide scope)
+# (metric, heading) shown by the sweep table; scale (fractions in %) and decimals come
+# from the metric registry
 SWEEP_TABLE = (
-    ("sd_breach_72h", "SD >72h %", 100.0, 1),
-    ("decision_target_breach", "target breach %", 100.0, 1),
-    ("backlog_mean", "backlog", 1.0, 1),
-    ("staff_wait_hours_mean", "wait h", 1.0, 1),
+    ("sd_breach_72h", "SD >72h %"),
+    ("decision_target_breach", "target breach %"),
+    ("backlog_mean", "backlog"),
+    ("staff_wait_hours_mean", "wait h"),
 )
 # (metric, heading) shown beside a plan's targets, in %: now → at the answer
 PLAN_CONTEXT = (
@@ -207,7 +209,7 @@ def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
     scopes = list(dict.fromkeys(["overall", *changed, *hubs]))
     indexed = frame.set_index(["scope", "point", "metric"])
     head = ["scope", "point", *paths]
-    for _, title, _, _ in SWEEP_TABLE:
+    for _, title in SWEEP_TABLE:
         head += [title, "Δ"]
     points = sorted(frame["point"].unique())
     body = [_sweep_row(frame, indexed, scope, p, paths) for scope in scopes for p in points]
@@ -223,7 +225,9 @@ def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
 def _sweep_row(frame, indexed, scope: str, p: int, paths: list[str]) -> list[str]:
     first = frame[frame["point"] == p].iloc[0]
     row = ["all hubs" if scope == "overall" else scope, str(p), *(str(first[c]) for c in paths)]
-    for metric, _, scale, dec in SWEEP_TABLE:
+    for metric, _ in SWEEP_TABLE:
+        info = metric_info(metric)
+        scale, dec = info.kind.scale, info.decimals
         if (scope, p, metric) not in indexed.index:
             row += ["n/a", ""]
             continue

@@ -217,7 +217,7 @@ def _overtime(w: Window) -> float:
 
 REGISTRY = Registry([
     Metric("referrals_arrived", COUNT, "referrals arrived in the window",
-           "referrals arrived", lambda w: float(w.incl.sum())),
+           "referrals arrived", lambda w: float(w.incl.sum()), decimals=0),
     Metric("referrals_completed", COUNT, "of those, decided by the end", "referrals decided",
            lambda w: float(w.done.sum())),
     Metric("referrals_open_at_end", COUNT, "of those, still undecided at the end",
@@ -229,7 +229,7 @@ REGISTRY = Registry([
            "mean wait for staff, {} risk", _grades,
            lambda w, g: w.mean_wait(w.queued & (w.refs.grade_idx == g))),
     Family("staff_wait_over_{h}h", FRACTION, "share waiting for staff over {} hours",
-           "waits over {}", _thresholds,
+           "waits over {}h", _thresholds,
            lambda w, h: ratio((w.wait[w.queued] > h).sum(), w.queued.sum()), fixed=False,
            pattern_label="share waiting for staff over h hours (one per "
                          "reporting.wait_thresholds_hours)",
@@ -259,7 +259,7 @@ REGISTRY = Registry([
     Metric("oldest_waiting_days_at_end", DAYS, "oldest referral waiting for a decision at "
            "end", "oldest waiting at end", lambda w: w.at_end[2], when="end"),
     Metric("staff_utilisation", FRACTION, "staff utilisation (busy share of rostered time)",
-           "staff utilisation", lambda w: w.utilisation()),
+           "staff utilisation", lambda w: w.utilisation(), decimals=0),
     Metric("early_notifications", COUNT, "early notifications sent", "early notifications",
            lambda w: float((w.v.notifications >= w.warmup).sum())),
     Metric("overtime_hours", STAFF_HOURS, "overtime worked", "overtime", _overtime),
