@@ -167,7 +167,12 @@ class Registry:
         return [name for name, _ in self.functions(scenario)]
 
     def info(self, name: str) -> Metric:
-        """Metadata of any metric name, a family's pattern or possible member included."""
+        """Metadata of any metric name, a family's pattern or possible member included.
+
+        A name two families could claim (`staff_wait_over_4h_high` fits both
+        `staff_wait_over_{h}h` and `staff_wait_over_{h}h_high`) goes to the family whose
+        pattern says more of it (the longer fixed text)."""
+        claims: list[tuple[int, Metric]] = []
         for e in self.entries:
             if isinstance(e, Metric):
                 if e.name == name:
@@ -175,8 +180,10 @@ class Registry:
             elif name == e.pattern:
                 return e.member(e.placeholder)
             elif (suffix := e.suffix(name)) is not None:
-                return e.member(suffix)
-        raise KeyError(f"unknown metric {name!r}")
+                claims.append((len(e.pattern), e.member(suffix)))
+        if not claims:
+            raise KeyError(f"unknown metric {name!r}")
+        return max(claims, key=lambda c: c[0])[1]
 
     def compute(self, window: Window) -> dict[str, float]:
         return {name: f(window) for name, f in self.functions(window.scenario)}
