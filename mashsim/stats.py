@@ -132,7 +132,9 @@ def format_ci(ci: Mapping[str, Any], number: Callable[[float], str] | None = Non
     (100 for a fraction shown in %). A missing mean is "n/a"; a missing interval leaves
     the mean alone.
     """
-    mean, lo, hi = ci.get("mean"), ci.get("ci_low"), ci.get("ci_high")
+    mean: Any = ci.get("mean")
+    lo: Any = ci.get("ci_low")
+    hi: Any = ci.get("ci_high")
     if _missing(mean):
         return "n/a"
     number = number or fixed(1)

@@ -260,11 +260,9 @@ def format_plan(frame) -> str:
                  str(int(needed)) if feasible else f"> {row['search_limit']}"]
         for m in metrics:
             label = "at_needed" if feasible else "at_limit"
-            cell = _ci_text(*(row[f"{m}_{label}_{k}"] for k in ("mean", "ci_low", "ci_high")),
-                            1.0, 3)
+            cell = _plan_ci(row, f"{m}_{label}")
             cells.append(cell if feasible else f"{cell} (at limit)")
-            cells.append(_ci_text(*(row[f"{m}_one_below_{k}"]
-                                    for k in ("mean", "ci_low", "ci_high")), 1.0, 3)
+            cells.append(_plan_ci(row, f"{m}_one_below")
                          if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
         for m, _ in PLAN_CONTEXT:
             cells.append(_now_to_needed(row, m) + (WARNED if (row["hub"], m) in warned else ""))
@@ -284,6 +282,12 @@ def format_plan(frame) -> str:
                      "(paired); every such breach is listed on stderr and in the JSON "
                      "\"warnings\"")
     return "\n".join(lines)
+
+
+def _plan_ci(row: dict[str, Any], prefix: str) -> str:
+    """A target metric in its own unit (fractions as 0–1): mean ± half-width, 3 decimals."""
+    ci = {k: row[f"{prefix}_{k}"] for k in ("mean", "ci_low", "ci_high")}
+    return format_ci(ci, fixed(3), form="half")
 
 
 def _now_to_needed(row: dict[str, Any], metric: str) -> str:

@@ -108,7 +108,10 @@ class Family:
 
     @property
     def placeholder(self) -> str:
-        return "{" + re.search(r"\{(\w+)\}", self.pattern).group(1) + "}"
+        m = re.search(r"\{\w+\}", self.pattern)
+        if m is None:
+            raise ValueError(f"family pattern {self.pattern!r} has no {{placeholder}}")
+        return m.group(0)
 
     def name(self, suffix: str) -> str:
         return self.pattern.replace(self.placeholder, suffix)
@@ -132,7 +135,12 @@ class Family:
 
     def expand(self, scenario: Scenario | None) -> Iterator[tuple[str, Callable[[Window], float]]]:
         for suffix, param in self.members(scenario):
-            yield self.name(suffix), lambda w, p=param: self.compute(w, p)
+            yield self.name(suffix), _bind(self.compute, param)
+
+
+def _bind(compute: Callable[[Window, Any], float], parameter: Any) -> Callable[[Window], float]:
+    """One family member's function: the family's with the member's parameter bound."""
+    return lambda window: compute(window, parameter)
 
 
 class Registry:
