@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from mashsim.metrics.compute import METRICS
+from mashsim.metrics.registry import REGISTRY, metric_info
 from mashsim.scenario.schema import Scenario
 
 from .conftest import ROOT
@@ -43,9 +43,28 @@ def test_every_scenario_key_is_in_the_reference() -> None:
     assert not missing, f"keys missing from the README's scenario reference: {missing}"
 
 
-@pytest.mark.parametrize("metric", METRICS)
+def _metric_reference() -> dict[str, str]:
+    """The README's metric table: every name in a row's first cell → that row's unit."""
+    section = re.search(r"^## Metric reference$(.*?)^## ", README, re.S | re.M).group(1)
+    table = {}
+    for names, unit in re.findall(r"^\| ((?:`[^`]+`(?:, )?)+) \| ([^|]+) \|", section, re.M):
+        for name in re.findall(r"`([^`]+)`", names):
+            table[name] = unit.strip()
+    return table
+
+
+@pytest.mark.parametrize("metric", REGISTRY.documented_names())
 def test_every_metric_is_in_the_reference(metric: str) -> None:
-    assert f"`{metric}`" in README
+    """Each registry metric (a scenario-dependent family by its pattern) has a row in the
+    README's metric table with the unit of its kind."""
+    reference = _metric_reference()
+    assert metric in reference, f"{metric} is missing from the README's metric reference"
+    assert reference[metric] == metric_info(metric).unit, metric
+
+
+def test_the_reference_documents_only_registered_metrics() -> None:
+    extra = set(_metric_reference()) - set(REGISTRY.documented_names())
+    assert not extra, f"the README documents metrics the registry lacks: {sorted(extra)}"
 
 
 def test_quick_start_has_exactly_two_commands() -> None:

@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mashsim.calibrate.eventlog import (
     EventLogReader,
@@ -45,19 +44,25 @@ from mashsim.calibrate.eventlog import (
     simulated_log_frame,
 )
 from mashsim.errors import ScenarioError
-from mashsim.experiment.replications import confidence_interval
 from mashsim.metrics.compute import breach_flags
+from mashsim.metrics.registry import COUNT, FRACTION, HOURS, Kind, metric_info
 from mashsim.model.referrals import target_deadline_hours
 from mashsim.model.replication import build_calendar, run_replication
 from mashsim.model.rpa import handover_offset_hours
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import GRADES, Scenario, Target
+from mashsim.stats import mean_ci, prediction_interval
 
 __all__ = ["BACKTEST_METRICS", "backtest", "format_backtest_table"]
 
-BACKTEST_METRICS = ("arrivals", "time_to_start_hours_mean", "time_to_decision_hours_mean",
-                    "decision_target_breach", "sd_over_72h")
-FRACTIONS = ("decision_target_breach", "sd_over_72h")  # the rest are counts or hours ≥ 0
+# name → kind (the registry's kinds: bounds and display scale); `decision_target_breach`
+# is `run`'s metric of that name, so its kind is read from the registry
+BACKTEST_METRICS: dict[str, Kind] = {
+    "arrivals": COUNT, "time_to_start_hours_mean": HOURS,
+    "time_to_decision_hours_mean": HOURS,
+    "decision_target_breach": metric_info("decision_target_breach").kind,
+    "sd_over_72h": FRACTION,
+}
 _SUMS = ("arrivals", "start_sum", "decision_sum", "resolved", "late", "sd_n", "sd_late")
 
 
@@ -189,18 +194,13 @@ def _sim_one(args: tuple[Scenario, int, int, float, float, float, int]) -> dict[
 
 
 def _bounds(metric: str) -> tuple[float, float]:
-    return (0.0, 1.0) if metric in FRACTIONS else (0.0, math.inf)
+    return BACKTEST_METRICS[metric].bounds
 
 
 def _band(values: list[float], bounds: tuple[float, float]) -> dict[str, float | None]:
     """Mean, 95 % CI and 95 % prediction band, both cut to the metric's range `bounds`."""
-    ci = confidence_interval(values, bounds=bounds)
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)])
-    lo = hi = math.nan
-    if x.size >= 2:  # 95 % prediction interval for one more history: mean ± t·sd·√(1+1/R)
-        half = stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / x.size)
-        lo, hi = max(bounds[0], x.mean() - half), min(bounds[1], x.mean() + half)
-    return {**ci, "band_low": _f(lo), "band_high": _f(hi)}
+    lo, hi = prediction_interval(values, bounds=bounds)  # mean ± t·sd·√(1+1/R)
+    return {**mean_ci(values, bounds=bounds), "band_low": _f(lo), "band_high": _f(hi)}
 
 
 def _f(x: float) -> float | None:
@@ -290,9 +290,10 @@ def _cell(m: dict[str, Any], scale: float, dec: int) -> str:
     return f"{ot} | {s['mean'] * scale:.{dec}f}{band}{flag}"
 
 
-_COLS = (("arrivals", "arrivals", 1.0, 0), ("time_to_start_hours_mean", "to start h", 1.0, 1),
-         ("time_to_decision_hours_mean", "to decision h", 1.0, 1),
-         ("decision_target_breach", "breach %", 100.0, 1), ("sd_over_72h", "SD>72h %", 100.0, 1))
+_COLS = tuple((m, head, BACKTEST_METRICS[m].scale, dec) for m, head, dec in (
+    ("arrivals", "arrivals", 0), ("time_to_start_hours_mean", "to start h", 1),
+    ("time_to_decision_hours_mean", "to decision h", 1),
+    ("decision_target_breach", "breach %", 1), ("sd_over_72h", "SD>72h %", 1)))
 
 
 def format_backtest_table(result: dict[str, Any]) -> str:

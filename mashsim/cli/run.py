@@ -13,30 +13,31 @@ from mashsim.cli.common import (
     prepare_run,
 )
 from mashsim.experiment.simulate import simulate
-from mashsim.metrics.compute import METRICS
 from mashsim.metrics.registry import metric_info, metrics_help
 from mashsim.progress import stream
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import Scenario, load_scenario
+from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_table", "progress_callback", "register", "window_text"]
 
-# (metric, heading in words over up to three lines, decimals); fractions are shown in %.
-TABLE_COLUMNS = (
-    ("referrals_arrived", ("referrals", "arrived"), 0),
+# (metric, heading in words over up to three lines[, decimals]): the scale (fractions in
+# %) and, unless given, the decimals come from the metric registry.
+TABLE_COLUMNS: tuple[tuple[Any, ...], ...] = (
+    ("referrals_arrived", ("referrals", "arrived")),
     ("backlog_mean", ("mean", "backlog"), 0),
-    ("staff_wait_hours_mean", ("mean wait", "for staff", "(hours)"), 1),
-    ("decision_target_breach", ("decision", "target", "breach %"), 1),
-    ("decision_target_breach_high", ("high-risk", "target", "breach %"), 1),
-    ("sd_breach_72h", ("SD past", "72 h %"), 1),
-    ("sd_pending_over_72h_at_end", ("SD pending", "> 72 h", "at end"), 1),
-    ("oldest_waiting_days_at_end", ("oldest", "waiting", "(days)"), 1),
-    ("staff_utilisation", ("staff", "utilisation", "%"), 0),
+    ("staff_wait_hours_mean", ("mean wait", "for staff", "(hours)")),
+    ("decision_target_breach", ("decision", "target", "breach %")),
+    ("decision_target_breach_high", ("high-risk", "target", "breach %")),
+    ("sd_breach_72h", ("SD past", "72 h %")),
+    ("sd_pending_over_72h_at_end", ("SD pending", "> 72 h", "at end")),
+    ("oldest_waiting_days_at_end", ("oldest", "waiting", "(days)")),
+    ("staff_utilisation", ("staff", "utilisation", "%")),
 )
-AUDIT_COLUMNS = (  # a second table when the scenario sets reporting.audit_date
-    ("audit_sd_pending_over_72h", ("SD pending", "> 72 h"), 1),
-    ("audit_sd_pending_over_14d", ("SD pending", "> 14 days"), 1),
-    ("audit_oldest_waiting_days", ("oldest", "waiting", "(days)"), 1),
+AUDIT_COLUMNS: tuple[tuple[Any, ...], ...] = (  # a second table with reporting.audit_date
+    ("audit_sd_pending_over_72h", ("SD pending", "> 72 h")),
+    ("audit_sd_pending_over_14d", ("SD pending", "> 14 days")),
+    ("audit_oldest_waiting_days", ("oldest", "waiting", "(days)")),
 )
 
 class _ListMetrics(argparse.Action):
@@ -46,7 +47,7 @@ class _ListMetrics(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        print(metrics_help(METRICS))
+        print(metrics_help())
         parser.exit()
 
 
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          epilog="metrics (name, unit, meaning; JSON metrics[name] is "
                                 "{mean, ci_low, ci_high}; fractions are 0-1):\n"
                                 + "\n".join("  " + line for line in
-                                            metrics_help(METRICS).replace("%", "%%").splitlines()))
+                                            metrics_help().replace("%", "%%").splitlines()))
     add_scenario_options(run, scenario_optional=True)
     add_replication_options(run)
     run.add_argument("--list-metrics", action=_ListMetrics,
@@ -104,13 +105,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _cell(ci: dict[str, Any], scale: float, decimals: int) -> str:
-    if ci["mean"] is None:
-        return "n/a"
-    text = f"{ci['mean'] * scale:.{decimals}f}"
-    if ci["ci_low"] is not None:
-        half = (ci["ci_high"] - ci["ci_low"]) * scale / 2
-        text += f" ±{half:.{decimals if half < 10 else 0}f}"  # two digits say enough
-    return text
+    """'4.9 ±1.2': mean ± half-width; a half of 10 or more loses its decimals (two digits
+    say enough)."""
+    return format_ci(ci, fixed(decimals), form="half", scale=scale,
+                     half_number=lambda h: f"{h:.{decimals if h < 10 else 0}f}")
 
 
 def _moment(when: dt.datetime) -> str:
@@ -129,13 +127,19 @@ def window_text(scenario: Scenario) -> str:
             f"{run.duration_days - run.warmup_days:g} days{warmup}.")
 
 
+def _column_cell(metrics: dict[str, Any], column: tuple[Any, ...]) -> str:
+    """One column's cell: scale and (unless the column says) decimals from the registry."""
+    info = metric_info(column[0])
+    decimals = column[2] if len(column) > 2 else info.decimals
+    return _cell(metrics[column[0]], info.kind.scale, decimals)
+
+
 def _grid(rows: list[tuple[str, dict[str, Any]]], columns: tuple) -> list[str]:
     """Rows of hub | cells under headings of up to three lines, right-aligned numbers."""
     depth = max(len(c[1]) for c in columns)
     head = [["", *[""] * (depth - 1), "hub"][-depth:]]
     head += [[""] * (depth - len(c[1])) + list(c[1]) for c in columns]
-    body = [[terminal(name), *(_cell(m[c[0]], 100.0 if metric_info(c[0]).unit == "fraction"
-                                     else 1.0, c[2]) for c in columns)] for name, m in rows]
+    body = [[terminal(name), *(_column_cell(m, c) for c in columns)] for name, m in rows]
     widths = [max(len(x) for x in [*head[i], *(r[i] for r in body)]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:

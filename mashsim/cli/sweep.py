@@ -14,19 +14,22 @@ from mashsim.errors import ScenarioError
 from mashsim.experiment.cache import Interrupted
 from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
+from mashsim.metrics.registry import metric_info
 from mashsim.progress import own_line
 from mashsim.safe_text import csv_frame, terminal
+from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_plan", "format_sweep", "register"]
 
 EXIT_INTERRUPTED = 130
 SWEEP_BUDGET_WITH_PRECISION = 100
-# (metric, heading, scale, decimals) shown by the sweep table (force-wide scope)
+# (metric, heading) shown by the sweep table; scale (fractions in %) and decimals come
+# from the metric registry
 SWEEP_TABLE = (
-    ("sd_breach_72h", "SD >72h %", 100.0, 1),
-    ("decision_target_breach", "target breach %", 100.0, 1),
-    ("backlog_mean", "backlog", 1.0, 1),
-    ("staff_wait_hours_mean", "wait h", 1.0, 1),
+    ("sd_breach_72h", "SD >72h %"),
+    ("decision_target_breach", "target breach %"),
+    ("backlog_mean", "backlog"),
+    ("staff_wait_hours_mean", "wait h"),
 )
 # (metric, heading) shown beside a plan's targets, in %: now → at the answer
 PLAN_CONTEXT = (
@@ -181,12 +184,8 @@ def _num(v: Any) -> float | None:
 
 
 def _ci_text(mean: Any, low: Any, high: Any, scale: float, decimals: int) -> str:
-    m, lo, hi = _num(mean), _num(low), _num(high)
-    if m is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return f"{m * scale:.{decimals}f}"
-    return f"{m * scale:.{decimals}f} ±{(hi - lo) * scale / 2:.{decimals}f}"
+    return format_ci({"mean": mean, "ci_low": low, "ci_high": high}, fixed(decimals),
+                     form="half", scale=scale)
 
 
 def _grid(head: list[str], body: list[list[str]]) -> list[str]:
@@ -210,7 +209,7 @@ def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
     scopes = list(dict.fromkeys(["overall", *changed, *hubs]))
     indexed = frame.set_index(["scope", "point", "metric"])
     head = ["scope", "point", *paths]
-    for _, title, _, _ in SWEEP_TABLE:
+    for _, title in SWEEP_TABLE:
         head += [title, "Δ"]
     points = sorted(frame["point"].unique())
     body = [_sweep_row(frame, indexed, scope, p, paths) for scope in scopes for p in points]
@@ -226,7 +225,9 @@ def format_sweep(frame, hubs: Sequence[str] = ()) -> str:
 def _sweep_row(frame, indexed, scope: str, p: int, paths: list[str]) -> list[str]:
     first = frame[frame["point"] == p].iloc[0]
     row = ["all hubs" if scope == "overall" else scope, str(p), *(str(first[c]) for c in paths)]
-    for metric, _, scale, dec in SWEEP_TABLE:
+    for metric, _ in SWEEP_TABLE:
+        info = metric_info(metric)
+        scale, dec = info.kind.scale, info.decimals
         if (scope, p, metric) not in indexed.index:
             row += ["n/a", ""]
             continue
@@ -259,11 +260,9 @@ def format_plan(frame) -> str:
                  str(int(needed)) if feasible else f"> {row['search_limit']}"]
         for m in metrics:
             label = "at_needed" if feasible else "at_limit"
-            cell = _ci_text(*(row[f"{m}_{label}_{k}"] for k in ("mean", "ci_low", "ci_high")),
-                            1.0, 3)
+            cell = _plan_ci(row, f"{m}_{label}")
             cells.append(cell if feasible else f"{cell} (at limit)")
-            cells.append(_ci_text(*(row[f"{m}_one_below_{k}"]
-                                    for k in ("mean", "ci_low", "ci_high")), 1.0, 3)
+            cells.append(_plan_ci(row, f"{m}_one_below")
                          if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
         for m, _ in PLAN_CONTEXT:
             cells.append(_now_to_needed(row, m) + (WARNED if (row["hub"], m) in warned else ""))
@@ -283,6 +282,12 @@ def format_plan(frame) -> str:
                      "(paired); every such breach is listed on stderr and in the JSON "
                      "\"warnings\"")
     return "\n".join(lines)
+
+
+def _plan_ci(row: dict[str, Any], prefix: str) -> str:
+    """A target metric in its own unit (fractions as 0–1): mean ± half-width, 3 decimals."""
+    ci = {k: row[f"{prefix}_{k}"] for k in ("mean", "ci_low", "ci_high")}
+    return format_ci(ci, fixed(3), form="half")
 
 
 def _now_to_needed(row: dict[str, Any], metric: str) -> str:

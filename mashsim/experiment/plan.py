@@ -44,6 +44,7 @@ from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
 from mashsim.experiment.sweep import Progress, run_points
 from mashsim.metrics.compute import metric_bounds, metric_names
+from mashsim.metrics.registry import FRACTION, Metric, metric_info
 from mashsim.scenario.schema import Scenario
 
 __all__ = [
@@ -62,18 +63,25 @@ _TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+
 MIN_HEADCOUNT = 1
 
 
-def is_fraction_metric(name: str) -> bool:
-    """Whether a metric is a fraction (0–1), from its documented range in `metric_bounds`.
+def _registered(name: str) -> Metric | None:
+    try:
+        return metric_info(name)
+    except KeyError:  # an unknown target metric is reported with the known names later
+        return None
 
-    The one place a threshold's reading (0.05 or 5%) is decided until metrics have a
-    registry of their kinds.
-    """
-    return metric_bounds(name) == (0.0, 1.0)
+
+def is_fraction_metric(name: str) -> bool:
+    """Whether a metric is a fraction (0–1), from its kind in the metric registry: the
+    one place a threshold's reading (0.05 or 5%) is decided."""
+    m = _registered(name)
+    return m is not None and m.kind == FRACTION
 
 
 def is_breach_metric(name: str) -> bool:
-    """A breach rate (a deadline missed), checked when a plan cuts a headcount."""
-    return "breach" in name and is_fraction_metric(name)
+    """A breach rate (a deadline missed), as the registry declares it, checked when a
+    plan cuts a headcount."""
+    m = _registered(name)
+    return m is not None and m.breach
 
 
 @dataclass(frozen=True)

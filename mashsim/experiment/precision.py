@@ -18,12 +18,12 @@ otherwise be read silently as 500 %.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from mashsim.stats import relative_half_width
 
 __all__ = ["FRACTION_HINT", "PrecisionOutcome", "k_limit", "parse_fraction",
            "relative_half_width", "sequential_replications"]
@@ -68,25 +68,6 @@ class PrecisionOutcome:
 def k_limit(n: int, look_ahead: int = 5) -> int:
     """Look-ahead length: `look_ahead` replications up to n = 100, then that % of n."""
     return int(look_ahead / 100 * max(n, 100))
-
-
-def relative_half_width(values: np.ndarray, level: float = 0.95) -> float:
-    """CI half-width / |mean| over the non-NaN values; 0 for no spread, inf if undefined.
-
-    A series with no values at all (a metric that never applies) does not constrain n.
-    """
-    x = values[~np.isnan(values)]
-    if x.size == 0:
-        return 0.0
-    if x.size < 2:
-        return math.inf
-    sd = float(x.std(ddof=1))
-    if sd == 0.0:
-        return 0.0
-    mean = abs(float(x.mean()))
-    if mean == 0.0:
-        return math.inf
-    return float(stats.t.ppf(0.5 + level / 2, x.size - 1) * sd / math.sqrt(x.size)) / mean
 
 
 def _worst(series: Sequence[np.ndarray], n: int, level: float) -> float:

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from mashsim.metrics.compute import daily_backlog, replication_metrics
 from mashsim.model.replication import run_replication
 from mashsim.scenario.schema import Scenario
+from mashsim.stats import mean_ci
 
 __all__ = [
     "ReplicationResult",
@@ -56,18 +56,6 @@ def confidence_interval(
     values: Iterable[float], level: float = 0.95,
     bounds: tuple[float, float] = (-math.inf, math.inf),
 ) -> dict[str, float | None]:
-    """Mean and Student-t CI across replications; NaN replications (no data) are skipped.
-
-    With fewer than two usable replications the interval is unknown (None). `bounds` is
-    the range the quantity can take (a fraction: 0–1): the interval is cut to it, which
-    keeps its coverage and spares readers a "−10 %" breach rate.
-    """
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if x.size == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None}
-    mean = float(x.mean())
-    if x.size < 2:
-        return {"mean": mean, "ci_low": None, "ci_high": None}
-    half = float(stats.t.ppf(0.5 + level / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    lo, hi = bounds
-    return {"mean": mean, "ci_low": max(lo, mean - half), "ci_high": min(hi, mean + half)}
+    """Mean and Student-t CI across replications (`mashsim.stats.mean_ci`, the one
+    interval); NaN replications (no data) are skipped, the interval is cut to `bounds`."""
+    return mean_ci(values, level, bounds)

@@ -1,7 +1,8 @@
 """The metrics layer: one replication's records → named metrics.
 
-`registry` declares every metric once (name, unit, label, kind); `compute` turns the
-model's records into metric values and the daily backlog series.
+`registry` declares every metric once (name, kind → unit and bounds, labels, format, and
+the function computing it); `window` holds the arrays those functions share; `compute`
+runs them per scope and gives the daily backlog series.
 """
 
 from __future__ import annotations

@@ -1,95 +1,313 @@
-"""What each metric name means to a reader: its unit, a label in words, and when it is measured.
+"""Every metric, declared once: its name, kind, words, format and the function computing it.
 
-One place for the CLI's `run --help`, `run --list-metrics` and the `run` table, so that a
-metric's unit is written once. Units are those of the README's metric reference (a test
-keeps the two equal); `mashsim.metrics.METRICS` is the list of names.
+Everything that shows or judges a metric reads it from here: the JSON and CSV (names and
+order, via `metric_names`), the CI's bounds (from the metric's *kind*, never guessed from
+its name), `run --list-metrics` and `--help`, the `run`/`sweep`/`plan` tables (scale to
+%), figure and report labels, `plan`'s reading of a target (fraction or not) and its
+breach warnings, and the README test (every name and unit in the README's metric table).
+
+A metric is a `Metric`; a set of metrics with one definition and a suffix per member is
+a `Family` — per risk grade (fixed: `GRADES`) or per scenario value (the
+`reporting.wait_thresholds_hours`; later stages, roles), whose members exist only for a
+scenario. To add a metric, declare it in `REGISTRY` below with the function that computes
+it from a `Window` (the window's shared arrays), and document it in the README's metric
+table (the README test checks the two agree).
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from mashsim.scenario.schema import GRADES
+import numpy as np
 
-__all__ = ["METRIC_INFO", "WAIT_OVER_PATTERN", "MetricInfo", "metric_info", "metrics_help"]
+from mashsim.metrics.window import Window, max_open, overlap_hours, ratio
+from mashsim.scenario.schema import GRADES, Scenario
+
+__all__ = [
+    "COUNT", "DAYS", "FRACTION", "HOURS", "KINDS", "METRICS", "METRIC_INFO", "REFERRALS",
+    "REGISTRY", "STAFF_HOURS", "WAIT_OVER_PATTERN", "Family", "Kind", "Metric",
+    "MetricInfo", "Registry", "metric_info", "metrics_help",
+]
 
 
-class MetricInfo(NamedTuple):
-    """unit: as in the README (count, fraction, hours, days, referrals, staff-hours);
-    label: words for a reader; kind: when it is measured — "window" (over the reporting
-    window after the warm-up), "end" (at the end of the run) or "audit" (at 00:00 on
-    `reporting.audit_date`)."""
+@dataclass(frozen=True)
+class Kind:
+    """What a metric's value is: its README unit, the range it can take (a CI is cut to
+    it), and how a reader sees it (`scale` × value in `symbol`: fractions in %)."""
 
     unit: str
+    bounds: tuple[float, float]
+    symbol: str
+    scale: float = 1.0
+
+
+FRACTION = Kind("fraction", (0.0, 1.0), "%", 100.0)
+COUNT = Kind("count", (0.0, math.inf), "count")
+HOURS = Kind("hours", (0.0, math.inf), "h")
+DAYS = Kind("days", (0.0, math.inf), "days")
+REFERRALS = Kind("referrals", (0.0, math.inf), "referrals")
+STAFF_HOURS = Kind("staff-hours", (0.0, math.inf), "staff-h")
+KINDS = (FRACTION, COUNT, HOURS, DAYS, REFERRALS, STAFF_HOURS)
+
+WHEN = ("window", "end", "audit")  # over the window, at the end, at the audit moment
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric. label: words for a reader (`--list-metrics`); short: a figure's or
+    report column's label; when: "window", "end" or "audit" (00:00 on
+    `reporting.audit_date`); decimals: the default in tables; breach: a deadline-breach
+    rate (a plan warns when a cut makes one worse)."""
+
+    name: str
+    kind: Kind
     label: str
-    kind: str
+    short: str
+    compute: Callable[[Window], float] | None = None
+    when: str = "window"
+    decimals: int = 1
+    breach: bool = False
+
+    @property
+    def unit(self) -> str:
+        return self.kind.unit
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.kind.bounds
 
 
-METRIC_INFO: dict[str, MetricInfo] = {
-    "referrals_arrived": MetricInfo("count", "referrals arrived in the window", "window"),
-    "referrals_completed": MetricInfo("count", "of those, decided by the end", "window"),
-    "referrals_open_at_end": MetricInfo("count", "of those, still undecided at the end", "end"),
-    "staff_wait_hours_mean": MetricInfo("hours", "mean wait for staff", "window"),
-    **{f"staff_wait_hours_mean_{g}": MetricInfo("hours", f"mean wait for staff, {g} risk",
-                                                "window") for g in GRADES},
-    "time_in_mash_hours_mean": MetricInfo("hours", "mean time in the MASH, creation to "
-                                          "decision", "window"),
-    "decision_target_breach": MetricInfo("fraction", "decision-target breach, all grades",
-                                         "window"),
-    **{f"decision_target_breach_{g}": MetricInfo("fraction", f"decision-target breach, {g} "
-                                                 "risk", "window") for g in GRADES},
-    "sd_breach_72h": MetricInfo("fraction", "strategy discussions past their deadline "
-                                "(72 h by default)", "window"),
-    "sd_held": MetricInfo("count", "strategy discussions held", "window"),
-    "sd_pending_over_72h_at_end": MetricInfo("count", "strategy discussions pending > 72 h "
-                                             "at end", "end"),
-    "sd_pending_over_14d_at_end": MetricInfo("count", "strategy discussions pending > 14 days "
-                                             "at end", "end"),
-    "backlog_mean": MetricInfo("referrals", "mean backlog (referrals in the MASH)", "window"),
-    "backlog_max": MetricInfo("referrals", "peak backlog", "window"),
-    "oldest_waiting_days_at_end": MetricInfo("days", "oldest referral waiting for a decision "
-                                             "at end", "end"),
-    "staff_utilisation": MetricInfo("fraction", "staff utilisation (busy share of rostered "
-                                    "time)", "window"),
-    "early_notifications": MetricInfo("count", "early notifications sent", "window"),
-    "overtime_hours": MetricInfo("staff-hours", "overtime worked", "window"),
-    "realised_shrinkage": MetricInfo("fraction", "realised shrinkage (rostered time of filled "
-                                     "posts lost to absence)", "window"),
-    "decisions_without_full_research": MetricInfo("count", "decisions with research cut short",
-                                                  "window"),
-    "audit_sd_pending_over_72h": MetricInfo("count", "strategy discussions pending > 72 h at "
-                                            "the audit date", "audit"),
-    "audit_sd_pending_over_14d": MetricInfo("count", "strategy discussions pending > 14 days "
-                                            "at the audit date", "audit"),
-    "audit_oldest_waiting_days": MetricInfo("days", "oldest referral waiting for a decision at "
-                                            "the audit date", "audit"),
-}
-# One metric per `reporting.wait_thresholds_hours` entry; 1.5 h is written 1p5.
+MetricInfo = Metric  # the name this record had before it computed anything
+
+
+@dataclass(frozen=True)
+class Family:
+    """Metrics with one definition and a suffix each: `pattern` holds `{placeholder}`
+    where the suffix goes; `label` and `short` hold `{}` for the suffix as a reader
+    reads it (`shown`). `members(scenario)` gives (suffix, parameter) pairs; `fixed`
+    families (risk grades) have the same members in every scenario, so each member is
+    listed and documented by name; the others only by their pattern. `compute(window,
+    parameter)` computes one member."""
+
+    pattern: str
+    kind: Kind
+    label: str
+    short: str
+    members: Callable[[Scenario | None], Sequence[tuple[str, Any]]]
+    compute: Callable[[Window, Any], float]
+    fixed: bool = True
+    pattern_label: str = ""
+    shown: Callable[[str], str] = str
+    when: str = "window"
+    decimals: int = 1
+    breach: bool = False
+
+    @property
+    def placeholder(self) -> str:
+        m = re.search(r"\{\w+\}", self.pattern)
+        if m is None:
+            raise ValueError(f"family pattern {self.pattern!r} has no {{placeholder}}")
+        return m.group(0)
+
+    def name(self, suffix: str) -> str:
+        return self.pattern.replace(self.placeholder, suffix)
+
+    def suffix(self, name: str) -> str | None:
+        """The suffix of `name` if it is (or could be, for a scenario) a member."""
+        head, tail = self.pattern.split(self.placeholder)
+        m = re.fullmatch(re.escape(head) + r"(.+)" + re.escape(tail), name)
+        if m is None:
+            return None
+        if self.fixed and m.group(1) not in {s for s, _ in self.members(None)}:
+            return None
+        return m.group(1)
+
+    def member(self, suffix: str) -> Metric:
+        """One member's metadata (the pattern itself: `pattern_label`)."""
+        label = (self.pattern_label if suffix == self.placeholder and self.pattern_label
+                 else self.label.format(self.shown(suffix)))
+        return Metric(self.name(suffix), self.kind, label, self.short.format(self.shown(suffix)),
+                      when=self.when, decimals=self.decimals, breach=self.breach)
+
+    def expand(self, scenario: Scenario | None) -> Iterator[tuple[str, Callable[[Window], float]]]:
+        for suffix, param in self.members(scenario):
+            yield self.name(suffix), _bind(self.compute, param)
+
+
+def _bind(compute: Callable[[Window, Any], float], parameter: Any) -> Callable[[Window], float]:
+    """One family member's function: the family's with the member's parameter bound."""
+    return lambda window: compute(window, parameter)
+
+
+class Registry:
+    """Metrics and families in display order (the JSON and CSV order)."""
+
+    def __init__(self, entries: Sequence[Metric | Family]) -> None:
+        self.entries = tuple(entries)
+
+    def fixed_names(self) -> tuple[str, ...]:
+        """Every name that exists in every scenario (fixed families' members included)."""
+        return tuple(n for e in self.entries for n in (
+            [e.name] if isinstance(e, Metric) else
+            [e.name(s) for s, _ in e.members(None)] if e.fixed else []))
+
+    def documented_names(self) -> tuple[str, ...]:
+        """What a reader's list shows: every fixed name, and the scenario-dependent
+        families by their pattern (`staff_wait_over_{h}h`), in display order."""
+        return tuple(n for e in self.entries for n in (
+            [e.name] if isinstance(e, Metric) else
+            [e.name(s) for s, _ in e.members(None)] if e.fixed else [e.pattern]))
+
+    def functions(self, scenario: Scenario) -> Iterator[tuple[str, Callable[[Window], float]]]:
+        """(name, compute) for every metric of `scenario`, in display order."""
+        for e in self.entries:
+            if isinstance(e, Metric):
+                if e.compute is not None:
+                    yield e.name, e.compute
+            else:
+                yield from e.expand(scenario)
+
+    def names(self, scenario: Scenario) -> list[str]:
+        return [name for name, _ in self.functions(scenario)]
+
+    def info(self, name: str) -> Metric:
+        """Metadata of any metric name, a family's pattern or possible member included.
+
+        A name two families could claim (`staff_wait_over_4h_high` fits both
+        `staff_wait_over_{h}h` and `staff_wait_over_{h}h_high`) goes to the family whose
+        pattern says more of it (the longer fixed text)."""
+        claims: list[tuple[int, Metric]] = []
+        for e in self.entries:
+            if isinstance(e, Metric):
+                if e.name == name:
+                    return e
+            elif name == e.pattern:
+                return e.member(e.placeholder)
+            elif (suffix := e.suffix(name)) is not None:
+                claims.append((len(e.pattern), e.member(suffix)))
+        if not claims:
+            raise KeyError(f"unknown metric {name!r}")
+        return max(claims, key=lambda c: c[0])[1]
+
+    def compute(self, window: Window) -> dict[str, float]:
+        return {name: f(window) for name, f in self.functions(window.scenario)}
+
+
+# -- the metrics ---------------------------------------------------------------------
+
+
+def _grades(_: Scenario | None) -> list[tuple[str, int]]:
+    return [(g, i) for i, g in enumerate(GRADES)]
+
+
+def _thresholds(scenario: Scenario | None) -> list[tuple[str, float]]:
+    hours = () if scenario is None else scenario.reporting.wait_thresholds_hours
+    return [(f"{h:g}".replace(".", "p"), h) for h in hours]  # 1.5 h is written 1p5
+
+
+def _grade_breach(w: Window, g: int) -> float:
+    resolved, late = w.decision
+    m = w.refs.grade_idx == g
+    return ratio((late & m).sum(), (resolved & m).sum())
+
+
+def _backlog_mean(w: Window) -> float:
+    """Everything in the MASH at each moment of the window, whenever it arrived."""
+    open_hours = overlap_hours(w.refs.entered, w.end_or_now, w.warmup, w.horizon)
+    return float(open_hours.sum() / (w.horizon - w.warmup))
+
+
+def _shrinkage(w: Window) -> float:
+    d = w.first_day
+    return 1.0 - ratio(w.v.available_hours[d:].sum(), w.v.paid_hours[d:].sum())
+
+
+def _overtime(w: Window) -> float:
+    return float(w.v.overtime[w.v.overtime[:, 0] >= w.warmup, 1].sum())
+
+
+REGISTRY = Registry([
+    Metric("referrals_arrived", COUNT, "referrals arrived in the window",
+           "referrals arrived", lambda w: float(w.incl.sum()), decimals=0),
+    Metric("referrals_completed", COUNT, "of those, decided by the end", "referrals decided",
+           lambda w: float(w.done.sum())),
+    Metric("referrals_open_at_end", COUNT, "of those, still undecided at the end",
+           "referrals open at end",
+           lambda w: float((w.incl & ~np.isfinite(w.v.end)).sum()), when="end"),
+    Metric("staff_wait_hours_mean", HOURS, "mean wait for staff", "mean wait for staff",
+           lambda w: w.mean_wait(w.queued)),
+    Family("staff_wait_hours_mean_{grade}", HOURS, "mean wait for staff, {} risk",
+           "mean wait for staff, {} risk", _grades,
+           lambda w, g: w.mean_wait(w.queued & (w.refs.grade_idx == g))),
+    Family("staff_wait_over_{h}h", FRACTION, "share waiting for staff over {} hours",
+           "waits over {}h", _thresholds,
+           lambda w, h: ratio((w.wait[w.queued] > h).sum(), w.queued.sum()), fixed=False,
+           pattern_label="share waiting for staff over h hours (one per "
+                         "reporting.wait_thresholds_hours)",
+           shown=lambda s: s.replace("p", ".")),
+    Metric("time_in_mash_hours_mean", HOURS, "mean time in the MASH, creation to decision",
+           "mean time in MASH",
+           lambda w: float((w.end_or_now - w.refs.created)[w.incl].mean())
+           if w.incl.any() else np.nan),
+    Metric("decision_target_breach", FRACTION, "decision-target breach, all grades",
+           "decision-target breach",
+           lambda w: ratio(w.decision[1].sum(), w.decision[0].sum()), breach=True),
+    Family("decision_target_breach_{grade}", FRACTION, "decision-target breach, {} risk",
+           "target breach, {} risk", _grades, _grade_breach, breach=True),
+    Metric("sd_breach_72h", FRACTION, "strategy discussions past their deadline (72 h by "
+           "default)", "strategy discussions > 72 h",
+           lambda w: ratio(w.strategy[1].sum(), w.strategy[0].sum()), breach=True),
+    Metric("sd_held", COUNT, "strategy discussions held", "strategy discussions held",
+           lambda w: float((w.incl & w.refs.sd_needed & np.isfinite(w.v.sd_held)).sum())),
+    Metric("sd_pending_over_72h_at_end", COUNT, "strategy discussions pending > 72 h at end",
+           "SDs pending > 72 h at end", lambda w: w.at_end[0], when="end"),
+    Metric("sd_pending_over_14d_at_end", COUNT, "strategy discussions pending > 14 days at "
+           "end", "SDs pending > 14 d at end", lambda w: w.at_end[1], when="end"),
+    Metric("backlog_mean", REFERRALS, "mean backlog (referrals in the MASH)", "mean backlog",
+           _backlog_mean),
+    Metric("backlog_max", REFERRALS, "peak backlog", "peak backlog",
+           lambda w: max_open(w.refs.entered, w.v.end, w.warmup, w.horizon)),
+    Metric("oldest_waiting_days_at_end", DAYS, "oldest referral waiting for a decision at "
+           "end", "oldest waiting at end", lambda w: w.at_end[2], when="end"),
+    Metric("staff_utilisation", FRACTION, "staff utilisation (busy share of rostered time)",
+           "staff utilisation", lambda w: w.utilisation(), decimals=0),
+    Metric("early_notifications", COUNT, "early notifications sent", "early notifications",
+           lambda w: float((w.v.notifications >= w.warmup).sum())),
+    Metric("overtime_hours", STAFF_HOURS, "overtime worked", "overtime", _overtime),
+    Metric("realised_shrinkage", FRACTION, "realised shrinkage (rostered time of filled "
+           "posts lost to absence)", "realised shrinkage", _shrinkage),
+    Metric("decisions_without_full_research", COUNT, "decisions with research cut short",
+           "decisions without full research", lambda w: float((w.done & w.v.degraded).sum())),
+    Metric("audit_sd_pending_over_72h", COUNT, "strategy discussions pending > 72 h at the "
+           "audit date", "SDs pending > 72 h on the audit date", lambda w: w.at_audit[0],
+           when="audit"),
+    Metric("audit_sd_pending_over_14d", COUNT, "strategy discussions pending > 14 days at "
+           "the audit date", "SDs pending > 14 d on the audit date", lambda w: w.at_audit[1],
+           when="audit"),
+    Metric("audit_oldest_waiting_days", DAYS, "oldest referral waiting for a decision at "
+           "the audit date", "oldest waiting on the audit date", lambda w: w.at_audit[2],
+           when="audit"),
+])
+
+# The names every scenario has, in display order (scenario-dependent families left out).
+METRICS = REGISTRY.fixed_names()
+METRIC_INFO: dict[str, Metric] = {n: REGISTRY.info(n) for n in METRICS}
 WAIT_OVER_PATTERN = "staff_wait_over_{h}h"
-_WAIT_OVER = re.compile(r"staff_wait_over_(.+)h")
 
 
-def metric_info(name: str) -> MetricInfo:
-    """The unit, label and kind of any metric name, the wait-threshold ones included."""
-    if name in METRIC_INFO:
-        return METRIC_INFO[name]
-    m = _WAIT_OVER.fullmatch(name)
-    if m is None:
-        raise KeyError(f"unknown metric {name!r}")
-    if name == WAIT_OVER_PATTERN:
-        return MetricInfo("fraction", "share waiting for staff over h hours (one per "
-                          "reporting.wait_thresholds_hours)", "window")
-    hours = m.group(1).replace("p", ".")
-    return MetricInfo("fraction", f"share waiting for staff over {hours} hours", "window")
+def metric_info(name: str) -> Metric:
+    """The kind, unit, labels and timing of any metric name (family members included)."""
+    return REGISTRY.info(name)
 
 
-def metrics_help(order: list[str] | tuple[str, ...]) -> str:
-    """One line per metric name: name, unit, label (the wait thresholds as their pattern)."""
-    names = list(order)
-    after = names.index("staff_wait_hours_mean") + 1 if "staff_wait_hours_mean" in names else 0
-    if not any(_WAIT_OVER.fullmatch(n) for n in names):
-        names.insert(after, WAIT_OVER_PATTERN)
+def metrics_help(order: Sequence[str] | None = None) -> str:
+    """One line per metric: name, unit, label (scenario-dependent families as their
+    pattern), in display order."""
+    names = list(REGISTRY.documented_names() if order is None else order)
     width = max(len(n) for n in names)
     unit_width = max(len(metric_info(n).unit) for n in names)
     return "\n".join(f"{n.ljust(width)}  {metric_info(n).unit.ljust(unit_width)}  "

@@ -30,6 +30,7 @@ from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, input_rows, staff_balance, stress_des
 from mashsim.safe_text import csv_frame, html_text
 from mashsim.scenario.schema import GRADES
+from mashsim.stats import format_ci
 
 __all__ = ["Report", "answer_paragraph", "build_report", "display_label", "hub_label",
            "hub_table", "report_balance", "staffing_table", "sweep_answer", "write_report"]
@@ -64,27 +65,16 @@ def _num(x: float | None, unit: str = "") -> str:
 
 def _ci(ci: Mapping[str, Any], scale: float = 1.0, unit: str = "", signed: bool = False) -> str:
     """'34.4 [34.1–34.7]' (or '+4.3 [+3.5 to +5.2]' for differences)."""
-    mean = ci.get("mean")
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "n/a"
+    def f(x: float) -> str:
+        text = _num(x, unit)
+        return ("+" + text) if signed and x > 0 else text
 
-    def f(v: float) -> str:
-        text = _num(v * scale, unit)
-        return ("+" + text) if signed and v * scale > 0 else text
-
-    lo, hi = ci.get("ci_low"), ci.get("ci_high")
-    if lo is None or hi is None or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
-        return f(mean)
-    sep = " to " if signed else "–"
-    return f"{f(mean)} [{f(lo)}{sep}{f(hi)}]"
+    return format_ci(ci, f, scale=scale, sep=" to " if signed else "–")
 
 
 def _pct(ci: Mapping[str, Any]) -> str:
     """'34.4 % [34.1–34.7]'."""
-    text = _ci(ci, 100.0, "%")
-    if text == "n/a":
-        return text
-    return text.replace(" [", " % [", 1) if " [" in text else text + " %"
+    return format_ci(ci, lambda x: _num(x, "%"), scale=100.0, unit=" %")
 
 
 # -- the answer ----------------------------------------------------------------------

@@ -26,17 +26,18 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
 
 from mashsim.errors import ScenarioError
 from mashsim.experiment.replications import confidence_interval
 from mashsim.experiment.results import Results
 from mashsim.metrics.compute import metric_bounds
+from mashsim.metrics.registry import metric_info
 from mashsim.model.replication import run_replication
 from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, per_clock_hour, staff_balance
 from mashsim.safe_text import plot_label
 from mashsim.scenario.schema import DAY_NAMES, GRADES, Scenario
+from mashsim.stats import fixed, format_ci, half_width
 
 __all__ = [
     "GRADE_COLOURS",
@@ -70,34 +71,6 @@ _CYCLE = [OKABE_ITO[k] for k in ("blue", "vermillion", "bluish_green", "orange",
 GRADE_COLOURS = {"high": OKABE_ITO["vermillion"], "medium": OKABE_ITO["orange"],
                  "standard": OKABE_ITO["blue"]}
 
-# metric → (label, unit, scale): shares are shown in percent.
-_LABELS: dict[str, tuple[str, str, float]] = {
-    "referrals_arrived": ("referrals arrived", "count", 1.0),
-    "referrals_completed": ("referrals decided", "count", 1.0),
-    "referrals_open_at_end": ("referrals open at end", "count", 1.0),
-    "staff_wait_hours_mean": ("mean wait for staff", "h", 1.0),
-    "time_in_mash_hours_mean": ("mean time in MASH", "h", 1.0),
-    "decision_target_breach": ("decision-target breach", "%", 100.0),
-    "sd_breach_72h": ("strategy discussions > 72 h", "%", 100.0),
-    "sd_held": ("strategy discussions held", "count", 1.0),
-    "sd_pending_over_72h_at_end": ("SDs pending > 72 h at end", "count", 1.0),
-    "sd_pending_over_14d_at_end": ("SDs pending > 14 d at end", "count", 1.0),
-    "backlog_mean": ("mean backlog", "referrals", 1.0),
-    "backlog_max": ("peak backlog", "referrals", 1.0),
-    "oldest_waiting_days_at_end": ("oldest waiting at end", "days", 1.0),
-    "staff_utilisation": ("staff utilisation", "%", 100.0),
-    "early_notifications": ("early notifications", "count", 1.0),
-    "overtime_hours": ("overtime", "staff-h", 1.0),
-    "realised_shrinkage": ("realised shrinkage", "%", 100.0),
-    "decisions_without_full_research": ("decisions without full research", "count", 1.0),
-    "audit_sd_pending_over_72h": ("SDs pending > 72 h on the audit date", "count", 1.0),
-    "audit_sd_pending_over_14d": ("SDs pending > 14 d on the audit date", "count", 1.0),
-    "audit_oldest_waiting_days": ("oldest waiting on the audit date", "days", 1.0),
-}
-for _g in GRADES:
-    _LABELS[f"decision_target_breach_{_g}"] = (f"target breach, {_g} risk", "%", 100.0)
-    _LABELS[f"staff_wait_hours_mean_{_g}"] = (f"mean wait for staff, {_g} risk", "h", 1.0)
-
 KEY_METRICS = ("decision_target_breach", "sd_breach_72h", "staff_wait_hours_mean",
                "backlog_mean", "oldest_waiting_days_at_end", "staff_utilisation")
 
@@ -106,13 +79,13 @@ SWEEP_COLUMNS = ("point", "scope", "metric", "mean", "ci_low", "ci_high", "diff_
 
 
 def metric_label(name: str) -> tuple[str, str, float]:
-    """(readable label, unit, display scale) for a metric name; shares become %."""
-    if name in _LABELS:
-        return _LABELS[name]
-    if name.startswith("staff_wait_over_"):
-        return (f"waits over {name.removeprefix('staff_wait_over_').replace('p', '.')}",
-                "%", 100.0)
-    return (name.replace("_", " "), "", 1.0)
+    """(readable label, unit, display scale) for a metric name, from the metric registry;
+    shares become %. A name outside the registry is shown as its words."""
+    try:
+        m = metric_info(name)
+    except KeyError:
+        return (name.replace("_", " "), "", 1.0)
+    return (m.short, m.kind.symbol, m.kind.scale)
 
 
 def _plain(text: Any) -> str:
@@ -152,8 +125,7 @@ def _scale_ci(ci: Mapping[str, Any], scale: float) -> tuple[float, float, float]
 def _t_band(frame: pd.DataFrame, by: str, value: str, level: float = 0.95) -> pd.DataFrame:
     """Mean and Student-t CI of `value` across replications, for each `by`."""
     g = frame.groupby(by)[value].agg(["mean", "std", "count"])
-    q = stats.t.ppf(0.5 + level / 2.0, np.maximum(g["count"] - 1, 1))
-    half = np.where(g["count"] > 1, q * g["std"] / np.sqrt(g["count"]), np.nan)
+    half = half_width(g["std"], g["count"], level)
     return g.assign(ci_low=g["mean"] - half, ci_high=g["mean"] + half)
 
 
@@ -224,11 +196,7 @@ def _backlog_panel(ax: Any, data: pd.DataFrame, metrics: Mapping[str, Any], rate
 
 
 def _pct_ci(mean: float, lo: float, hi: float) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    if math.isnan(lo):
-        return f"{mean:.0f} %"
-    return f"{mean:.0f} % [{lo:.0f}–{hi:.0f}]"
+    return format_ci({"mean": mean, "ci_low": lo, "ci_high": hi}, fixed(0), unit=" %")
 
 
 def breach_by_hub(results: Results,

@@ -1,0 +1,234 @@
+"""One scope's records over the reporting window: the arrays several metrics share.
+
+`Window` holds a replication's records for one scope (a hub, or all hubs force-wide) and
+computes, once and only when a metric asks, the intermediate arrays that the metrics
+declared in `mashsim.metrics.registry` read: who arrived in the window, their staff waits,
+decision and strategy-discussion breach flags, the point-in-time counts. Everything is
+vectorised numpy after the run, so measuring costs nothing inside the event loop. The
+window is [warm-up end, horizon]. Per-referral metrics count referrals that arrived in
+the window; backlog figures count everything in the MASH at the moment, whenever it
+arrived. Referrals still open at the end are counted by their age, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+
+from mashsim.model.replication import HubRecord, Referrals
+from mashsim.model.staffing import CapacitySchedule
+from mashsim.scenario.schema import Scenario
+
+__all__ = ["STAGES", "Window", "breach_flags", "daily_backlog", "max_open", "overlap_hours",
+           "ratio"]
+
+SD_72H_HOURS = 72.0
+SD_14D_HOURS = 14 * 24.0
+STAGES = ("awaiting_rpa", "staff_queue", "in_progress", "sd_pending")
+
+
+def ratio(num: float, den: float) -> float:
+    """num / den, NaN when nothing was counted (a rate with no cases has no value)."""
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+class _View:
+    """Several hubs' records seen as one, for the force-wide figures."""
+
+    def __init__(self, records: Sequence[HubRecord], force_wide: bool) -> None:
+        self.refs = Referrals.concat([r.referrals for r in records])
+        self.start = np.concatenate([r.staff_start for r in records])
+        self.end = np.concatenate([r.staff_end for r in records])
+        self.sd_held = np.concatenate([r.sd_held for r in records])
+        self.notifications = np.concatenate([r.notifications_entered for r in records])
+        self.degraded = np.concatenate([r.degraded for r in records])
+        self.overtime = np.concatenate([r.overtime for r in records])
+        self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
+        self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
+        pools = {r.pool_key: r.staff for r in records}  # a pooled team counts once
+        if force_wide and records[0].overflow_team is not None:
+            pools["overflow_team"] = records[0].overflow_team  # it serves every hub
+        self.staff = [(t.busy, t.schedule) for t in pools.values()]
+
+
+def breach_flags(
+    deadline_hours: np.ndarray, done_hours: np.ndarray, end_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(resolved, late) per item: done, or past its deadline, by `end_hours`; and late.
+
+    The one definition of a breach for decisions and strategy discussions, so `run`
+    and anything re-deriving it (a backtest) agree: an item done after its deadline,
+    or still not done with the deadline passed; items not done and not yet due are
+    left out. `done_hours` is NaN (or > end) for items not done by the end; deadlines
+    come from `referrals.target_deadline_hours`, which honours `starts_at`.
+    """
+    done = np.asarray(done_hours, dtype=float)
+    deadline = np.asarray(deadline_hours, dtype=float)
+    finished = done <= end_hours  # NaN compares False
+    resolved = finished | (deadline <= end_hours)
+    late = resolved & (np.where(finished, done, end_hours) > deadline)
+    return resolved, late
+
+
+def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+
+
+def _busy_on_duty_hours(
+    segments: np.ndarray, schedule: CapacitySchedule, lo: float, hi: float
+) -> float:
+    """∫ min(people busy, people rostered) dt over [lo, hi].
+
+    The segments are on-duty busy spells (a leaver's overrun is already cut off, work in
+    progress runs to the end); the cap against the roster leaves out overtime, which is
+    not rostered time, so utilisation never exceeds 1.
+    """
+    if len(segments) == 0:
+        return 0.0
+    pts = np.unique(np.clip(np.concatenate(
+        (segments[:, 0], segments[:, 1], schedule.times_hours, [lo, hi])), lo, hi))
+    mid = (pts[:-1] + pts[1:]) / 2.0
+    busy = _count_open(segments[:, 0], segments[:, 1], mid)
+    return float(np.sum(np.minimum(busy, schedule.at(mid)) * np.diff(pts)))
+
+
+def max_open(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> float:
+    """Largest number of [start, end) intervals open at once at any moment of [lo, hi]
+    (ends NaN: still open); those open at `lo` count from `lo`."""
+    finite = np.isfinite(ends)
+    keep = (starts <= hi) & (~finite | (ends > lo))
+    return _step_max(np.maximum(starts[keep], lo), ends[keep & finite])
+
+
+def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
+    """Largest number of [start, end) intervals open at once (ends before starts at ties)."""
+    if len(starts) == 0:
+        return 0.0
+    t = np.concatenate((starts, ends))
+    d = np.concatenate((np.ones(len(starts)), -np.ones(len(ends))))
+    order = np.lexsort((d, t))
+    return float(max(0.0, np.cumsum(d[order]).max()))
+
+
+class Window:
+    """One scope's records seen over the window; shared arrays computed once, on demand."""
+
+    def __init__(self, records: Sequence[HubRecord], scenario: Scenario,
+                 force_wide: bool) -> None:
+        self.v = _View(records, force_wide)
+        self.refs = self.v.refs
+        self.scenario = scenario
+        self.warmup, self.horizon = scenario.warmup_hours, scenario.horizon_hours
+
+    @cached_property
+    def incl(self) -> np.ndarray:
+        """Referrals that arrived in the window."""
+        return self.refs.entered >= self.warmup
+
+    @cached_property
+    def done(self) -> np.ndarray:
+        """Of those, decided by the end."""
+        return np.isfinite(self.v.end) & self.incl
+
+    @cached_property
+    def queued(self) -> np.ndarray:
+        """Of those, handed to the staff queue by the end."""
+        return self.incl & (self.refs.handover <= self.horizon)
+
+    @cached_property
+    def wait(self) -> np.ndarray:
+        """Staff wait in hours (open ones: their wait so far)."""
+        return np.where(np.isfinite(self.v.start), self.v.start, self.horizon) \
+            - self.refs.handover
+
+    def mean_wait(self, mask: np.ndarray) -> float:
+        """Mean staff wait over `mask` (NaN if empty)."""
+        return float(self.wait[mask].mean()) if mask.any() else np.nan
+
+    @cached_property
+    def end_or_now(self) -> np.ndarray:
+        """Decision time, or the horizon for those still open."""
+        return np.where(np.isfinite(self.v.end), self.v.end, self.horizon)
+
+    @cached_property
+    def decision(self) -> tuple[np.ndarray, np.ndarray]:
+        """(resolved, late) decision-target flags of the window's referrals."""
+        resolved, late = breach_flags(self.refs.deadline, self.v.end, self.horizon)
+        return resolved & self.incl, late & self.incl
+
+    @cached_property
+    def strategy(self) -> tuple[np.ndarray, np.ndarray]:
+        """(resolved, late) strategy-discussion deadline flags of the window's referrals."""
+        need = self.incl & self.refs.sd_needed
+        resolved, late = breach_flags(self.refs.sd_deadline, self.v.sd_held, self.horizon)
+        return resolved & need, late & need
+
+    @cached_property
+    def at_end(self) -> tuple[float, float, float]:
+        """`point_in_time` at the horizon."""
+        return _point_in_time(self.v, self.horizon)
+
+    @cached_property
+    def at_audit(self) -> tuple[float, float, float]:
+        """`point_in_time` at 00:00 on the audit date (NaN: no audit)."""
+        at = self.scenario.audit_hours
+        return (np.nan,) * 3 if at is None else _point_in_time(self.v, at)
+
+    @cached_property
+    def first_day(self) -> int:
+        """The first whole day of the window."""
+        return int(np.ceil(self.warmup / 24.0))
+
+    def utilisation(self) -> float:
+        """Busy on-duty staff-hours / rostered staff-hours over the window."""
+        w, horizon = self.warmup, self.horizon
+        busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in self.v.staff)
+        rostered = sum(sched.staff_hours(w, horizon) for _, sched in self.v.staff)
+        return ratio(busy, rostered)
+
+
+def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
+    """At one moment: strategy discussions identified but not held whose referral is older
+    than 72 h and than 14 days, and the age in days of the oldest referral undecided.
+    Everything in the MASH then counts, warm-up arrivals included."""
+    r = v.refs
+    present = r.entered <= at
+    decided = present & (v.end <= at)  # NaN compares False: open
+    waiting = present & ~decided
+    sd_pending = decided & r.sd_needed & ~(v.sd_held <= at)
+    age = at - r.created
+    return (float((sd_pending & (age > SD_72H_HOURS)).sum()),
+            float((sd_pending & (age > SD_14D_HOURS)).sum()),
+            float(age[waiting].max() / 24.0) if waiting.any() else 0.0)
+
+
+def _count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """How many [a, b) intervals contain each time in t (b may be inf)."""
+    return np.searchsorted(np.sort(a), t, side="right") - np.searchsorted(np.sort(b), t,
+                                                                           side="right")
+
+
+def daily_backlog(rec: HubRecord, scenario: Scenario) -> dict[str, np.ndarray]:
+    """Counts by stage at the end of each day (midnight) inside the window: everything in
+    the MASH at that moment, warm-up arrivals included."""
+    w, horizon = scenario.warmup_hours, scenario.horizon_hours
+    r = rec.referrals
+    first_day = int(np.ceil(w / 24.0))
+    t = 24.0 * np.arange(max(first_day, 1), int(horizon // 24.0) + 1)
+    inf = np.inf
+    start = np.where(np.isfinite(rec.staff_start), rec.staff_start, inf)
+    end = np.where(np.isfinite(rec.staff_end), rec.staff_end, inf)
+    held = np.where(np.isfinite(rec.sd_held), rec.sd_held, inf)
+    sd = r.sd_needed & np.isfinite(end)
+    received = np.maximum(r.handover, r.entered)
+    counts = {
+        "awaiting_rpa": _count_open(r.entered, received, t),
+        "staff_queue": _count_open(received, start, t),
+        "in_progress": _count_open(start[np.isfinite(start)], end[np.isfinite(start)], t),
+        "sd_pending": _count_open(end[sd], held[sd], t),
+    }
+    counts["backlog"] = counts["awaiting_rpa"] + counts["staff_queue"] + counts["in_progress"]
+    counts["day_end_hours"] = t
+    return counts
