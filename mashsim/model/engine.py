@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 
 import simpy
 
-from mashsim.model.policies import JobQueue
 from mashsim.model.staffing import CapacitySchedule
+from mashsim.scenario.disciplines import JobQueue
 
 __all__ = ["Book", "Feeder", "Pool", "Source", "drive_capacity", "earliest_head",
            "longest_over", "own_queue"]

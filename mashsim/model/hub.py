@@ -16,8 +16,8 @@ import simpy
 
 from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.engine import Book, Feeder, Source
-from mashsim.model.policies import make_queue
 from mashsim.model.referrals import Referrals
+from mashsim.scenario.disciplines import make_queue
 from mashsim.scenario.schema import GRADES, Scenario
 
 __all__ = ["HubQueues"]
