@@ -439,8 +439,8 @@ def test_lists_of_names_are_read_from_the_schemas_literals() -> None:
     from mashsim.model import calendar
     from mashsim.scenario import schema
 
-    assert schema.GRADES == typing.get_args(schema.GradeName)
-    assert schema.DAY_NAMES == typing.get_args(schema.DayName)
+    assert typing.get_args(schema.GradeName) == schema.GRADES
+    assert typing.get_args(schema.DayName) == schema.DAY_NAMES
     assert calendar.CLOCKS is schema.CLOCKS == typing.get_args(schema.Clock)
     fields = schema.Scenario.model_fields
     assert typing.get_args(fields["grades"].annotation)[0] is schema.GradeName

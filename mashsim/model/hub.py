@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import simpy
@@ -94,9 +95,12 @@ class HubQueues:
             return
         delay = self._sd_delay[job]
         if delay > 0:
-            self.env.timeout(delay).callbacks.append(lambda _e, j=job: self._sd_ready(j))
+            self.env.timeout(delay).callbacks.append(partial(self._sd_ready_after, job))
         else:
             self._sd_ready(job)
+
+    def _sd_ready_after(self, job: int, _delay: simpy.Event) -> None:
+        self._sd_ready(job)
 
     def _sd_ready(self, job: int) -> None:
         now = self.env.now
