@@ -19,10 +19,7 @@ def default_scenario() -> Scenario:
 
 def one_hub(scenario: Scenario, hub: str = "reading", **overrides: object) -> Scenario:
     """The default scenario cut down to one hub (and any dotted-path overrides)."""
-    data = scenario.to_dict()
-    data["arrivals"]["referrals_per_day"] = scenario.hub_rate_per_day(hub)  # its own demand
-    data["hubs"] = {hub: data["hubs"][hub]}
-    small = Scenario.from_dict(data)
+    small = scenario.hub_alone(hub)  # the one single-hub rule, shared with `plan`
     return small.with_overrides(overrides) if overrides else small
 
 

@@ -428,3 +428,93 @@ def test_scenario_wide_check_names_its_key(default_scenario: Scenario) -> None:
     (problem,) = _problems_of(default_scenario.with_overrides,
                               {"reporting.audit_date": "2020-01-01"})
     assert problem.startswith("--set: reporting.audit_date: 2020-01-01 must fall between")
+
+
+# ------------------------------------------------------------ one home per list of names
+
+
+def test_lists_of_names_are_read_from_the_schemas_literals() -> None:
+    import typing
+
+    from mashsim.model import calendar
+    from mashsim.scenario import schema
+
+    assert typing.get_args(schema.GradeName) == schema.GRADES
+    assert typing.get_args(schema.DayName) == schema.DAY_NAMES
+    assert calendar.CLOCKS is schema.CLOCKS == typing.get_args(schema.Clock)
+    fields = schema.Scenario.model_fields
+    assert typing.get_args(fields["grades"].annotation)[0] is schema.GradeName
+    for model, key in ((schema.Rpa, "early_notification_queue_as"),
+                       (schema.StrategyDiscussions, "staff_queue_as")):
+        assert model.model_fields[key].annotation is schema.GradeName, key
+    for table in (schema.GradeMix, schema.GradeShares):  # per-grade tables: one field a grade
+        assert tuple(table.model_fields) == schema.GRADES, table
+
+
+def test_grade_tables_read_in_grades_order() -> None:
+    from mashsim.scenario.schema import GradeMix, ReferralType
+
+    assert GradeMix(high=1, medium=2, standard=5).probabilities() == (0.125, 0.25, 0.625)
+    typed = ReferralType.model_validate({"share": 1, "strategy_discussion_share_by_grade": {
+        "high": 0.9, "medium": 0.5, "standard": 0.1}})
+    assert typed.sd_share_by_grade() == (0.9, 0.5, 0.1)
+
+
+def test_distribution_families_are_read_from_the_union() -> None:
+    import typing
+
+    from mashsim.scenario.distributions import FAMILIES, Distribution
+
+    members = typing.get_args(typing.get_args(Distribution)[0])
+    assert tuple(FAMILIES.values()) == members
+    assert all(cls.model_fields["dist"].default == name for name, cls in FAMILIES.items())
+
+
+@pytest.mark.parametrize(("table", "largest"), [
+    ({"dist": "fixed", "value": 3.0}, 3.0),
+    ({"dist": "uniform", "low": 1.0, "high": 4.0}, 4.0),
+    ({"dist": "triangular", "min": 1.0, "mode": 2.0, "max": 6.0}, 6.0),
+    ({"dist": "empirical", "values": [2.0, 9.0, 4.0]}, 9.0),
+    ({"dist": "lognormal", "median": 3.0, "sigma": 0.5}, math.inf),
+    ({"dist": "exponential", "mean": 3.0}, math.inf),
+    ({"dist": "gamma", "shape": 2.0, "scale": 1.0}, math.inf),
+])
+def test_each_family_states_its_largest_value(table: dict, largest: float) -> None:
+    import numpy as np
+    from pydantic import TypeAdapter
+
+    from mashsim.scenario.distributions import Distribution
+
+    dist = TypeAdapter(Distribution).validate_python(table)
+    assert dist.largest == largest
+    assert dist.sample(np.random.default_rng(0), 2000).max() <= largest
+
+
+def test_an_unbounded_backlog_age_is_refused_with_its_path(default_scenario: Scenario) -> None:
+    with pytest.raises(ScenarioError, match=r"initial_backlog: age_days must stay within"):
+        default_scenario.with_overrides({
+            "hubs.reading.initial_backlog.count": 5,
+            "hubs.reading.initial_backlog.age_days": {"dist": "exponential", "mean": 2.0}})
+
+
+def test_a_bad_distribution_key_is_reported_without_the_union_tag(
+        default_scenario: Scenario) -> None:
+    with pytest.raises(ScenarioError) as err:
+        default_scenario.with_overrides({
+            "grades.high.handling_minutes": {"dist": "lognormal", "median": 3.0, "sigmaa": 1}})
+    assert any("grades.high.handling_minutes.sigmaa: unknown key; did you mean 'sigma'?" in p
+               for p in err.value.problems), err.value.problems
+
+
+# ------------------------------------------------------------ one hub alone
+
+
+def test_hub_alone_keeps_the_hubs_own_demand(default_scenario: Scenario) -> None:
+    from .conftest import one_hub
+
+    alone = default_scenario.hub_alone("slough")
+    assert alone.hub_names == ["slough"]
+    assert alone.hub_rate_per_day("slough") == pytest.approx(
+        default_scenario.hub_rate_per_day("slough"), rel=1e-12)
+    assert alone.hubs["slough"].staff == default_scenario.hubs["slough"].staff
+    assert one_hub(default_scenario, "slough") == alone  # the tests' helper is this rule

@@ -237,3 +237,34 @@ def test_summary_has_every_issue3_metric(hub: Scenario) -> None:
                  "audit_oldest_waiting_days"):
         assert set(s["metrics"][name]) == {"mean", "ci_low", "ci_high"}
         assert name in s["hubs"]["oxfordshire"]["metrics"]
+
+
+# ------------------------------------------------------------ one weekly staff-hours formula
+
+
+def test_validate_and_plan_quote_the_same_weekly_staff_hours() -> None:
+    """Summer 2023 runs 150 days (not whole weeks): the old validate figure averaged the
+    window and read 161.3 for a 4-person office-hours roster; a week of it is 160."""
+    from mashsim import load_scenario
+    from mashsim.experiment import plan
+    from mashsim.report import stress
+
+    from .conftest import ROOT
+
+    sc = load_scenario(ROOT / "scenarios" / "summer_2023.toml")
+    assert (sc.horizon_hours - sc.warmup_hours) % 168 != 0
+    for hub, h in sc.hubs.items():
+        week = plan.staff_hours_per_week(sc, hub, h.staff.headcount)
+        assert stress.staff_hours_per_week(sc, hub) == week, hub
+        base = roster_schedule(h.staff, sc.run.start_date, 4 * 168.0)
+        assert week == pytest.approx(base.staff_hours(168.0, 336.0)), hub  # any whole week
+    assert stress.staff_hours_per_week(sc) == pytest.approx(
+        sum(stress.staff_hours_per_week(sc, hub) for hub in sc.hubs))
+
+
+def test_a_day_listed_twice_is_worked_once() -> None:
+    twice = Roster(headcount=3, shifts=[Shift(days=["Mon", "Mon", "Tue"], start="09:00",
+                                              end="17:00", share=0.5)])
+    schedule = roster_schedule(twice, dt.date(2025, 4, 7), 2 * 168.0)
+    assert twice.staff_hours_per_week() == schedule.staff_hours(0.0, 168.0) == 2 * 2 * 8.0
+    assert twice.staff_hours_per_week(headcount=5) == 3 * 2 * 8.0  # round(2.5) = 3: half up

@@ -125,10 +125,8 @@ class Target:
 
 
 def staff_hours_per_week(scenario: Scenario, hub: str, headcount: int) -> float:
-    """Rostered staff-hours in a week at `headcount` (each shift: round(headcount × share))."""
-    roster = scenario.hubs[hub].staff
-    return float(sum(math.floor(headcount * s.share + 0.5) * len(s.days) * s.length_hours
-                     for s in roster.shifts))
+    """Rostered staff-hours in a week at `headcount` (`Roster.staff_hours_per_week`)."""
+    return scenario.hubs[hub].staff.staff_hours_per_week(headcount)
 
 
 def hub_scenario(scenario: Scenario, hub: str) -> Scenario:
@@ -139,11 +137,8 @@ def hub_scenario(scenario: Scenario, hub: str) -> Scenario:
     """
     if scenario.pooling.mode != "independent":
         return scenario
-    data = scenario.to_dict()
-    data["arrivals"]["referrals_per_day"] = scenario.hub_rate_per_day(hub)
-    data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
     try:
-        return Scenario.from_dict(data, source=f"{hub} alone")
+        return scenario.hub_alone(hub)
     except ScenarioError:  # the scenario ties hubs together: simulate them all
         return scenario
 

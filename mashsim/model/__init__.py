@@ -2,7 +2,9 @@
 
 `engine` (pools of people serving queues), `policies` (queue disciplines), `arrivals`,
 `calendar` (working time), `rpa`, `referrals`, `staffing` (rosters and absences),
-`overtime`, `streams` (named random streams) and `replication` (wiring one replication).
+`overtime`, `streams` (named random streams), `hub` (one hub's job books and queues),
+`wiring` (a replication's model, built by one function per staffing mechanism) and
+`replication` (run and record one replication).
 A replication is a pure function of (scenario, replication index, seed).
 """
 

@@ -37,9 +37,10 @@ from collections.abc import Sequence
 import holidays
 import numpy as np
 
+from mashsim.scenario.schema import CLOCKS  # the clocks a target may name: one list
+
 __all__ = ["CLOCKS", "WorkingCalendar"]
 
-CLOCKS: tuple[str, ...] = ("elapsed_hours", "working_hours", "working_days")
 
 HOURS_PER_DAY = 24.0
 MARGIN_DAYS = 400

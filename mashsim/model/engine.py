@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import simpy
 
-from mashsim.model.policies import JobQueue
 from mashsim.model.staffing import CapacitySchedule
+from mashsim.scenario.disciplines import JobQueue
 
 __all__ = ["Book", "Feeder", "Pool", "Source", "drive_capacity", "earliest_head",
            "longest_over", "own_queue"]
@@ -155,7 +156,7 @@ class Pool:
         self.leaving = 0  # people past their shift finishing a case ("finish" mode)
         self.segments: list[tuple[float, float]] = []
         # running completion → on duty since (None: a leaver's overrun); in start order
-        self._running: dict[simpy.Event, float | None] = {}
+        self._running: dict[simpy.Timeout, float | None] = {}
         self._finish_cb = self._finish
 
     def set_rostered(self, people: int) -> None:
@@ -197,7 +198,7 @@ class Pool:
             self._running[ev] = now
 
     def _finish(self, ev: simpy.Event) -> None:
-        since = self._running.pop(ev, _GONE)
+        since = self._running.pop(cast(simpy.Timeout, ev), _GONE)
         if since is _GONE:
             return  # handed back earlier: this completion no longer stands
         src, job, _t0 = ev._value
@@ -206,7 +207,7 @@ class Pool:
         if since is None:
             self.leaving -= 1  # a leaver's case is done: they go
         else:
-            self.segments.append((since, now))
+            self.segments.append((cast(float, since), now))
             self.busy -= 1
         book.end[job] = now
         if book.on_done is not None:
@@ -214,15 +215,15 @@ class Pool:
         self.dispatch()
 
     def _hand_back(self) -> None:
-        ev, since = self._running.popitem()  # the most recently started
+        ev, since = self._running.popitem()  # the most recently started (no leavers here)
         src, job, t0 = ev._value
         now = self.env.now
-        self.segments.append((since, now))
+        self.segments.append((cast(float, since), now))
         src.book.remaining[job] -= now - t0
         self.busy -= 1
         src.queue.requeue(job)
 
-    def _ends(self, on_duty: bool) -> list[tuple[float, int, simpy.Event]]:
+    def _ends(self, on_duty: bool) -> list[tuple[float, int, simpy.Timeout]]:
         """Running cases of people on duty (or of leavers): (end, start order, event)."""
         return [(ev._value[2] + ev._delay, i, ev) for i, (ev, since) in
                 enumerate(self._running.items()) if (since is not None) == on_duty]
@@ -232,7 +233,7 @@ class Pool:
         finish them past their shift; their time from now on is not on duty."""
         now = self.env.now
         for _end, _i, ev in sorted(self._ends(on_duty=True))[-people:]:
-            self.segments.append((self._running[ev], now))
+            self.segments.append((cast(float, self._running[ev]), now))  # on duty: a float
             self._running[ev] = None
         self.busy -= people
         self.leaving += people

@@ -1,127 +1,20 @@
-"""Queue disciplines: first in first out, by risk grade, or earliest deadline first.
+"""Queue disciplines, as the model has always imported them.
 
-Each discipline is a small queue class with the same four operations. None scans the
-queue: FIFO and risk priority are deques (O(1) per job; jobs join in arrival order,
-which the event feeder guarantees), earliest-deadline is a binary heap (O(log n)).
-Ties fall back to arrival order, then job number, so runs are deterministic.
+The disciplines live in `mashsim.scenario.disciplines` (their names are part of the
+scenario schema, so they sit in the scenario layer, next to the distributions); this
+module keeps the documented path `mashsim.model.policies` working.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
-from collections.abc import Sequence
-from typing import Protocol
-
-import numpy as np
+from mashsim.scenario.disciplines import (
+    DISCIPLINES,
+    DeadlineQueue,
+    FifoQueue,
+    JobQueue,
+    PriorityQueue,
+    make_queue,
+)
 
 __all__ = ["DISCIPLINES", "DeadlineQueue", "FifoQueue", "JobQueue", "PriorityQueue",
            "make_queue"]
-
-DISCIPLINES = ("fifo", "risk", "deadline")
-
-
-class JobQueue(Protocol):
-    def push(self, job: int) -> None: ...
-    def pop(self) -> int: ...
-    def requeue(self, job: int) -> None: ...
-    def peek_key(self) -> tuple[float, ...]: ...
-    def __len__(self) -> int: ...
-
-
-class FifoQueue:
-    """First in, first out; a handed-back job goes to the front, where it came from."""
-
-    __slots__ = ("_entry", "_line")
-
-    def __init__(self, entry: Sequence[float]) -> None:
-        self._entry = entry
-        self._line: deque[int] = deque()
-
-    def push(self, job: int) -> None:
-        self._line.append(job)
-
-    def pop(self) -> int:
-        return self._line.popleft()
-
-    def requeue(self, job: int) -> None:
-        self._line.appendleft(job)
-
-    def peek_key(self) -> tuple[float, ...]:
-        return (self._entry[self._line[0]],)
-
-    def __len__(self) -> int:
-        return len(self._line)
-
-
-class PriorityQueue:
-    """Lowest priority number first, FIFO within a level (one deque per level)."""
-
-    __slots__ = ("_entry", "_levels", "_n", "_priority")
-
-    def __init__(self, priority: Sequence[int], entry: Sequence[float]) -> None:
-        self._priority, self._entry = priority, entry
-        self._levels: list[deque[int]] = [deque() for _ in range(max(priority, default=0) + 1)]
-        self._n = 0
-
-    def push(self, job: int) -> None:
-        self._levels[self._priority[job]].append(job)
-        self._n += 1
-
-    def pop(self) -> int:
-        for level in self._levels:
-            if level:
-                self._n -= 1
-                return level.popleft()
-        raise IndexError("pop from an empty queue")
-
-    def requeue(self, job: int) -> None:
-        self._levels[self._priority[job]].appendleft(job)
-        self._n += 1
-
-    def peek_key(self) -> tuple[float, ...]:
-        for p, level in enumerate(self._levels):
-            if level:
-                return (float(p), self._entry[level[0]])
-        raise IndexError("peek at an empty queue")
-
-    def __len__(self) -> int:
-        return self._n
-
-
-class DeadlineQueue:
-    """Earliest deadline first, then arrival order: a heap of (deadline, entry, job)."""
-
-    __slots__ = ("_deadline", "_entry", "_heap")
-
-    def __init__(self, deadline: Sequence[float], entry: Sequence[float]) -> None:
-        self._deadline, self._entry = deadline, entry
-        self._heap: list[tuple[float, float, int]] = []
-
-    def push(self, job: int) -> None:
-        heapq.heappush(self._heap, (self._deadline[job], self._entry[job], job))
-
-    def pop(self) -> int:
-        return heapq.heappop(self._heap)[2]
-
-    requeue = push
-
-    def peek_key(self) -> tuple[float, ...]:
-        return self._heap[0][:2]
-
-    def __len__(self) -> int:
-        return len(self._heap)
-
-
-def make_queue(
-    discipline: str, entry_hours: Sequence[float], priority: np.ndarray,
-    deadline_hours: np.ndarray,
-) -> JobQueue:
-    """The queue for a discipline, given each job's entry time, priority and deadline."""
-    if discipline == "fifo":
-        return FifoQueue(entry_hours)
-    if discipline == "risk":
-        return PriorityQueue(priority.astype(int).tolist(), entry_hours)
-    if discipline == "deadline":
-        return DeadlineQueue(deadline_hours.tolist(), entry_hours)
-    raise ValueError(f"unknown queue discipline {discipline!r}; expected one of {DISCIPLINES}")

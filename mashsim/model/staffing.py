@@ -53,10 +53,6 @@ class CapacitySchedule:
         return self.capacity[np.maximum(idx, 0)]
 
 
-def _on_duty(headcount: int, share: float) -> int:
-    return math.floor(headcount * share + 0.5)
-
-
 def roster_schedule(
     roster: Roster, start: dt.date, horizon_hours: float,
     bank_holidays: frozenset[dt.date] = frozenset(),
@@ -73,7 +69,7 @@ def roster_schedule(
             continue
         weekday = DAY_NAMES[(start.weekday() + day) % 7]
         for shift in roster.shifts:
-            people = _on_duty(roster.headcount, shift.share)
+            people = shift.people_on_duty(roster.headcount)
             if weekday in shift.days and people:
                 t0 = day * 24.0 + shift.start_hours
                 starts += [t0, t0 + shift.length_hours]

@@ -138,14 +138,9 @@ def mean_work_hours_per_referral(sc: Scenario) -> float:
 
 
 def staff_hours_per_week(sc: Scenario, hub: str | None = None) -> float:
-    """Rostered caseworker hours per week over the reporting window (one hub or all)."""
+    """Rostered caseworker hours in a week (one hub or all): `Roster.staff_hours_per_week`."""
     hubs = [hub] if hub is not None else sc.hub_names
-    weeks = (sc.horizon_hours - sc.warmup_hours) / 168.0
-    total = 0.0
-    for h in hubs:
-        sched = roster_schedule(sc.hubs[h].staff, sc.run.start_date, sc.horizon_hours)
-        total += sched.staff_hours(sc.warmup_hours, sc.horizon_hours)
-    return total / weeks if weeks > 0 else math.nan
+    return sum(sc.hubs[h].staff.staff_hours_per_week() for h in hubs)
 
 
 @dataclass(frozen=True)

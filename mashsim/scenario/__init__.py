@@ -8,6 +8,7 @@ simpy, replications, files of results or the command line.
 from __future__ import annotations
 
 from mashsim.scenario.distributions import (
+    FAMILIES,
     MAX_PARAMETER,
     Distribution,
     Empirical,
@@ -30,6 +31,7 @@ from mashsim.scenario.schema import (
 
 __all__ = [
     "DAY_NAMES",
+    "FAMILIES",
     "MAX_PARAMETER",
     "Distribution",
     "Empirical",

@@ -10,12 +10,14 @@ which keeps common random numbers aligned by referral index across scenarios.
 from __future__ import annotations
 
 import math
+import typing
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "FAMILIES",
     "MAX_PARAMETER",
     "Distribution",
     "Empirical",
@@ -42,6 +44,11 @@ class _Dist(BaseModel):
     def mean(self) -> float:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
+    @property
+    def largest(self) -> float:
+        """The largest value a draw can take (infinity: unbounded above)."""
+        return math.inf
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
@@ -54,6 +61,10 @@ class Fixed(_Dist):
 
     @property
     def mean(self) -> float:
+        return self.value
+
+    @property
+    def largest(self) -> float:
         return self.value
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -96,6 +107,10 @@ class Triangular(_Dist):
     @property
     def mean(self) -> float:
         return (self.min + self.mode + self.max) / 3.0
+
+    @property
+    def largest(self) -> float:
+        return self.max
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.triangular(self.min, self.mode, self.max, n)
@@ -148,6 +163,10 @@ class Uniform(_Dist):
     def mean(self) -> float:
         return (self.low + self.high) / 2.0
 
+    @property
+    def largest(self) -> float:
+        return self.high
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
@@ -162,11 +181,21 @@ class Empirical(_Dist):
     def mean(self) -> float:
         return float(np.mean(self.values))
 
+    @property
+    def largest(self) -> float:
+        return max(self.values)
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), n)
 
 
+# The one list of families: a new family is a class above and a member here.
 Distribution = Annotated[
     Fixed | Exponential | Triangular | Lognormal | Gamma | Uniform | Empirical,
     Field(discriminator="dist"),
 ]
+# family name (the `dist` tag a scenario writes) → class, read from the union above
+FAMILIES: dict[str, type[_Dist]] = {
+    member.model_fields["dist"].default: member
+    for member in typing.get_args(typing.get_args(Distribution)[0])
+}

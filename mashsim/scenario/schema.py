@@ -34,9 +34,10 @@ from pydantic import (
 )
 
 from mashsim.errors import ScenarioError
+from mashsim.scenario.disciplines import QueueDiscipline, SdDiscipline
 from mashsim.scenario.distributions import (
+    FAMILIES,
     Distribution,
-    Empirical,
     Fixed,
     Lognormal,
     Triangular,
@@ -44,7 +45,9 @@ from mashsim.scenario.distributions import (
 )
 
 __all__ = [
+    "CLOCKS",
     "DAY_NAMES",
+    "GRADES",
     "Scenario",
     "Shift",
     "date_factors_per_day",
@@ -53,9 +56,14 @@ __all__ = [
     "parse_override",
 ]
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-GRADES = ("high", "medium", "standard")
+# Each list of names has one home: the Literal the schema validates against; the tuple
+# the rest of the package iterates over is read from it.
+DayName = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DAY_NAMES: tuple[DayName, ...] = typing.get_args(DayName)
+GradeName = Literal["high", "medium", "standard"]  # in the order reports list them
+GRADES: tuple[GradeName, ...] = typing.get_args(GradeName)
 Clock = Literal["elapsed_hours", "working_hours", "working_days"]
+CLOCKS: tuple[Clock, ...] = typing.get_args(Clock)
 _NAME = re.compile(r"[a-z][a-z0-9_]*")  # used with fullmatch: "reading\n" is not a name
 
 # Physical bounds: every number in a scenario has one, so that a typo (1e300, 2**63) is an
@@ -128,7 +136,7 @@ def _hours_of_day(text: str) -> float:
 class Shift(_Frozen):
     """A recurring shift; `share` of the roster's headcount is on duty during it."""
 
-    days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(min_length=1)
+    days: list[DayName] = Field(min_length=1)
     start: str = "09:00"
     end: str = "17:00"
     share: Weight = 1.0
@@ -162,6 +170,15 @@ class Shift(_Frozen):
         """Shifts ending at or before their start run past midnight."""
         return (_hours_of_day(self.end) - self.start_hours) % 24 or 24.0
 
+    def people_on_duty(self, headcount: int) -> int:
+        """Whole people on this shift: headcount × share, rounded half up."""
+        return math.floor(headcount * self.share + 0.5)
+
+    @property
+    def days_per_week(self) -> int:
+        """Distinct days it is worked (a day listed twice is still one shift)."""
+        return len(set(self.days))
+
 
 OFFICE_HOURS = (Shift(days=["Mon", "Tue", "Wed", "Thu", "Fri"]),)
 
@@ -186,6 +203,14 @@ class Roster(_Frozen):
         if self.vacancies is not None and self.vacancies > self.headcount:
             raise ValueError(f"vacancies ({self.vacancies}) exceed headcount ({self.headcount})")
         return self
+
+    def staff_hours_per_week(self, headcount: int | None = None) -> float:
+        """Rostered staff-hours in a week (at `headcount` instead of the roster's own):
+        each shift's people on duty × its days × its length, before vacancies, absences
+        and bank holidays. The one formula `validate`, `plan` and the report quote."""
+        posts = self.headcount if headcount is None else headcount
+        return float(sum(s.people_on_duty(posts) * s.days_per_week * s.length_hours
+                         for s in self.shifts))
 
     @property
     def vacant_posts(self) -> int:
@@ -237,8 +262,8 @@ class Reporting(_Frozen):
 class WorkingCalendarConfig(_Frozen):
     day_start_hour: float = Field(default=9.0, ge=0, lt=24)
     day_end_hour: float = Field(default=17.0, gt=0, le=24)
-    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
-        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"], min_length=1
+    working_days: list[DayName] = Field(
+        default_factory=lambda: list(DAY_NAMES[:5]), min_length=1  # Mon-Fri
     )
     exclude_bank_holidays: bool = True
 
@@ -309,6 +334,11 @@ class Arrivals(_Frozen):
         return self
 
 
+def _by_grade(values: BaseModel) -> tuple[float, ...]:
+    """A per-grade table's values in GRADES order (its fields are the grades, by test)."""
+    return tuple(getattr(values, g) for g in GRADES)
+
+
 class GradeMix(_Frozen):
     """Weights of each risk grade (normalised to sum 1)."""
 
@@ -318,13 +348,14 @@ class GradeMix(_Frozen):
 
     @model_validator(mode="after")
     def _some(self) -> GradeMix:
-        if self.high + self.medium + self.standard <= 0:
+        if sum(_by_grade(self)) <= 0:
             raise ValueError("grade weights need a positive sum")
         return self
 
-    def probabilities(self) -> tuple[float, float, float]:
-        total = self.high + self.medium + self.standard
-        return (self.high / total, self.medium / total, self.standard / total)
+    def probabilities(self) -> tuple[float, ...]:
+        weights = _by_grade(self)
+        total = sum(weights)
+        return tuple(w / total for w in weights)
 
 
 class GradeShares(_Frozen):
@@ -346,11 +377,11 @@ class ReferralType(_Frozen):
     strategy_discussion_share: Share = 0.0
     strategy_discussion_share_by_grade: GradeShares | None = None
 
-    def sd_share_by_grade(self) -> tuple[float, float, float]:
+    def sd_share_by_grade(self) -> tuple[float, ...]:
         g = self.strategy_discussion_share_by_grade
         if g is None:
-            return (self.strategy_discussion_share,) * 3
-        return (g.high, g.medium, g.standard)
+            return (self.strategy_discussion_share,) * len(GRADES)
+        return _by_grade(g)
 
 
 class Grade(_Frozen):
@@ -379,7 +410,7 @@ class Rpa(_Frozen):
     early_notification_minutes: Distribution = Field(
         default_factory=lambda: Triangular(min=5, mode=10, max=20)
     )
-    early_notification_queue_as: Literal["high", "medium", "standard"] = "high"
+    early_notification_queue_as: GradeName = "high"
     # "extra_work": the notification is extra, ungraded work and the referral still waits
     # for the RPA (as found); "early_handover": staff take the case on from the
     # notification, so the referral itself reaches them at creation (a revised process).
@@ -402,7 +433,7 @@ class Sharing(_Frozen):
 
 
 class Queue(_Frozen):
-    discipline: Literal["fifo", "risk", "deadline"] = "fifo"
+    discipline: QueueDiscipline = "fifo"
     at_shift_end: Literal["finish", "handback"] = "finish"
 
 
@@ -411,9 +442,9 @@ class StrategyDiscussions(_Frozen):
     preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
     meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
     scheduling_delay_hours: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
-    discipline: Literal["fifo", "deadline"] = "deadline"
+    discipline: SdDiscipline = "deadline"
     held_by: Literal["attendees", "staff"] = "attendees"
-    staff_queue_as: Literal["high", "medium", "standard"] = "high"
+    staff_queue_as: GradeName = "high"
 
 
 class Leave(_Frozen):
@@ -492,7 +523,7 @@ class InitialBacklog(_Frozen):
 
     @model_validator(mode="after")
     def _ages_in_calendar(self) -> InitialBacklog:
-        oldest = _largest_value(self.age_days)
+        oldest = self.age_days.largest
         if self.count and not oldest <= MAX_BACKLOG_AGE_DAYS:
             raise ValueError(
                 f"age_days must stay within 0-{MAX_BACKLOG_AGE_DAYS:g} days: use a bounded "
@@ -500,19 +531,6 @@ class InitialBacklog(_Frozen):
                 f"{oldest:g}"
             )
         return self
-
-
-def _largest_value(dist: Any) -> float:
-    """The largest value a distribution can draw (infinity for unbounded ones)."""
-    if isinstance(dist, Fixed):
-        return dist.value
-    if isinstance(dist, Uniform):
-        return dist.high
-    if isinstance(dist, Triangular):
-        return dist.max
-    if isinstance(dist, Empirical):
-        return max(dist.values)
-    return math.inf
 
 
 class Hub(_Frozen):
@@ -554,7 +572,7 @@ class Scenario(_Frozen):
     calendar: WorkingCalendarConfig = WorkingCalendarConfig()
     arrivals: Arrivals = Arrivals()
     referral_types: dict[str, ReferralType] = Field(min_length=1)
-    grades: dict[Literal["high", "medium", "standard"], Grade]
+    grades: dict[GradeName, Grade]
     officer_assessment: OfficerAssessment = OfficerAssessment()
     rpa: Rpa = Rpa()
     sharing: Sharing = Sharing()
@@ -661,6 +679,15 @@ class Scenario(_Frozen):
     def type_names(self) -> list[str]:
         return list(self.referral_types)
 
+    def hub_alone(self, hub: str) -> Scenario:
+        """This scenario with only `hub`, at the demand rate it has here: the same
+        referrals for that hub, less work (`plan` simulates a hub this way; so do tests).
+        Raises ScenarioError when the cut scenario is invalid."""
+        data = self.to_dict()
+        data["arrivals"]["referrals_per_day"] = self.hub_rate_per_day(hub)
+        data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
+        return Scenario.from_dict(data, source=f"{hub} alone")
+
     def hub_rate_per_day(self, hub: str) -> float:
         total = sum(h.demand_share for h in self.hubs.values())
         return self.arrivals.referrals_per_day * self.hubs[hub].demand_share / total
@@ -742,13 +769,9 @@ def _model_field(model: type[BaseModel], key: Any) -> Any:
 
 
 def _union_member(union: Any, tag: Any) -> Any:
-    """The member of a tagged union (the distributions) whose `dist` is `tag`."""
-    for member in typing.get_args(union):
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            dist = member.model_fields.get("dist")
-            if dist is not None and dist.default == tag:
-                return member
-    return None
+    """The member of a tagged union (the distributions: the only one) named by `tag`."""
+    member = FAMILIES.get(tag) if isinstance(tag, str) else None
+    return member if member in typing.get_args(union) else None
 
 
 def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
