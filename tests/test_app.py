@@ -28,6 +28,7 @@ def two_hubs(default_scenario):
     """Reading and Slough for 6 weeks after a 1-week warm-up: quick, and two scopes."""
     data = one_hub(default_scenario).to_dict()
     data["hubs"]["slough"] = default_scenario.to_dict()["hubs"]["slough"]
+    data["hubs"]["reading"]["demand_share"] = default_scenario.hubs["reading"].demand_share
     data["arrivals"]["referrals_per_day"] = (default_scenario.hub_rate_per_day("reading")
                                              + default_scenario.hub_rate_per_day("slough"))
     data["run"].update(duration_days=49.0, warmup_days=7.0)
