@@ -24,7 +24,7 @@ import functools
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from mashsim._io import atomic_write_text, recover_kept
 from mashsim._version import __version__
-from mashsim.experiment.executors import Executor, Task
+from mashsim.experiment.executors import Task
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.scenario.schema import Scenario
 
@@ -40,7 +40,6 @@ __all__ = [
     "Interrupted",
     "ReplicationCache",
     "code_fingerprint",
-    "run_tasks",
     "scenario_hash",
 ]
 
@@ -182,7 +181,7 @@ def _warn_stderr(message: str) -> None:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during `run_tasks`: what was saved and what was lost."""
+    """Ctrl-C while the runner runs replications: what was saved and what was lost."""
 
     def __init__(self, done: int, total: int, in_flight: int, folder: Path | None) -> None:
         super().__init__(f"interrupted after {done} of {total} replications")
@@ -197,11 +196,3 @@ class Interrupted(KeyboardInterrupt):
         return (f"interrupted: {self.done} of {self.total} replications are saved under "
                 f"{self.folder}; {lost}. Run the same command with the same --out to resume.")
 
-
-def run_tasks(tasks: Sequence[Task], executor: Executor, cache: ReplicationCache,
-              on_done: Callable[[], None] | None = None,
-              on_cached: Callable[[int], None] | None = None) -> list[Any]:
-    """Kept for callers of the old path: `mashsim.experiment.runner.run_tasks`."""
-    from mashsim.experiment.runner import run_tasks as run
-
-    return run(tasks, executor, cache, on_done, on_cached)

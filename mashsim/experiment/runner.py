@@ -107,7 +107,11 @@ class ReplicationRunner:
             with closing(self.executor.run([tasks[i] for i in missing])) as finished:
                 for j, res in finished:
                     self.cache.put(tasks[missing[j]], res)
-                    self.progress.done()
+                    try:
+                        self.progress.done()
+                    except BaseException:  # stopped here: this one is saved, keep it
+                        self.salvaged.append((missing[j], res))
+                        raise
                     yield missing[j], res
         finally:
             for j, res in self.executor.salvaged:  # finished while stopping: keep them
