@@ -280,7 +280,8 @@ def backtest(
     job = _SimulatedSums(w0, w1, end, first_day)
     tasks = [Task(scenario, seed, r, job=job) for r in range(replications)]
     workers = min(workers or default_workers(), replications)
-    with replication_runner(workers, scheduler, out, progress, "backtest") as runner:
+    with replication_runner(workers, scheduler, out, progress, "backtest",
+                            delay_s=1.0) as runner:
         sims = runner.run_all(tasks)
     weeks = []
     for w, o in sorted(obs["weeks"].items()):

@@ -153,7 +153,8 @@ def _write(args: argparse.Namespace, scenarios: list, sweep: object, workers: in
 
     out: Path = args.out
     cache = None if is_file else out  # one rule: replications are saved in a --out folder
-    with replication_runner(workers, args.scheduler, cache, progress=True) as runner:
+    with replication_runner(workers, args.scheduler, cache, progress=True,
+                            delay_s=1.0) as runner:
         results = [simulate(sc, args.replications, args.seed, runner=runner,
                             outcomes=WAIT_REPLICATIONS if i == 0 else 0)
                    for i, sc in enumerate(scenarios)]

@@ -82,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
     workers = prepare_run(args, [scenario], args.replications)
 
     def run() -> int:
-        with replication_runner(workers, args.scheduler, args.out, progress=True) as runner:
+        with replication_runner(workers, args.scheduler, args.out, progress=True,
+                                delay_s=1.0) as runner:
             res = simulate(scenario, args.replications, args.seed, runner=runner)
         if args.out is not None:
             res.write(args.out)

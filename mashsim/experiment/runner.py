@@ -40,19 +40,22 @@ __all__ = ["Progress", "ReplicationRunner", "replication_runner", "run_replicati
 class Progress:
     """tqdm bar on stderr (replications done, ETA); a no-op when disabled."""
 
-    def __init__(self, enabled: bool, desc: str, on_done: Callable[[], None] | None = None):
+    def __init__(self, enabled: bool, desc: str, on_done: Callable[[], None] | None = None,
+                 delay_s: float = 0.5):
         self._bar = None
         self._on_done = on_done
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=0, desc=desc, unit="rep", file=stream(), delay=0.5,
+            self._bar = tqdm(total=0, desc=desc, unit="rep", file=stream(), delay=delay_s,
                              leave=False, dynamic_ncols=True)
 
     def add_total(self, n: int) -> None:
         if self._bar is not None:
             self._bar.total += n
-            self._bar.refresh()
+            bar = self._bar
+            if bar._time() >= bar.start_t + bar.delay:  # never before its delay
+                bar.refresh()
 
     def cached(self, n: int) -> None:
         if self._bar is not None and n:
@@ -147,11 +150,13 @@ def replication_runner(
     progress: bool = False,
     desc: str = "replications",
     on_done: Callable[[], None] | None = None,
+    delay_s: float = 0.5,
 ) -> Iterator[ReplicationRunner]:
     """A runner on `make_executor(workers, scheduler)`, caching under `out/cache` (when
-    `out` is a folder), with a progress bar when `progress`; released on exit."""
+    `out` is a folder), with a progress bar when `progress` (shown after `delay_s`);
+    released on exit."""
     cache = ReplicationCache(out)
-    bar = Progress(progress, desc, on_done)
+    bar = Progress(progress, desc, on_done, delay_s)
     with make_executor(workers, scheduler) as executor:
         try:
             yield ReplicationRunner(executor, cache, bar)
