@@ -28,6 +28,7 @@ def whole_number(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least `minimum`, else a clear usage error."""
 
     def parse(text: str) -> int:
+        value: int | None
         try:
             value = int(text)
         except ValueError:

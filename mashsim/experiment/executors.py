@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
@@ -107,7 +107,7 @@ class Executor(ABC):
     salvaged: list[tuple[int, Any]] = []  # noqa: RUF012 - reset per instance
 
     @abstractmethod
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         """Yield `(i, single_run(*tasks[i]))` for every task, in completion order."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
@@ -123,7 +123,7 @@ class Executor(ABC):
 class SerialExecutor(Executor):
     """Run in this process, in task order: the reference every executor must match."""
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         for i, t in enumerate(tasks):
             self.in_flight = 1
             result = run_task(t)
@@ -179,7 +179,7 @@ class ProcessExecutor(Executor):
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         if self._pool is None:
             # PDEATHSIG fires when the forking *thread* ends, so use it only when workers
             # are forked from the main thread, which lives as long as the process.
@@ -284,7 +284,7 @@ class DaskExecutor(Executor):
             self._scattered[id(scenario)] = entry
         return entry[1]
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         from distributed import as_completed
 
         futures = {

@@ -74,7 +74,8 @@ def referral_outcomes(rec: Any, scenario: Scenario) -> dict[str, np.ndarray]:
     """
     sc = scenario
     horizon = sc.horizon_hours
-    starts = np.asarray([getattr(sc.grades[g].decision_target, "starts_at", "creation")
+    grades: dict[str, Any] = {str(k): v for k, v in sc.grades.items()}
+    starts = np.asarray([getattr(grades[g].decision_target, "starts_at", "creation")
                          for g in GRADES])
     r = rec.referrals
     keep = r.entered >= sc.warmup_hours

@@ -15,7 +15,7 @@ task order, and turns Ctrl-C into `Interrupted` (what was saved and what was los
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ class ReplicationRunner:
         """Replications that run at once (for choosing a batch size)."""
         return int(getattr(self.executor, "workers", 1))
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         """Yield `(i, result of tasks[i])` for every task: saved ones first, then each as
         it finishes (any order). Each one run here is saved before it is yielded."""
         self.progress.add_total(len(tasks))

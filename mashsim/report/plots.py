@@ -285,7 +285,8 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
     n = results.replications if replications is None else min(replications,
                                                                 results.replications)
     runs = _with_outcomes(results, results.runs[:n])
-    starts = np.asarray([getattr(sc.grades[g].decision_target, "starts_at", "creation")
+    grades: dict[str, Any] = {str(k): v for k, v in sc.grades.items()}
+    starts = np.asarray([getattr(grades[g].decision_target, "starts_at", "creation")
                          for g in GRADES])
     frames = []
     for run in runs:
