@@ -64,7 +64,9 @@ def test_out_dir_gets_summary_and_daily_backlog(capsys: pytest.CaptureFixture,
                          "--out", str(tmp_path / "res"))
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "res").iterdir())
-    assert names == ["backlog_daily.csv", "replications.csv", "summary.csv", "summary.json"]
+    # cache/: each replication, kept so that the same command resumes
+    assert names == ["backlog_daily.csv", "cache", "replications.csv", "summary.csv",
+                     "summary.json"]
     header = (tmp_path / "res" / "backlog_daily.csv").read_text().splitlines()[0]
     assert header == "replication,hub,date,awaiting_rpa,staff_queue,in_progress,sd_pending,backlog"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mashsim.experiment.cache import Interrupted, ReplicationCache, _decode, _encode, run_tasks
+from mashsim.experiment.cache import Interrupted, ReplicationCache, _decode, _encode
 from mashsim.experiment.executors import ProcessExecutor, SerialExecutor, Task
 from mashsim.experiment.replications import ReplicationResult, single_run
-from mashsim.experiment.runner import run_replications
+from mashsim.experiment.runner import run_replications, run_tasks
 from mashsim.experiment.sweep import sweep
 
 VARY = {"hubs.reading.staff.headcount": [3, 4]}

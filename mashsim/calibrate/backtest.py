@@ -23,14 +23,14 @@ a 95 % prediction band, mean ± t·sd·√(1 + 1/R): where one more history (the
 one) should fall if the model is right. Both are cut to the metric's range (fractions
 0–1, counts and hours ≥ 0).
 
-Replications run in a private process pool (`--workers`), not through executors.py
-like `run`'s: to be moved there in a later refactor.
+Replications run on the same runner as `run`'s (`--workers`, `--scheduler`, resumable
+under `--out DIR/cache`); each returns only its reduced sums.
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ from mashsim.calibrate.eventlog import (
     simulated_log_frame,
 )
 from mashsim.errors import ScenarioError
+from mashsim.experiment.executors import Job, Task
+from mashsim.experiment.replications import default_workers
+from mashsim.experiment.runner import replication_runner
 from mashsim.metrics.compute import breach_flags
 from mashsim.metrics.registry import COUNT, FRACTION, HOURS, Kind, metric_info
 from mashsim.model.referrals import target_deadline_hours
@@ -183,14 +186,33 @@ def _reduce(sums: pd.DataFrame, first_day: int) -> dict[str, Any]:
             "weeks": {int(w): _metrics(g[list(_SUMS)]) for w, g in s.groupby("week")}}
 
 
-def _sim_one(args: tuple[Scenario, int, int, float, float, float, int]) -> dict[str, Any]:
-    sc, seed, rep, w0, w1, end, first_day = args
-    records = run_replication(sc, seed, rep)
-    origin = epoch_hours(sc.run.start_date)
-    frame = simulated_log_frame(sc, records, w0 - origin, end - origin, w1 - origin)
-    acc = _DaySums(sc)
-    acc.add(frame)
-    return _reduce(acc.finish(end), first_day)
+@dataclass(frozen=True)
+class _SimulatedSums(Job):
+    """One replication as the backtest sees it: its event log over the observed window,
+    reduced like the observed log (`_reduce`); a pure function of the replication."""
+
+    w0: float
+    w1: float
+    end: float
+    first_day: int
+
+    def __call__(self, scenario: Scenario, seed: int, replication: int) -> dict[str, Any]:
+        records = run_replication(scenario, seed, replication)
+        origin = epoch_hours(scenario.run.start_date)
+        frame = simulated_log_frame(scenario, records, self.w0 - origin, self.end - origin,
+                                    self.w1 - origin)
+        acc = _DaySums(scenario)
+        acc.add(frame)
+        return _reduce(acc.finish(self.end), self.first_day)
+
+    def cache_key(self) -> str:
+        return f"backtest {self.w0!r} {self.w1!r} {self.end!r} {self.first_day}"
+
+    def encode(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {**result, "weeks": {str(w): m for w, m in result["weeks"].items()}}
+
+    def decode(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "weeks": {int(w): m for w, m in data["weeks"].items()}}
 
 
 def _bounds(metric: str) -> tuple[float, float]:
@@ -226,10 +248,18 @@ def backtest(
     *,
     timezone: str | None = None,
     skip_bad_rows: bool = False,
-    workers: int = 1,
+    workers: int | None = 1,
     chunk_rows: int = 50_000,
+    scheduler: Any = None,
+    out: str | Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Simulated vs observed arrivals, waits and breach rates, overall, by hub and week."""
+    """Simulated vs observed arrivals, waits and breach rates, overall, by hub and week.
+
+    Replications run on the shared runner: `workers` local processes or a Dask
+    `scheduler`; `out` keeps each one under `out/cache`, so an interrupted backtest
+    resumes.
+    """
     reader = EventLogReader(log_path, timezone, known_hubs=scenario.hub_names,
                             known_types=scenario.type_names, chunk_rows=chunk_rows)
     acc = _DaySums(scenario)
@@ -248,12 +278,12 @@ def backtest(
     first_day, last_day = int(first // 24), int(last // 24)
     w0, w1 = first_day * 24.0, (last_day + 1) * 24.0
     obs = _reduce(acc.finish(end), first_day)
-    tasks = [(scenario, seed, r, w0, w1, end, first_day) for r in range(replications)]
-    if workers > 1 and replications > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
-            sims = list(pool.map(_sim_one, tasks))
-    else:
-        sims = [_sim_one(t) for t in tasks]
+    job = _SimulatedSums(w0, w1, end, first_day)
+    tasks = [Task(scenario, seed, r, job=job) for r in range(replications)]
+    workers = min(workers or default_workers(), replications)
+    with replication_runner(workers, scheduler, out, progress, "backtest",
+                            delay_s=1.0) as runner:
+        sims = runner.run_all(tasks)
     weeks = []
     for w, o in sorted(obs["weeks"].items()):
         start = hours_to_date((first_day + 7 * w) * 24.0)

@@ -5,24 +5,30 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mashsim.errors import ScenarioError
 from mashsim.scenario.schema import Scenario, load_scenario, parse_override
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "add_replication_options",
-           "add_scenario_options", "check_out_dir", "load_with_overrides", "positive_int",
-           "prepare_run", "seed_number", "whole_number"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "RESUME_HELP", "add_execution_options",
+           "add_replication_options", "add_scenario_options", "check_out_dir",
+           "interruptible", "load_with_overrides", "positive_int", "prepare_run",
+           "seed_number", "whole_number"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: The one resume rule of `run`, `sweep`, `plan`, `report` and `backtest` (in --out's help).
+RESUME_HELP = ("; each replication is saved in DIR/cache as it finishes, so the same "
+               "command with the same --out resumes an interrupted run")
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least `minimum`, else a clear usage error."""
 
     def parse(text: str) -> int:
+        value: int | None
         try:
             value = int(text)
         except ValueError:
@@ -61,7 +67,8 @@ def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = F
                    "hubs.reading.staff.headcount=12 (repeatable)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="output on stdout (default table)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="also write results files here")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="also write results files here" + RESUME_HELP)
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated memory or time does not fit")
 
@@ -69,8 +76,28 @@ def add_scenario_options(p: argparse.ArgumentParser, scenario_optional: bool = F
 def add_replication_options(p: argparse.ArgumentParser, default: int = 10) -> None:
     p.add_argument("--replications", type=positive_int, default=default,
                    help=f"independent replications (default {default})")
+    add_execution_options(p)
+
+
+def add_execution_options(p: argparse.ArgumentParser) -> None:
+    """--workers and --scheduler: where the replication runner runs (same results)."""
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="worker processes (default: one per core)")
+                   help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="run on an existing Dask distributed cluster (needs mashsim[dask])")
+
+
+def interruptible(run: Callable[[], int]) -> int:
+    """Run a command; Ctrl-C during its replications says what was saved, exit 130."""
+    from mashsim.experiment.cache import Interrupted
+    from mashsim.progress import own_line
+
+    try:
+        return run()
+    except Interrupted as err:
+        own_line(interrupted=True)
+        print(f"mashsim: {err.message()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario:

@@ -8,10 +8,18 @@ import sys
 from pathlib import Path
 
 from mashsim._io import atomic_write_text
-from mashsim.cli.common import check_out_dir, load_with_overrides, positive_int, seed_number
+from mashsim.cli.common import (
+    RESUME_HELP,
+    add_execution_options,
+    check_out_dir,
+    interruptible,
+    load_with_overrides,
+    positive_int,
+    seed_number,
+)
 from mashsim.errors import ScenarioError
 from mashsim.safe_text import terminal
-from mashsim.scenario.schema import load_scenario
+from mashsim.scenario.schema import Scenario, load_scenario
 
 __all__ = ["register"]
 
@@ -55,12 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("scenario", type=Path, help="scenario TOML (usually from mashsim fit)")
     bt.add_argument("--replications", type=positive_int, default=10,
                     help="replications (default 10)")
-    bt.add_argument("--workers", type=positive_int, default=1, help="worker processes")
     bt.add_argument("--seed", type=seed_number, default=1, help="base random seed (default 1)")
     bt.add_argument("--format", choices=("table", "json"), default="table",
                     help="output on stdout: the comparison table, or the full result as "
                          "JSON (default table)")
-    bt.add_argument("--out", type=Path, metavar="DIR", help="also write backtest files here")
+    bt.add_argument("--out", type=Path, metavar="DIR",
+                    help="also write backtest files here" + RESUME_HELP)
+    add_execution_options(bt)
     _log_options(bt)
     bt.set_defaults(handler=_backtest)
 
@@ -137,14 +146,19 @@ def _simulate_log(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from mashsim.calibrate.backtest import backtest, format_backtest_table
-
     sc = load_scenario(args.scenario)
     check_out_dir(args.out)
     if args.out is not None:
         _need_matplotlib("--out")
+    return interruptible(lambda: _run_backtest(args, sc))
+
+
+def _run_backtest(args: argparse.Namespace, sc: Scenario) -> int:
+    from mashsim.calibrate.backtest import backtest, format_backtest_table
+
     res = backtest(args.log, sc, args.replications, args.seed, timezone=args.timezone,
-                   skip_bad_rows=args.skip_bad_rows, workers=args.workers)
+                   skip_bad_rows=args.skip_bad_rows, workers=args.workers,
+                   scheduler=args.scheduler, out=args.out, progress=True)
     _warn(res["warnings"])
     text = json.dumps(res, indent=1)
     if args.out is not None:

@@ -12,12 +12,15 @@ from pathlib import Path
 
 from mashsim._io import check_writable, output_set
 from mashsim.cli.common import (
+    RESUME_HELP,
     add_replication_options,
     add_scenario_options,
+    interruptible,
     load_with_overrides,
     prepare_run,
 )
 from mashsim.errors import ScenarioError
+from mashsim.experiment.runner import replication_runner
 from mashsim.experiment.simulate import simulate
 from mashsim.progress import stage
 
@@ -42,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
               + " " * 22 + "[--sweep RESULTS] [--breach-target SHARE] [--replications N]\n"
               + " " * 22 + "[--seed S] [--set PATH=VALUE]... [--format table|json] "
               "[--workers N]\n"
-              + " " * 22 + "[--force] [--hub HUB]... [-h]",  # argparse shows --out as optional
+              + " " * 22 + "[--scheduler tcp://HOST:PORT] [--force] [--hub HUB]... "
+              "[-h]",  # argparse shows --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
                     "--out FOLDER writes report.html plus each plot as PNG and each table "
@@ -53,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         if action.dest == "out":
             action.metavar = "REPORT.html|DIR"
             action.help = ("where to write: a .html file, or a folder for report.html plus "
-                           "PNG and CSV files (required)")
+                           "PNG and CSV files (required)" + RESUME_HELP
+                           + " (a folder only: a single .html file keeps nothing)")
         elif action.dest == "format":
             action.help = "what to print on stdout: a line (table) or JSON with the summary"
     p.add_argument("--compare", action="append", default=[], type=Path, metavar="OTHER.toml",
@@ -100,8 +105,6 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mashsim.cli.run import progress_callback
-
     if args.out is None:
         raise ScenarioError(["--out: required: a file ending in .html, or a folder"])
     out: Path = args.out
@@ -133,16 +136,28 @@ def _report(args: argparse.Namespace) -> int:
         raise ScenarioError(problems)
 
     try:
-        from mashsim.report.page import build_report, write_report
+        import mashsim.report.page  # noqa: F401 - a damaged install fails before any run
     except ModuleNotFoundError as err:  # a damaged install: matplotlib is a dependency
         raise ScenarioError([f"report: needs {err.name} (a mashsim dependency): "
                              f"pip install {err.name}"]) from None
 
     scenarios = [base, *others]
     workers = prepare_run(args, scenarios, args.replications, out_is_folder=not is_file)
-    bar, tick = progress_callback(args.replications * len(scenarios), "replications")
-    with bar:
-        results = [simulate(sc, args.replications, args.seed, workers, tick) for sc in scenarios]
+    return interruptible(lambda: _write(args, scenarios, sweep, workers, is_file))
+
+
+def _write(args: argparse.Namespace, scenarios: list, sweep: object, workers: int,
+           is_file: bool) -> int:
+    """Simulate (the baseline keeping the waits its figures draw), then build and write."""
+    from mashsim.report.page import WAIT_REPLICATIONS, build_report, write_report
+
+    out: Path = args.out
+    cache = None if is_file else out  # one rule: replications are saved in a --out folder
+    with replication_runner(workers, args.scheduler, cache, progress=True,
+                            delay_s=1.0) as runner:
+        results = [simulate(sc, args.replications, args.seed, runner=runner,
+                            outcomes=WAIT_REPLICATIONS if i == 0 else 0)
+                   for i, sc in enumerate(scenarios)]
     stage("drawing figures and writing the report")
     comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
     report = build_report(results[0], comparisons, sweep, command=_command(args),

@@ -9,9 +9,11 @@ from typing import Any
 from mashsim.cli.common import (
     add_replication_options,
     add_scenario_options,
+    interruptible,
     load_with_overrides,
     prepare_run,
 )
+from mashsim.experiment.runner import replication_runner
 from mashsim.experiment.simulate import simulate
 from mashsim.metrics.registry import metric_info, metrics_help
 from mashsim.progress import stream
@@ -79,16 +81,20 @@ def progress_callback(total: int, desc: str):
 def _run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args.scenario, args.overrides)
     workers = prepare_run(args, [scenario], args.replications)
-    bar, tick = progress_callback(args.replications, "replications")
-    with bar:
-        res = simulate(scenario, args.replications, args.seed, workers, tick)
-    if args.out is not None:
-        res.write(args.out)
-    if args.format == "json":
-        print(res.to_json())
-    else:
-        print(format_table(res.summary(), scenario))
-    return 0
+
+    def run() -> int:
+        with replication_runner(workers, args.scheduler, args.out, progress=True,
+                                delay_s=1.0) as runner:
+            res = simulate(scenario, args.replications, args.seed, runner=runner)
+        if args.out is not None:
+            res.write(args.out)
+        if args.format == "json":
+            print(res.to_json())
+        else:
+            print(format_table(res.summary(), scenario))
+        return 0
+
+    return interruptible(run)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -6,22 +6,26 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from mashsim.cli.common import add_scenario_options, load_with_overrides, positive_int, prepare_run
+from mashsim.cli.common import (
+    add_execution_options,
+    add_scenario_options,
+    interruptible,
+    load_with_overrides,
+    positive_int,
+    prepare_run,
+)
 from mashsim.errors import ScenarioError
-from mashsim.experiment.cache import Interrupted
 from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
 from mashsim.metrics.registry import metric_info
-from mashsim.progress import own_line
 from mashsim.safe_text import csv_frame, terminal
 from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_plan", "format_sweep", "register"]
 
-EXIT_INTERRUPTED = 130
 SWEEP_BUDGET_WITH_PRECISION = 100
 # (metric, heading) shown by the sweep table; scale (fractions in %) and decimals come
 # from the metric registry
@@ -39,13 +43,6 @@ PLAN_CONTEXT = (
     ("staff_utilisation", "utilisation %"),
 )
 WARNED = " !"
-
-
-def _execution_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="local worker processes (default: one per core)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
-                   help="run on an existing Dask distributed cluster (needs mashsim[dask])")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--hub", action="append", default=[], metavar="NAME",
                     help="also show this hub in the table (repeatable); the hubs the sweep "
                     "changes are always shown, with the force")
-    _execution_options(sw)
+    add_execution_options(sw)
     sw.set_defaults(handler=_sweep)
 
     pl = sub.add_parser("plan", help="least headcount per hub meeting targets with 95%% "
@@ -82,17 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="replications per headcount tried (default 20)")
     pl.add_argument("--max-headcount", type=positive_int, default=None,
                     help="search limit per hub (default max(3 × now, now + 20))")
-    _execution_options(pl)
+    add_execution_options(pl)
     pl.set_defaults(handler=_plan)
-
-
-def _interruptible(run: Callable[[], int]) -> int:
-    try:
-        return run()
-    except Interrupted as err:
-        own_line(interrupted=True)
-        print(f"mashsim: {err.message()}", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -134,7 +122,7 @@ def _sweep(args: argparse.Namespace) -> int:
               else format_sweep(frame, hubs=args.hub))
         return 0
 
-    return _interruptible(run)
+    return interruptible(run)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -173,7 +161,7 @@ def _plan(args: argparse.Namespace) -> int:
                 for row in infeasible.itertuples()])
         return 0
 
-    return _interruptible(run)
+    return interruptible(run)
 
 
 # -- tables -------------------------------------------------------------------------

@@ -24,16 +24,15 @@ import functools
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import closing, suppress
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mashsim._io import atomic_write_text, recover_kept
 from mashsim._version import __version__
-from mashsim.errors import ScenarioError
-from mashsim.experiment.executors import Executor, Task
+from mashsim.experiment.executors import Task
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.scenario.schema import Scenario
 
@@ -41,7 +40,6 @@ __all__ = [
     "Interrupted",
     "ReplicationCache",
     "code_fingerprint",
-    "run_tasks",
     "scenario_hash",
 ]
 
@@ -66,11 +64,23 @@ def scenario_hash(scenario: Scenario, seed: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
+def _arrays(d: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in cols.items()}
+            for hub, cols in d.items()}
+
+
+def _unarrays(d: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, np.ndarray]]:
+    return {hub: {k: np.asarray(v["values"], dtype=v["dtype"]) for k, v in cols.items()}
+            for hub, cols in d.items()}
+
+
 def _encode(res: ReplicationResult, seed: int | None = None, key: str | None = None) -> str:
-    daily = {hub: {k: {"dtype": str(a.dtype), "values": a.tolist()} for k, a in d.items()}
-             for hub, d in res.daily.items()}
-    return json.dumps({"replication": res.replication, "seed": seed, "scenario_hash": key,
-                       "metrics": res.metrics, "daily": daily}, default=_plain)
+    doc: dict[str, Any] = {"replication": res.replication, "seed": seed,
+                           "scenario_hash": key, "metrics": res.metrics,
+                           "daily": _arrays(res.daily)}
+    if res.outcomes is not None:
+        doc["outcomes"] = _arrays(res.outcomes)
+    return json.dumps(doc, default=_plain)
 
 
 def _plain(value: object) -> object:
@@ -79,35 +89,48 @@ def _plain(value: object) -> object:
     raise TypeError(f"cannot save {type(value).__name__} in the replication cache")
 
 
-def _decode(text: str, expect: dict[str, object] | None = None) -> ReplicationResult:
-    """The result in `text`; ValueError when its record differs from `expect`."""
-    data = json.loads(text)
+def _check(data: dict[str, Any], expect: dict[str, object] | None) -> None:
     for name, want in (expect or {}).items():
         if data.get(name) != want:
             raise ValueError(f"it holds {name} {data.get(name)!r}, expected {want!r}")
-    daily = {hub: {k: np.asarray(v["values"], dtype=v["dtype"]) for k, v in d.items()}
-             for hub, d in data["daily"].items()}
+
+
+def _decode(text: str, expect: dict[str, object] | None = None) -> ReplicationResult:
+    """The result in `text`; ValueError when its record differs from `expect`."""
+    data = json.loads(text)
+    _check(data, expect)
+    outcomes = data.get("outcomes")
     return ReplicationResult(replication=int(data["replication"]), metrics=data["metrics"],
-                             daily=daily)
+                             daily=_unarrays(data["daily"]),
+                             outcomes=None if outcomes is None else _unarrays(outcomes))
 
 
 class ReplicationCache:
-    """Replication results on disk under `folder/cache`; `folder=None` keeps nothing."""
+    """Replication results on disk under `folder/cache`; `folder=None` keeps nothing.
+
+    A task that asks for per-referral outcomes is a miss on a file saved without them
+    (it is run again and the file overwritten with the fuller result); a task that does
+    not ask gets the result without them, exactly as a fresh run gives it.
+    """
 
     def __init__(self, folder: str | Path | None,
                  warn: Callable[[str], None] | None = None) -> None:
         self.root = None if folder is None else Path(folder) / CACHE_FOLDER
-        self._keys: dict[int, tuple[Scenario, int, str]] = {}
+        self._keys: dict[tuple[int, str], tuple[Scenario, int, str]] = {}
         self._warn = warn or _warn_stderr
         self.rejected = 0  # files ignored because their record did not match
         if folder is not None:
             recover_kept(Path(folder))
 
     def _key(self, task: Task) -> str:
-        entry = self._keys.get(id(task.scenario))
+        job = "" if task.job is None else task.job.cache_key()
+        entry = self._keys.get((id(task.scenario), job))
         if entry is None or entry[0] is not task.scenario or entry[1] != task.seed:
-            entry = (task.scenario, task.seed, scenario_hash(task.scenario, task.seed))
-            self._keys[id(task.scenario)] = entry
+            key = scenario_hash(task.scenario, task.seed)
+            if job:  # another reduction of the same replication: its own folder
+                key = hashlib.sha256(f"{key}\n{job}".encode()).hexdigest()[:20]
+            entry = (task.scenario, task.seed, key)
+            self._keys[(id(task.scenario), job)] = entry
         return entry[2]
 
     def _path(self, task: Task) -> Path | None:
@@ -115,24 +138,42 @@ class ReplicationCache:
             return None
         return self.root / self._key(task) / f"r{task.replication:05d}.json"
 
-    def get(self, task: Task) -> ReplicationResult | None:
+    def get(self, task: Task) -> Any:
+        """The saved result of `task`, or None (not saved, or unusable: run it again)."""
         path = self._path(task)
         if path is None or not path.exists():
             return None
         expect = {"replication": task.replication, "seed": task.seed,
                   "scenario_hash": self._key(task)}
         try:
-            return _decode(path.read_text(encoding="utf-8"), expect)
+            text = path.read_text(encoding="utf-8")
+            if task.job is not None:
+                data = json.loads(text)
+                _check(data, expect)
+                return task.job.decode(data["result"])
+            res = _decode(text, expect)
         except (OSError, ValueError, KeyError, TypeError) as err:
             self.rejected += 1
             self._warn(f"{path}: ignored ({err}); running replication "
                        f"{task.replication} again")
             return None
+        if task.outcomes and res.outcomes is None:
+            return None  # saved without the per-referral outcomes this task needs
+        if not task.outcomes:
+            res.outcomes = None
+        return res
 
-    def put(self, task: Task, result: ReplicationResult) -> None:
+    def put(self, task: Task, result: Any) -> None:
         path = self._path(task)
-        if path is not None:
-            atomic_write_text(path, _encode(result, task.seed, self._key(task)))
+        if path is None:
+            return
+        if task.job is not None:
+            text = json.dumps({"replication": task.replication, "seed": task.seed,
+                               "scenario_hash": self._key(task),
+                               "result": task.job.encode(result)}, default=_plain)
+        else:
+            text = _encode(result, task.seed, self._key(task))
+        atomic_write_text(path, text)
 
 
 def _warn_stderr(message: str) -> None:
@@ -140,7 +181,7 @@ def _warn_stderr(message: str) -> None:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during `run_tasks`: what was saved and what was lost."""
+    """Ctrl-C while the runner runs replications: what was saved and what was lost."""
 
     def __init__(self, done: int, total: int, in_flight: int, folder: Path | None) -> None:
         super().__init__(f"interrupted after {done} of {total} replications")
@@ -151,46 +192,7 @@ class Interrupted(KeyboardInterrupt):
                 else "none in flight was lost")
         if self.folder is None:
             return f"interrupted: {self.done} of {self.total} replications done, not saved " \
-                   "(no --out); " + lost
+                   "(no --out folder); " + lost
         return (f"interrupted: {self.done} of {self.total} replications are saved under "
                 f"{self.folder}; {lost}. Run the same command with the same --out to resume.")
 
-
-def run_tasks(
-    tasks: Sequence[Task],
-    executor: Executor,
-    cache: ReplicationCache,
-    on_done: Callable[[], None] | None = None,
-    on_cached: Callable[[int], None] | None = None,
-) -> list[ReplicationResult]:
-    """Results for `tasks` in task order: from the cache where saved, else run and saved.
-
-    `on_cached(n)` is told how many came from the cache; `on_done()` is called after each
-    replication run here has been saved (an exception from it stops the run, keeping what
-    was saved).
-    """
-    results: list[ReplicationResult | None] = [cache.get(t) for t in tasks]
-    missing = [i for i, r in enumerate(results) if r is None]
-    if on_cached is not None:
-        on_cached(len(tasks) - len(missing))
-    try:
-        # closing(): stop the executor's generator (cancelling queued work and counting
-        # what was in flight) before the exception leaves this function.
-        with closing(executor.run([tasks[i] for i in missing])) as finished:
-            for j, res in finished:
-                i = missing[j]
-                cache.put(tasks[i], res)
-                results[i] = res
-                if on_done is not None:
-                    on_done()
-    except BaseException as err:
-        for j, res in executor.salvaged:  # finished while stopping: keep them too
-            results[missing[j]] = res
-            with suppress(ScenarioError):  # the folder cannot take it: the error says why
-                cache.put(tasks[missing[j]], res)
-        executor.salvaged = []
-        if isinstance(err, KeyboardInterrupt) and not isinstance(err, Interrupted):
-            done = sum(r is not None for r in results)
-            raise Interrupted(done, len(tasks), executor.in_flight, cache.root) from None
-        raise
-    return [r for r in results if r is not None]

@@ -1,9 +1,10 @@
 """Where replications run: in this process, on local worker processes, or on Dask.
 
 Every executor takes the same tasks — `Task(scenario, seed, replication)` — and yields
-`(task index, ReplicationResult)` pairs as they finish, in any order. A replication is a
-pure function of its task, so the caller, which puts results back in task order, gets
-exactly what a serial run gives whatever the executor and number of workers.
+`(task index, result)` pairs (a `ReplicationResult`, or what the task's `job` returns)
+as they finish, in any order. A replication is a pure function of its task, so the
+caller, which puts results back in task order, gets exactly what a serial run gives
+whatever the executor and number of workers.
 
 A scenario pickles to about 5 kB in about 0.3 ms, against 0.05–1 s for a replication, so
 the process pool simply sends it with each task; Dask scatters each scenario to the
@@ -30,33 +31,71 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from mashsim.errors import ScenarioError
-from mashsim.experiment.replications import ReplicationResult, default_workers, single_run
+from mashsim.experiment.replications import default_workers, single_run
 from mashsim.scenario.schema import Scenario
 
 __all__ = [
     "DaskExecutor",
     "Executor",
+    "Job",
     "ProcessExecutor",
     "SerialExecutor",
     "Task",
     "make_executor",
+    "run_task",
 ]
+
+
+class Job(ABC):
+    """Another reduction of one replication than `single_run`'s (e.g. the backtest's).
+
+    A job is a picklable value (a frozen dataclass at module level) whose parameters are
+    its `cache_key`; `encode`/`decode` turn its result into JSON-ready data and back
+    exactly, so the replication cache can keep it.
+    """
+
+    @abstractmethod
+    def __call__(self, scenario: Scenario, seed: int, replication: int) -> Any:
+        """The result of replication `replication`: a pure function of the inputs."""
+
+    @abstractmethod
+    def cache_key(self) -> str:
+        """The job and its parameters, as text: part of the cache key."""
+
+    def encode(self, result: Any) -> Any:
+        return result
+
+    def decode(self, data: Any) -> Any:
+        return data
 
 
 @dataclass(frozen=True)
 class Task:
-    """One replication to run: the pure inputs of `single_run`."""
+    """One replication to run: the pure inputs of `single_run` (or of `job`).
+
+    `outcomes` keeps each referral's waits on the result (the report's figures need them
+    for a few replications); `job` replaces `single_run` by another reduction.
+    """
 
     scenario: Scenario
     seed: int
     replication: int
+    outcomes: bool = False
+    job: Job | None = None
+
+
+def run_task(task: Task) -> Any:
+    """What any executor computes for `task`, wherever it runs."""
+    if task.job is not None:
+        return task.job(task.scenario, task.seed, task.replication)
+    return single_run(task.scenario, task.seed, task.replication, task.outcomes)
 
 
 class Executor(ABC):
@@ -65,10 +104,10 @@ class Executor(ABC):
     #: replications that were running when the last `run` was abandoned and are lost
     in_flight: int = 0
     #: (index, result) of replications that finished while the abandoned run stopped
-    salvaged: list[tuple[int, ReplicationResult]] = []  # noqa: RUF012 - reset per instance
+    salvaged: list[tuple[int, Any]] = []  # noqa: RUF012 - reset per instance
 
     @abstractmethod
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         """Yield `(i, single_run(*tasks[i]))` for every task, in completion order."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
@@ -84,10 +123,10 @@ class Executor(ABC):
 class SerialExecutor(Executor):
     """Run in this process, in task order: the reference every executor must match."""
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         for i, t in enumerate(tasks):
             self.in_flight = 1
-            result = single_run(t.scenario, t.seed, t.replication)
+            result = run_task(t)
             self.in_flight = 0
             yield i, result
 
@@ -129,8 +168,8 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_run(task: Task) -> ReplicationResult:
-    return single_run(task.scenario, task.seed, task.replication)
+def _worker_run(task: Task) -> Any:
+    return run_task(task)
 
 
 class ProcessExecutor(Executor):
@@ -140,7 +179,7 @@ class ProcessExecutor(Executor):
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         if self._pool is None:
             # PDEATHSIG fires when the forking *thread* ends, so use it only when workers
             # are forked from the main thread, which lives as long as the process.
@@ -209,8 +248,9 @@ class ProcessExecutor(Executor):
 # -- Dask distributed ---------------------------------------------------------------
 
 
-def _dask_run(scenario: Scenario, seed: int, rep: int) -> ReplicationResult:
-    return single_run(scenario, seed, rep)
+def _dask_run(scenario: Scenario, seed: int, rep: int, outcomes: bool,
+              job: Job | None) -> Any:
+    return run_task(Task(scenario, seed, rep, outcomes, job))
 
 
 class DaskExecutor(Executor):
@@ -244,12 +284,12 @@ class DaskExecutor(Executor):
             self._scattered[id(scenario)] = entry
         return entry[1]
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, ReplicationResult]]:
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         from distributed import as_completed
 
         futures = {
             self._client.submit(_dask_run, self._remote(t.scenario), t.seed, t.replication,
-                                pure=False): i
+                                t.outcomes, t.job, pure=False): i
             for i, t in enumerate(tasks)
         }
         finished = False

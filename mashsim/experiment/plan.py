@@ -38,11 +38,10 @@ from typing import Any
 import numpy as np
 
 from mashsim.errors import ScenarioError
-from mashsim.experiment.cache import ReplicationCache
-from mashsim.experiment.executors import make_executor
 from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
-from mashsim.experiment.sweep import Progress, run_points
+from mashsim.experiment.runner import ReplicationRunner, replication_runner
+from mashsim.experiment.sweep import run_points
 from mashsim.metrics.compute import metric_bounds, metric_names
 from mashsim.metrics.registry import FRACTION, Metric, metric_info
 from mashsim.scenario.schema import Scenario
@@ -319,33 +318,27 @@ def plan(
         limit = max_headcount if max_headcount is not None else max(3 * now, now + 20)
         searches.append(HubPlan(hub, now, max(limit, MIN_HEADCOUNT)))
     base = {s.hub: hub_scenario(scenario, s.hub) if single_hub else scenario for s in searches}
-    cache = ReplicationCache(out)
-    bar = Progress(progress, "plan", on_done)
-    with make_executor(workers, scheduler) as executor:
-        try:
-            while True:
-                round_ = [(s, h) for s in searches if (h := s.next_headcount()) is not None]
-                if not round_:
-                    break
-                scenarios = [base[s.hub].with_overrides(
-                    {f"hubs.{s.hub}.staff.headcount": h}, source=f"plan {s.hub}={h}")
-                    for s, h in round_]
-                results = run_points(scenarios, seed, range(replications), executor, cache,
-                                     bar)
-                for (s, h), runs in zip(round_, results, strict=True):
-                    values = _hub_values(runs, s.hub, names)
-                    metrics = _hub_metrics(values)
-                    s.observe(h, all(t.met(metrics[t.metric]) for t in parsed), metrics,
-                              values)
-            _simulate_now(searches, base, seed, replications, names, executor, cache, bar)
-        finally:
-            bar.close()
+    with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
+        while True:
+            round_ = [(s, h) for s in searches if (h := s.next_headcount()) is not None]
+            if not round_:
+                break
+            scenarios = [base[s.hub].with_overrides(
+                {f"hubs.{s.hub}.staff.headcount": h}, source=f"plan {s.hub}={h}")
+                for s, h in round_]
+            results = run_points(scenarios, seed, range(replications), runner)
+            for (s, h), runs in zip(round_, results, strict=True):
+                values = _hub_values(runs, s.hub, names)
+                metrics = _hub_metrics(values)
+                s.observe(h, all(t.met(metrics[t.metric]) for t in parsed), metrics,
+                          values)
+        _simulate_now(searches, base, seed, replications, names, runner)
     return _frame(scenario, parsed, searches, replications, seed)
 
 
 def _simulate_now(searches: Sequence[HubPlan], base: dict[str, Scenario], seed: int,
-                  replications: int, names: Sequence[str], executor: Any,
-                  cache: ReplicationCache, bar: Progress) -> None:
+                  replications: int, names: Sequence[str], runner: ReplicationRunner
+                  ) -> None:
     """Simulate the current headcount where a cut must be compared with it but the search
     never tried it (current headcount above --max-headcount)."""
     todo = [(s, h) for s in searches if (h := s.now_to_compare) is not None]
@@ -353,7 +346,7 @@ def _simulate_now(searches: Sequence[HubPlan], base: dict[str, Scenario], seed: 
         return
     scenarios = [base[s.hub].with_overrides({f"hubs.{s.hub}.staff.headcount": h},
                                             source=f"plan {s.hub}={h}") for s, h in todo]
-    results = run_points(scenarios, seed, range(replications), executor, cache, bar)
+    results = run_points(scenarios, seed, range(replications), runner)
     for (s, h), runs in zip(todo, results, strict=True):
         values = _hub_values(runs, s.hub, names)
         s.record(h, _hub_metrics(values), values)

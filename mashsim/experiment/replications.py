@@ -11,39 +11,88 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mashsim.metrics.compute import daily_backlog, replication_metrics
 from mashsim.model.replication import run_replication
-from mashsim.scenario.schema import Scenario
+from mashsim.scenario.schema import GRADES, Scenario
 from mashsim.stats import mean_ci
 
 __all__ = [
+    "OUTCOME_COLUMNS",
     "ReplicationResult",
     "confidence_interval",
     "default_workers",
+    "referral_outcomes",
     "single_run",
 ]
+
+#: Per-referral outcomes kept on a result when asked for (what the report's wait figure
+#: reads), one array per column for the referrals created after the warm-up.
+OUTCOME_COLUMNS = ("grade_idx", "staff_wait_hours", "decision_hours", "target_hours",
+                   "time_in_mash_hours", "breached", "resolved", "open_at_end")
 
 
 @dataclass
 class ReplicationResult:
-    """Flat results of one replication: metrics per scope and daily backlog per hub."""
+    """Flat results of one replication: metrics per scope and daily backlog per hub.
+
+    `outcomes` (hub → column → array, see `OUTCOME_COLUMNS`) is kept only when asked for:
+    per-referral data is large, and only the report's figures need it.
+    """
 
     replication: int
     metrics: dict[str, dict[str, float]]  # scope ("overall" or hub) → metric → value
     daily: dict[str, dict[str, np.ndarray]]  # hub → stage → counts
+    outcomes: dict[str, dict[str, np.ndarray]] | None = None
 
 
-def single_run(scenario: Scenario, seed: int, replication: int) -> ReplicationResult:
-    """Simulate one replication and reduce it to flat results (cheap to ship home)."""
+def single_run(scenario: Scenario, seed: int, replication: int,
+               outcomes: bool = False) -> ReplicationResult:
+    """Simulate one replication and reduce it to flat results (cheap to ship home);
+    `outcomes=True` also keeps each referral's waits (`referral_outcomes`)."""
     records = run_replication(scenario, seed, replication)
     return ReplicationResult(
         replication=replication,
         metrics=replication_metrics(records, scenario),
         daily={hub: daily_backlog(rec, scenario) for hub, rec in records.items()},
+        outcomes=({hub: referral_outcomes(rec, scenario) for hub, rec in records.items()}
+                  if outcomes else None),
     )
+
+
+def referral_outcomes(rec: Any, scenario: Scenario) -> dict[str, np.ndarray]:
+    """One hub's per-referral waits, for referrals created after the warm-up.
+
+    Hours stay float64 (not float32): the report's figures must be exactly those drawn
+    from the model's own numbers. Columns as `mashsim.report.plots.wait_records` reads
+    them: staff_wait_hours (hand-over → first staff work; NaN if never handed over),
+    decision_hours (target clock start → decision, or → end of run if still open),
+    target_hours, time_in_mash_hours, breached, resolved, open_at_end.
+    """
+    sc = scenario
+    horizon = sc.horizon_hours
+    grades: dict[str, Any] = {str(k): v for k, v in sc.grades.items()}
+    starts = np.asarray([getattr(grades[g].decision_target, "starts_at", "creation")
+                         for g in GRADES])
+    r = rec.referrals
+    keep = r.entered >= sc.warmup_hours
+    start = np.where(np.isfinite(rec.staff_start), rec.staff_start, horizon)
+    end = np.where(np.isfinite(rec.staff_end), rec.staff_end, horizon)
+    handed = r.handover <= horizon
+    zero = np.where(starts[r.grade_idx] == "mash_receipt", r.handover, r.created)
+    return {
+        "grade_idx": np.asarray(r.grade_idx[keep], dtype=np.int8),
+        "staff_wait_hours": np.where(handed, start - r.handover, np.nan)[keep],
+        "decision_hours": np.where(zero <= horizon, end - zero, np.nan)[keep],
+        "target_hours": (r.deadline - zero)[keep],
+        "time_in_mash_hours": (end - r.created)[keep],
+        "breached": (end > r.deadline)[keep],  # open and not yet due: False
+        "resolved": (np.isfinite(rec.staff_end) | (r.deadline <= horizon))[keep],
+        "open_at_end": ~np.isfinite(rec.staff_end[keep]),
+    }
 
 
 def default_workers() -> int:

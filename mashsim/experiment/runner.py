@@ -1,18 +1,192 @@
-"""Running replications: serially or on worker processes, in replication order.
+"""The one replication runner: executor + cache + progress, under every command.
 
-A replication's seed streams depend only on (seed, r), so the results are identical
-whatever the number of workers and in whatever order they finish.
+`run`, `sweep`, `plan`, `report` and `backtest` all run their replications here, so each
+gets the same choice of executor (`--workers`, `--scheduler`), the same resume (the
+replication cache under `--out`) and the same progress bar. A replication's seed streams
+depend only on (seed, r), so the results are identical whatever the executor, the number
+of workers and the order in which replications finish.
+
+`ReplicationRunner.run(tasks)` yields `(task index, result)` as each result is ready,
+the cache consulted per task: a caller may ask for replications in batches and stop
+iterating when it has seen enough (a sequential search); stopping cancels what is
+queued and keeps (saves) what was already running. `run_all(tasks)` gives every result in
+task order, and turns Ctrl-C into `Interrupted` (what was saved and what was lost).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
+from pathlib import Path
+from typing import Any
 
-from mashsim.experiment.executors import ProcessExecutor, SerialExecutor, Task
+from mashsim.errors import ScenarioError
+from mashsim.experiment.cache import Interrupted, ReplicationCache
+from mashsim.experiment.executors import (
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    Task,
+    make_executor,
+)
 from mashsim.experiment.replications import ReplicationResult
+from mashsim.progress import stream
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["run_replications"]
+__all__ = ["Progress", "ReplicationRunner", "replication_runner", "run_replications",
+           "run_tasks"]
+
+
+class Progress:
+    """tqdm bar on stderr (replications done, ETA); a no-op when disabled."""
+
+    def __init__(self, enabled: bool, desc: str, on_done: Callable[[], None] | None = None,
+                 delay_s: float = 0.5):
+        self._bar = None
+        self._on_done = on_done
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=0, desc=desc, unit="rep", file=stream(), delay=delay_s,
+                             leave=False, dynamic_ncols=True)
+
+    def add_total(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.total += n
+            bar = self._bar
+            if bar._time() >= bar.start_t + bar.delay:  # never before its delay
+                bar.refresh()
+
+    def cached(self, n: int) -> None:
+        if self._bar is not None and n:
+            self._bar.update(n)
+
+    def done(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+        if self._on_done is not None:
+            self._on_done()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class ReplicationRunner:
+    """Runs tasks on an executor, reusing and filling a cache, ticking a progress bar."""
+
+    def __init__(self, executor: Executor, cache: ReplicationCache | None = None,
+                 progress: Progress | None = None) -> None:
+        self.executor = executor
+        self.cache = cache if cache is not None else ReplicationCache(None)
+        self.progress = progress if progress is not None else Progress(False, "")
+        #: (task index, result) of replications that finished while a run was stopped
+        self.salvaged: list[tuple[int, Any]] = []
+
+    @property
+    def workers(self) -> int:
+        """Replications that run at once (for choosing a batch size)."""
+        return int(getattr(self.executor, "workers", 1))
+
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
+        """Yield `(i, result of tasks[i])` for every task: saved ones first, then each as
+        it finishes (any order). Each one run here is saved before it is yielded."""
+        self.progress.add_total(len(tasks))
+        missing: list[int] = []
+        ready: list[tuple[int, Any]] = []
+        for i, task in enumerate(tasks):
+            res = self.cache.get(task)
+            if res is None:
+                missing.append(i)
+            else:
+                ready.append((i, res))
+        self.progress.cached(len(ready))
+        yield from ready
+        if not missing:
+            return
+        try:
+            # closing(): stop the executor's generator (cancelling queued work and
+            # counting what was in flight) as soon as this one is stopped.
+            with closing(self.executor.run([tasks[i] for i in missing])) as finished:
+                for j, res in finished:
+                    self.cache.put(tasks[missing[j]], res)
+                    try:
+                        self.progress.done()
+                    except BaseException:  # stopped here: this one is saved, keep it
+                        self.salvaged.append((missing[j], res))
+                        raise
+                    yield missing[j], res
+        finally:
+            for j, res in self.executor.salvaged:  # finished while stopping: keep them
+                self.salvaged.append((missing[j], res))
+                with suppress(ScenarioError):  # the folder cannot take it: the error says
+                    self.cache.put(tasks[missing[j]], res)
+            self.executor.salvaged = []
+
+    def run_all(self, tasks: Sequence[Task]) -> list[Any]:
+        """Every task's result, in task order; Ctrl-C raises `Interrupted`."""
+        results: list[Any] = [None] * len(tasks)
+        self.salvaged = []
+        try:
+            with closing(self.run(tasks)) as ready:
+                for i, res in ready:
+                    results[i] = res
+        except KeyboardInterrupt as err:
+            if isinstance(err, Interrupted):
+                raise
+            for i, res in self.salvaged:
+                results[i] = res
+            done = sum(r is not None for r in results)
+            raise Interrupted(done, len(tasks), self.executor.in_flight,
+                              self.cache.root) from None
+        return results
+
+
+@contextmanager
+def replication_runner(
+    workers: int | None = None,
+    scheduler: Any = None,
+    out: str | Path | None = None,
+    progress: bool = False,
+    desc: str = "replications",
+    on_done: Callable[[], None] | None = None,
+    delay_s: float = 0.5,
+) -> Iterator[ReplicationRunner]:
+    """A runner on `make_executor(workers, scheduler)`, caching under `out/cache` (when
+    `out` is a folder), with a progress bar when `progress` (shown after `delay_s`);
+    released on exit."""
+    cache = ReplicationCache(out)
+    bar = Progress(progress, desc, on_done, delay_s)
+    with make_executor(workers, scheduler) as executor:
+        try:
+            yield ReplicationRunner(executor, cache, bar)
+        finally:
+            bar.close()
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    executor: Executor,
+    cache: ReplicationCache,
+    on_done: Callable[[], None] | None = None,
+    on_cached: Callable[[int], None] | None = None,
+) -> list[Any]:
+    """Results for `tasks` in task order: from the cache where saved, else run and saved.
+
+    `on_cached(n)` is told how many came from the cache; `on_done()` is called after each
+    replication run here has been saved (an exception from it stops the run, keeping what
+    was saved).
+    """
+
+    class _Callbacks(Progress):
+        def __init__(self) -> None:
+            super().__init__(False, "", on_done)
+
+        def cached(self, n: int) -> None:
+            if on_cached is not None:
+                on_cached(n)
+
+    return ReplicationRunner(executor, cache, _Callbacks()).run_all(tasks)
 
 
 def run_replications(
@@ -25,10 +199,5 @@ def run_replications(
     """Run replications 0..n-1, in order of replication number whatever the workers."""
     tasks = [Task(scenario, seed, r) for r in range(replications)]
     workers = min(workers, replications)
-    out: list[ReplicationResult | None] = [None] * replications
     with ProcessExecutor(workers) if workers > 1 else SerialExecutor() as executor:
-        for i, res in executor.run(tasks):
-            out[i] = res
-            if on_done:
-                on_done()
-    return [r for r in out if r is not None]
+        return ReplicationRunner(executor, None, Progress(False, "", on_done)).run_all(tasks)

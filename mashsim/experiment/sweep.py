@@ -28,12 +28,11 @@ import numpy as np
 
 from mashsim._io import atomic_write_text, output_set
 from mashsim.errors import ScenarioError
-from mashsim.experiment.cache import ReplicationCache, run_tasks
-from mashsim.experiment.executors import Executor, Task, make_executor
+from mashsim.experiment.executors import Task
 from mashsim.experiment.precision import PrecisionOutcome, sequential_replications
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
+from mashsim.experiment.runner import Progress, ReplicationRunner, replication_runner
 from mashsim.metrics.compute import metric_bounds, metric_names
-from mashsim.progress import stream
 from mashsim.safe_text import csv_frame
 from mashsim.scenario.schema import Scenario
 
@@ -90,50 +89,15 @@ def point_scenarios(scenario: Scenario, vary: Mapping[str, Sequence[Any]]
     return grid, scenarios
 
 
-class Progress:
-    """tqdm bar on stderr (replications done, ETA); a no-op when disabled."""
-
-    def __init__(self, enabled: bool, desc: str, on_done: Callable[[], None] | None = None):
-        self._bar = None
-        self._on_done = on_done
-        if enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=0, desc=desc, unit="rep", file=stream(), delay=0.5,
-                             leave=False, dynamic_ncols=True)
-
-    def add_total(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.total += n
-            self._bar.refresh()
-
-    def cached(self, n: int) -> None:
-        if self._bar is not None and n:
-            self._bar.update(n)
-
-    def done(self) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
-        if self._on_done is not None:
-            self._on_done()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def run_points(
     scenarios: Sequence[Scenario],
     seed: int,
     replications: range,
-    executor: Executor,
-    cache: ReplicationCache,
-    progress: Progress,
+    runner: ReplicationRunner,
 ) -> list[list[ReplicationResult]]:
     """Replications `replications` of every scenario: result[point][i], CRN seeds."""
     tasks = [Task(sc, seed, r) for r in replications for sc in scenarios]
-    progress.add_total(len(tasks))
-    flat = run_tasks(tasks, executor, cache, on_done=progress.done, on_cached=progress.cached)
+    flat = runner.run_all(tasks)
     width = len(scenarios)
     return [flat[p::width] for p in range(width)]
 
@@ -214,31 +178,27 @@ def sweep(
         unknown = [m for m in precision_metrics if m not in metric_names(scenario)]
         if unknown:
             raise ScenarioError([f"--precision-metric {m}: unknown metric" for m in unknown])
-    cache = ReplicationCache(out)
-    bar = Progress(progress, f"sweep {len(scenarios)} points", on_done)
     results: list[list[ReplicationResult]] = [[] for _ in scenarios]
     outcome: PrecisionOutcome | None = None
-    with make_executor(workers, scheduler) as executor:
-        try:
-            if precision is None:
-                results = run_points(scenarios, seed, range(replications), executor, cache, bar)
-                n = replications
-            else:
-                def series_up_to(k: int) -> list[np.ndarray]:
-                    have = len(results[0])
-                    if k > have:
-                        more = run_points(scenarios, seed, range(have, k), executor, cache, bar)
-                        for p, runs in enumerate(more):
-                            results[p].extend(runs)
-                    return [_values(results[p], "overall", m)
-                            for p in range(len(scenarios)) for m in precision_metrics]
+    with replication_runner(workers, scheduler, out, progress,
+                            f"sweep {len(scenarios)} points", on_done) as runner:
+        if precision is None:
+            results = run_points(scenarios, seed, range(replications), runner)
+            n = replications
+        else:
+            def series_up_to(k: int) -> list[np.ndarray]:
+                have = len(results[0])
+                if k > have:
+                    more = run_points(scenarios, seed, range(have, k), runner)
+                    for p, runs in enumerate(more):
+                        results[p].extend(runs)
+                return [_values(results[p], "overall", m)
+                        for p in range(len(scenarios)) for m in precision_metrics]
 
-                batch = max(1, math.ceil(getattr(executor, "workers", 1) / len(scenarios)))
-                outcome = sequential_replications(series_up_to, precision, replications,
-                                                  batch=batch)
-                n = outcome.replications
-        finally:
-            bar.close()
+            batch = max(1, math.ceil(runner.workers / len(scenarios)))
+            outcome = sequential_replications(series_up_to, precision, replications,
+                                              batch=batch)
+            n = outcome.replications
     frame = _frame(grid, scenarios, results, n)
     frame.attrs.update({
         "scenario": scenario.name, "seed": seed, "replications": n,

@@ -505,6 +505,11 @@ def _stress_html(results: Results, command: str | None,
     return "".join(out)
 
 
+#: Replications whose per-referral waits the report draws: `mashsim report` asks the
+#: runner to keep outcomes for these, so the page never runs the model itself.
+WAIT_REPLICATIONS = 5
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "scenario"
 
@@ -516,7 +521,7 @@ def build_report(
     command: str | None = None,
     breach_target: float = 0.05,
     base_name: str = "baseline",
-    wait_replications: int = 5,
+    wait_replications: int = WAIT_REPLICATIONS,
     hubs: Sequence[str] | None = None,
 ) -> Report:
     """Assemble the page. `comparisons` maps a short name to Results run with the same

@@ -28,11 +28,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mashsim.errors import ScenarioError
-from mashsim.experiment.replications import confidence_interval
+from mashsim.experiment.executors import SerialExecutor, Task
+from mashsim.experiment.replications import ReplicationResult, confidence_interval
 from mashsim.experiment.results import Results
+from mashsim.experiment.runner import ReplicationRunner
 from mashsim.metrics.compute import metric_bounds
 from mashsim.metrics.registry import metric_info
-from mashsim.model.replication import run_replication
 from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, per_clock_hour, staff_balance
 from mashsim.safe_text import plot_label
@@ -228,8 +229,13 @@ def breach_by_hub(results: Results,
 # -- waiting times -----------------------------------------------------------------
 
 
+WAIT_COLUMNS = ("replication", "hub", "grade", "clock_start", "staff_wait_hours",
+                "decision_hours", "target_hours", "time_in_mash_hours", "breached",
+                "resolved", "open_at_end")
+
+
 def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame:
-    """Per-referral waits from re-running the first replications (pure, so identical).
+    """Per-referral waits of the first replications, from the outcomes kept on them.
 
     One row per referral created after the warm-up: replication, hub, grade,
     clock_start ("creation" or "mash_receipt": where the grade's target counts from),
@@ -238,42 +244,44 @@ def wait_records(results: Results, replications: int | None = 5) -> pd.DataFrame
     target_hours (clock start → its decision-target deadline), time_in_mash_hours
     (creation → decision or end), breached, resolved (decided, or its deadline passed
     within the run: the denominator of the breach metrics), open_at_end.
+
+    Replications simulated with outcomes (`simulate(..., outcomes=n)`, as `mashsim report`
+    does) are read as they are; others are run again for their outcomes (pure, so
+    identical), which costs a replication each.
     """
     sc = results.scenario
     n = results.replications if replications is None else min(replications,
                                                                 results.replications)
-    horizon = sc.horizon_hours
-    starts = np.asarray([getattr(sc.grades[g].decision_target, "starts_at", "creation")
+    runs = _with_outcomes(results, results.runs[:n])
+    grades: dict[str, Any] = {str(k): v for k, v in sc.grades.items()}
+    starts = np.asarray([getattr(grades[g].decision_target, "starts_at", "creation")
                          for g in GRADES])
     frames = []
-    for run in results.runs[:n]:
-        for hub, rec in run_replication(sc, results.seed, run.replication).items():
-            r = rec.referrals
-            keep = r.entered >= sc.warmup_hours
-            start = np.where(np.isfinite(rec.staff_start), rec.staff_start, horizon)
-            end = np.where(np.isfinite(rec.staff_end), rec.staff_end, horizon)
-            handed = r.handover <= horizon
-            clock = starts[r.grade_idx]
-            zero = np.where(clock == "mash_receipt", r.handover, r.created)
+    for run in runs:
+        for hub, cols in (run.outcomes or {}).items():
+            grade = cols["grade_idx"].astype(np.intp)
             frames.append(pd.DataFrame({
                 "replication": run.replication,
                 "hub": hub,
-                "grade": np.asarray(GRADES)[r.grade_idx[keep]],
-                "clock_start": clock[keep],
-                "staff_wait_hours": np.where(handed, start - r.handover, np.nan)[keep],
-                "decision_hours": np.where(zero <= horizon, end - zero, np.nan)[keep],
-                "target_hours": (r.deadline - zero)[keep],
-                "time_in_mash_hours": (end - r.created)[keep],
-                "breached": (end > r.deadline)[keep],  # open and not yet due: False
-                "resolved": (np.isfinite(rec.staff_end) | (r.deadline <= horizon))[keep],
-                "open_at_end": ~np.isfinite(rec.staff_end[keep]),
+                "grade": np.asarray(GRADES)[grade],
+                "clock_start": starts[grade],
+                **{c: cols[c] for c in WAIT_COLUMNS[4:]},
             }))
     if not frames:
-        return pd.DataFrame(columns=["replication", "hub", "grade", "clock_start",
-                                     "staff_wait_hours", "decision_hours", "target_hours",
-                                     "time_in_mash_hours", "breached", "resolved",
-                                     "open_at_end"])
+        return pd.DataFrame(columns=list(WAIT_COLUMNS))
     return pd.concat(frames, ignore_index=True)
+
+
+def _with_outcomes(results: Results, runs: Sequence[ReplicationResult]
+                   ) -> list[ReplicationResult]:
+    """`runs`, those kept without per-referral outcomes run again (serially) with them."""
+    lacking = [run.replication for run in runs if run.outcomes is None]
+    if not lacking:
+        return list(runs)
+    tasks = [Task(results.scenario, results.seed, r, outcomes=True) for r in lacking]
+    with SerialExecutor() as executor:
+        again = dict(zip(lacking, ReplicationRunner(executor).run_all(tasks), strict=True))
+    return [again.get(run.replication, run) for run in runs]
 
 
 def _survival(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
