@@ -1,4 +1,4 @@
-"""The README is executable documentation: its examples run and its references are complete."""
+"""The README and docs are executable documentation: examples run, references are complete."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from mashsim.scenario.schema import Scenario
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The scenario and metric references live in the docs' reference part (docs/reference/).
+SCENARIO_REFERENCE = (ROOT / "docs" / "reference" / "scenario.md").read_text(encoding="utf-8")
+METRIC_REFERENCE = (ROOT / "docs" / "reference" / "metrics.md").read_text(encoding="utf-8")
+PYTHON_HOWTO = (ROOT / "docs" / "how-to" / "python.md").read_text(encoding="utf-8")
+# The pages whose examples a reader runs from a clone: they must write only under scratch/.
+EXAMPLE_PAGES = ["README.md", "docs/tutorial/index.md", "docs/how-to/run.md",
+                 "docs/how-to/python.md"]
 
 
 def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -35,17 +42,17 @@ def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 
 def test_every_scenario_key_is_in_the_reference() -> None:
-    def documented(path: str) -> bool:  # its name inside a `code span` of the README
+    def documented(path: str) -> bool:  # its name inside a `code span` of the reference
         leaf = re.escape(path.rsplit(".", 1)[-1])
-        return re.search(rf"`[^`]*\b{leaf}\b[^`]*`", README) is not None
+        return re.search(rf"`[^`]*\b{leaf}\b[^`]*`", SCENARIO_REFERENCE) is not None
 
     missing = sorted(p for p in _fields(Scenario) if not documented(p))
-    assert not missing, f"keys missing from the README's scenario reference: {missing}"
+    assert not missing, f"keys missing from docs/reference/scenario.md: {missing}"
 
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_every_metric_is_in_the_reference(metric: str) -> None:
-    assert f"`{metric}`" in README
+    assert f"`{metric}`" in METRIC_REFERENCE, f"{metric} missing from docs/reference/metrics.md"
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -54,8 +61,14 @@ def test_quick_start_has_exactly_two_commands() -> None:
                 for line in block.splitlines() if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
     assert "mashsim run" in commands[0] and "pytest" in commands[1]
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert commands[1] in ci  # CI runs exactly the README's test command
+    # CI runs exactly the README's test command, with the docs build added before pytest.
+    ci_lines = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ").splitlines()
+    ci_command = next(line for line in ci_lines if "pytest" in line and line[:1] != "#")
+    ci_steps = [" ".join(s.split()) for s in ci_command.split("&&")]
+    docs = [s for s in ci_steps if "mkdocs build" in s]
+    assert len(docs) == 1 and "--strict" in docs[0] and "--quiet" not in docs[0]
+    assert ci_steps.index(docs[0]) == len(ci_steps) - 2  # after the install, before pytest
+    assert [s for s in ci_steps if s not in docs] == [s.strip() for s in commands[1].split("&&")]
 
 
 def _erlang_c_by_hand(a: float, c: int) -> float:
@@ -66,11 +79,11 @@ def _erlang_c_by_hand(a: float, c: int) -> float:
 
 def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    block = re.search(r"### Python API.*?```python\n(.*?)```", README, re.S).group(1)
+    block = re.search(r"```python\n(.*?)```", PYTHON_HOWTO, re.S).group(1)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs/how-to/python.md", "exec"), namespace)
     assert os.path.exists("scratch/my_what_if.toml")
     assert namespace["res"].summary()["replications"] == 20
     # The Erlang C figures are numbers (not bound methods) and agree with the textbook.
@@ -92,14 +105,16 @@ def _bash_commands(text: str) -> list[str]:
             for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_examples_write_only_under_scratch() -> None:
-    """Running the README's examples in a clone leaves nothing untracked at the top level."""
-    outputs = [m for cmd in _bash_commands(README)
+@pytest.mark.parametrize("page", EXAMPLE_PAGES)
+def test_examples_write_only_under_scratch(page: str) -> None:
+    """Running a page's examples in a clone leaves nothing untracked at the top level."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    outputs = [m for cmd in _bash_commands(text)
                for m in re.findall(r"(?:--out|--report|>)\s+(\S+)", cmd)]
-    outputs += re.findall(r"\.(?:to_toml|savefig)\(\"([^\"]+)\"", README)
-    assert outputs, "no example writes a file: the pattern above is out of date"
+    outputs += re.findall(r"\.(?:to_toml|savefig)\(\"([^\"]+)\"", text)
+    assert outputs, f"no example in {page} writes a file: the pattern above is out of date"
     outside = [path for path in outputs if not path.startswith("scratch/")]
-    assert not outside, f"README examples write outside scratch/: {outside}"
+    assert not outside, f"{page} examples write outside scratch/: {outside}"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "scratch/" in ignored
 
@@ -129,7 +144,7 @@ def test_no_file_points_outside_the_repository() -> None:
 
 
 @pytest.mark.parametrize("doc", ["README.md", *sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))])
 def test_local_links_resolve(doc: str) -> None:
     text = (ROOT / doc).read_text(encoding="utf-8")
     targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
