@@ -1,4 +1,4 @@
-"""The README is executable documentation: its examples run and its references are complete."""
+"""The README and docs are executable documentation: examples run, references are complete."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from mashsim.scenario.schema import Scenario
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The scenario and metric references live in the docs' reference part (docs/reference/).
+SCENARIO_REFERENCE = (ROOT / "docs" / "reference" / "scenario.md").read_text(encoding="utf-8")
+METRIC_REFERENCE = (ROOT / "docs" / "reference" / "metrics.md").read_text(encoding="utf-8")
+PYTHON_HOWTO = (ROOT / "docs" / "how-to" / "python.md").read_text(encoding="utf-8")
+# The pages whose examples a reader runs from a clone: they must write only under scratch/.
+EXAMPLE_PAGES = ["README.md", "docs/tutorial/index.md", "docs/how-to/run.md",
+                 "docs/how-to/python.md"]
 
 
 def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -35,17 +42,17 @@ def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 
 def test_every_scenario_key_is_in_the_reference() -> None:
-    def documented(path: str) -> bool:  # its name inside a `code span` of the README
+    def documented(path: str) -> bool:  # its name inside a `code span` of the reference
         leaf = re.escape(path.rsplit(".", 1)[-1])
-        return re.search(rf"`[^`]*\b{leaf}\b[^`]*`", README) is not None
+        return re.search(rf"`[^`]*\b{leaf}\b[^`]*`", SCENARIO_REFERENCE) is not None
 
     missing = sorted(p for p in _fields(Scenario) if not documented(p))
-    assert not missing, f"keys missing from the README's scenario reference: {missing}"
+    assert not missing, f"keys missing from docs/reference/scenario.md: {missing}"
 
 
 def _metric_reference() -> dict[str, str]:
-    """The README's metric table: every name in a row's first cell → that row's unit."""
-    section = re.search(r"^## Metric reference$(.*?)^## ", README, re.S | re.M).group(1)
+    """The metric reference's table: every name in a row's first cell → that row's unit."""
+    section = METRIC_REFERENCE
     table = {}
     for names, unit in re.findall(r"^\| ((?:`[^`]+`(?:, )?)+) \| ([^|]+) \|", section, re.M):
         for name in re.findall(r"`([^`]+)`", names):
@@ -56,15 +63,15 @@ def _metric_reference() -> dict[str, str]:
 @pytest.mark.parametrize("metric", REGISTRY.documented_names())
 def test_every_metric_is_in_the_reference(metric: str) -> None:
     """Each registry metric (a scenario-dependent family by its pattern) has a row in the
-    README's metric table with the unit of its kind."""
+    metric reference (docs/reference/metrics.md) with the unit of its kind."""
     reference = _metric_reference()
-    assert metric in reference, f"{metric} is missing from the README's metric reference"
+    assert metric in reference, f"{metric} is missing from docs/reference/metrics.md"
     assert reference[metric] == metric_info(metric).unit, metric
 
 
 def test_the_reference_documents_only_registered_metrics() -> None:
     extra = set(_metric_reference()) - set(REGISTRY.documented_names())
-    assert not extra, f"the README documents metrics the registry lacks: {sorted(extra)}"
+    assert not extra, f"docs/reference/metrics.md has metrics the registry lacks: {sorted(extra)}"
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -73,8 +80,12 @@ def test_quick_start_has_exactly_two_commands() -> None:
                 for line in block.splitlines() if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
     assert "mashsim run" in commands[0] and "pytest" in commands[1]
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert commands[1] in ci  # CI runs exactly the README's test command
+    # CI's last command is exactly the README's test command; before it, the docs build.
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert ci_lines[-1] == commands[1].strip()
+    docs = [line for line in ci_lines if "mkdocs build" in line]
+    assert len(docs) == 1 and "--strict" in docs[0] and "--quiet" not in docs[0]
 
 
 def _erlang_c_by_hand(a: float, c: int) -> float:
@@ -85,11 +96,11 @@ def _erlang_c_by_hand(a: float, c: int) -> float:
 
 def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    block = re.search(r"### Python API.*?```python\n(.*?)```", README, re.S).group(1)
+    block = re.search(r"```python\n(.*?)```", PYTHON_HOWTO, re.S).group(1)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs/how-to/python.md", "exec"), namespace)
     assert os.path.exists("scratch/my_what_if.toml")
     assert namespace["res"].summary()["replications"] == 20
     # The Erlang C figures are numbers (not bound methods) and agree with the textbook.
@@ -111,14 +122,16 @@ def _bash_commands(text: str) -> list[str]:
             for line in block.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_examples_write_only_under_scratch() -> None:
-    """Running the README's examples in a clone leaves nothing untracked at the top level."""
-    outputs = [m for cmd in _bash_commands(README)
+@pytest.mark.parametrize("page", EXAMPLE_PAGES)
+def test_examples_write_only_under_scratch(page: str) -> None:
+    """Running a page's examples in a clone leaves nothing untracked at the top level."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    outputs = [m for cmd in _bash_commands(text)
                for m in re.findall(r"(?:--out|--report|>)\s+(\S+)", cmd)]
-    outputs += re.findall(r"\.(?:to_toml|savefig)\(\"([^\"]+)\"", README)
-    assert outputs, "no example writes a file: the pattern above is out of date"
+    outputs += re.findall(r"\.(?:to_toml|savefig)\(\"([^\"]+)\"", text)
+    assert outputs, f"no example in {page} writes a file: the pattern above is out of date"
     outside = [path for path in outputs if not path.startswith("scratch/")]
-    assert not outside, f"README examples write outside scratch/: {outside}"
+    assert not outside, f"{page} examples write outside scratch/: {outside}"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "scratch/" in ignored
 
@@ -148,7 +161,7 @@ def test_no_file_points_outside_the_repository() -> None:
 
 
 @pytest.mark.parametrize("doc", ["README.md", *sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))])
+    str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))])
 def test_local_links_resolve(doc: str) -> None:
     text = (ROOT / doc).read_text(encoding="utf-8")
     targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)

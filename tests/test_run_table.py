@@ -13,7 +13,8 @@ from mashsim.metrics.registry import METRIC_INFO, metric_info
 
 from .conftest import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The metric reference (units included) moved from the README to docs/reference/metrics.md.
+README = (ROOT / "docs" / "reference" / "metrics.md").read_text(encoding="utf-8")
 
 SHORT = {"run.start_date": "2025-04-07", "run.duration_days": 35.0, "run.warmup_days": 7.0}
 

@@ -382,6 +382,7 @@ def main() -> None:
         if st.button("Run what-if", type="primary", disabled=other is None or running):
             ss.pop("run_problems", None)
             ss.pop("run_note", None)
+            assert other is not None  # the button is disabled otherwise
             start_run(base, other, settings, changes(sc, chosen))
             st.rerun()  # draw the page again with Run disabled while it runs
         if running:

@@ -234,8 +234,9 @@ def _compare(obs: dict[str, float], sims: list[dict[str, float]]) -> dict[str, A
     for m in BACKTEST_METRICS:
         sim = _band([s.get(m, math.nan) if s else math.nan for s in sims], _bounds(m))
         o = _f(obs.get(m, math.nan))
-        inside = (None if o is None or sim["band_low"] is None
-                  else bool(sim["band_low"] <= o <= sim["band_high"]))
+        low, high = sim["band_low"], sim["band_high"]
+        inside = (None if o is None or low is None or high is None
+                  else bool(low <= o <= high))
         out[m] = {"observed": o, "simulated": sim, "within_band": inside}
     return out
 
@@ -291,8 +292,8 @@ def backtest(
                       "metrics": _compare(o, [s["weeks"].get(w) for s in sims])})
     coverage = {}
     for m in BACKTEST_METRICS:
-        flags = [wk["metrics"][m]["within_band"] for wk in weeks
-                 if wk["metrics"][m]["within_band"] is not None]
+        flags = [wk["metrics"][m]["within_band"] for wk in weeks  # type: ignore[index]
+                 if wk["metrics"][m]["within_band"] is not None]  # type: ignore[index]
         coverage[m] = (sum(flags) / len(flags)) if flags else None
     return {
         "log": str(log_path), "scenario": scenario.name, "seed": seed,

@@ -203,7 +203,8 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
     obs = np.array([daily.get(int(d), 0) for d in days], dtype=float)
     dow = ((days + _EPOCH_DOW) % 7).astype(int)
     first = hours_to_date(d0 * 24.0)
-    comps, kept = [], []
+    comps: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     for m in base.arrivals.date_multipliers:
         mask = (days >= epoch_hours(m.start) / 24) & (days <= epoch_hours(m.end) / 24)
         if mask.any():

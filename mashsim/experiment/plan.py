@@ -251,9 +251,12 @@ def breach_warnings(s: HubPlan, targeted: Sequence[str] = ()) -> list[dict[str, 
         if not worse:
             continue
         before, after = now[m]["mean"], new[m]["mean"]
-        how = (f"paired difference +{100 * diff['mean']:.1f} points, 95% CI "
-               f"{100 * diff['ci_low']:+.1f} to {100 * diff['ci_high']:+.1f}" if paired
-               else "the 95% CIs do not overlap")
+        if paired:  # a paired interval has all three parts
+            mean, low, high = (float(diff[k] or 0.0) for k in ("mean", "ci_low", "ci_high"))
+            how = (f"paired difference +{100 * mean:.1f} points, 95% CI "
+                   f"{100 * low:+.1f} to {100 * high:+.1f}")
+        else:
+            how = "the 95% CIs do not overlap"
         out.append({
             "hub": s.hub, "metric": m, "headcount_now": s.now, "headcount_needed": s.needed,
             "now": now[m], "needed": new[m], "difference": diff, "paired": paired,

@@ -195,7 +195,7 @@ def plot_backtest(result: dict[str, Any], folder: str | Path) -> Path:
         cells = [w["metrics"][m] for w in weeks]
 
         def get(c: dict[str, Any], *k: str) -> float:
-            v = c
+            v: Any = c
             for key in k:
                 v = v[key]
             return np.nan if v is None else v

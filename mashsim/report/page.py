@@ -172,8 +172,9 @@ def _diff_pts(row: pd.Series) -> str:
 def _worst_hub(summary: Mapping[str, Any]) -> str | None:
     def key(hub: str) -> tuple[float, float]:
         mm = summary["hubs"][hub]["metrics"]
-        return tuple(-1.0 if mm[k]["mean"] is None else mm[k]["mean"]
-                     for k in ("decision_target_breach", "sd_breach_72h"))
+        breach, late = (-1.0 if mm[k]["mean"] is None else float(mm[k]["mean"])
+                        for k in ("decision_target_breach", "sd_breach_72h"))
+        return breach, late
     hubs = list(summary["hubs"])
     return max(hubs, key=key) if hubs else None
 

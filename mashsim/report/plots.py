@@ -546,7 +546,7 @@ def _sweep_axes(frame: pd.DataFrame, x: str | None,
     if scope is None:
         parts = x.split(".")
         hub = parts[1] if len(parts) > 2 and parts[0] == "hubs" else None
-        scope = hub if hub in set(frame["scope"]) else "overall"
+        scope = hub if hub is not None and hub in set(frame["scope"]) else "overall"
     return x, scope, [p for p in paths if p != x]
 
 
