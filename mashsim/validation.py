@@ -47,9 +47,6 @@ class ErlangC:
         decay = self.servers * self.service_rate_per_hour - self.arrival_rate_per_hour
         return self.p_wait * math.exp(-decay * t_hours)
 
-    def __iter__(self):  # (P(wait), mean wait, P(wait > t) as a function)
-        return iter((self.p_wait, self.mean_wait_hours, self.p_wait_over))
-
 
 def erlang_c(arrival_rate_per_hour: float, service_rate_per_hour: float, servers: int) -> ErlangC:
     """Erlang C via the numerically stable Erlang B recursion; needs λ < cμ."""

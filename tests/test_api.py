@@ -138,3 +138,26 @@ def test_docs_build_strict_and_load_nothing_remote(tmp_path: Path) -> None:
                      for match in ASSET.finditer(page.read_text(encoding="utf-8", errors="replace"))
                      for ref in match.groups() if ref and _remote(ref)})
     assert not remote, remote[:10]
+
+
+def test_the_package_imports_only_public_names() -> None:
+    """Inside the package, `from mashsim.X import name` takes only names in X's `__all__`
+    (or a submodule), so `__all__` is the honest list of what each module offers."""
+    import ast
+    import importlib.util
+
+    package = Path(mashsim.__file__).resolve().parent
+    around = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.startswith("mashsim")):
+                continue
+            public = getattr(importlib.import_module(node.module), "__all__", None)
+            for alias in node.names:
+                name = alias.name
+                if (public is None or name in public or name in ("*", "__all__")
+                        or importlib.util.find_spec(f"{node.module}.{name}") is not None):
+                    continue
+                around.append(f"{path.relative_to(package)}: {node.module}.{name}")
+    assert not around, around

@@ -332,3 +332,26 @@ def test_stage_line_starts_afresh(capsys):
     progress.stream().write("\rreplications: 100%")
     progress.stage("drawing figures")
     assert capsys.readouterr().err.endswith("100%\nmashsim: drawing figures…\n")
+
+
+def test_a_reader_leaving_the_pipe_early_ends_quietly() -> None:
+    """`mashsim run … | head -c 10`: the reader goes away; no BrokenPipeError traceback.
+
+    The pipe is shrunk to one page (Linux F_SETPIPE_SZ) so the JSON (≈8 kB) cannot fit in
+    it and the command must still be writing when the reader leaves."""
+    import fcntl
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ
+    mmc = str(ROOT / "scenarios/validation/mmc.toml")
+    proc = subprocess.Popen([sys.executable, "-m", "mashsim.cli", "run", mmc, "--replications",
+                             "2", "--workers", "1", "--format", "json", "--set",
+                             "run.duration_days=5", "--set", "run.warmup_days=1"],
+                            stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    os.read(read_end, 10)
+    os.close(read_end)  # the reader leaves before the command has written everything
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

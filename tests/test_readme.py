@@ -23,7 +23,8 @@ SCENARIO_REFERENCE = (ROOT / "docs" / "reference" / "scenario.md").read_text(enc
 METRIC_REFERENCE = (ROOT / "docs" / "reference" / "metrics.md").read_text(encoding="utf-8")
 PYTHON_HOWTO = (ROOT / "docs" / "how-to" / "python.md").read_text(encoding="utf-8")
 # The pages whose examples a reader runs from a clone: they must write only under scratch/.
-EXAMPLE_PAGES = ["README.md", "docs/tutorial/index.md", "docs/how-to/run.md",
+EXAMPLE_PAGES = ["README.md", "docs/tutorial/index.md", "docs/how-to/run.md", "docs/planning.md",
+                 "docs/calibration.md", "docs/reporting.md",
                  "docs/how-to/python.md"]
 
 
@@ -117,9 +118,13 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def _bash_commands(text: str) -> list[str]:
-    """Command lines of the ```bash blocks, comments dropped."""
-    return [line.split("#", 1)[0] for block in re.findall(r"```bash\n(.*?)```", text, re.S)
-            for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    """Command lines (mashsim or python, continuations joined) of the shell blocks, comments
+    dropped; a block of printed output holds no such line."""
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", text, re.S)
+    lines = [line.split("#", 1)[0] for block in blocks
+             for line in block.replace("\\\n", " ").splitlines()]
+    return [line for line in lines
+            if line.strip().startswith(("mashsim ", "python", ".venv/bin/"))]
 
 
 @pytest.mark.parametrize("page", EXAMPLE_PAGES)

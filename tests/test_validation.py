@@ -41,9 +41,8 @@ def test_erlang_c_textbook_value() -> None:
     # 10 agents, 9 Erlangs: C(10, 9) = 0.6687 (standard Erlang C tables)
     e = erlang_c(9.0, 1.0, 10)
     assert e.p_wait == pytest.approx(0.66873, abs=5e-5)
-    p_wait, mean_wait, p_over = e
-    assert mean_wait == pytest.approx(p_wait / (10 - 9))
-    assert p_over(0.0) == pytest.approx(p_wait)
+    assert e.mean_wait_hours == pytest.approx(e.p_wait / (10 - 9))
+    assert e.p_wait_over(0.0) == pytest.approx(e.p_wait)
 
 
 def test_erlang_c_is_stable_for_large_c() -> None:

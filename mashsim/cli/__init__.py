@@ -7,12 +7,13 @@ Ctrl-C in exit status 130. Options every subcommand shares live in `common`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from mashsim._version import __version__
 from mashsim.cli import app, fit, report, run, sweep
-from mashsim.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from mashsim.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from mashsim.errors import ScenarioError
 from mashsim.progress import own_line
 from mashsim.safe_text import terminal
@@ -52,7 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             own_line(interrupted=True)
             print("mashsim: interrupted; nothing was written", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:  # the reader went away (`mashsim run | head`): stop quietly
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:  # another Ctrl-C while reporting the first
         return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush cannot fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 

@@ -12,13 +12,15 @@ from pathlib import Path
 from mashsim.errors import ScenarioError
 from mashsim.scenario.schema import Scenario, load_scenario, parse_override
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "RESUME_HELP", "add_execution_options",
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "RESUME_HELP",
+           "add_execution_options",
            "add_replication_options", "add_scenario_options", "check_out_dir",
            "interruptible", "load_with_overrides", "positive_int", "prepare_run",
            "seed_number", "whole_number"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe's reader leaving early
 #: The one resume rule of `run`, `sweep`, `plan`, `report` and `backtest` (in --out's help).
 RESUME_HELP = ("; each replication is saved in DIR/cache as it finishes, so the same "
                "command with the same --out resumes an interrupted run")

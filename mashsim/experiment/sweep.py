@@ -42,6 +42,7 @@ __all__ = [
     "Progress",
     "changed_hubs",
     "parse_vary",
+    "point_scenarios",
     "run_points",
     "sweep",
     "sweep_json",

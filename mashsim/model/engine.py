@@ -22,8 +22,17 @@ import simpy
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.disciplines import JobQueue
 
-__all__ = ["Book", "Feeder", "Pool", "Source", "drive_capacity", "earliest_head",
-           "longest_over", "own_queue"]
+__all__ = [
+    "Book",
+    "Feeder",
+    "Pool",
+    "Select",
+    "Source",
+    "drive_capacity",
+    "earliest_head",
+    "longest_over",
+    "own_queue",
+]
 
 NAN = math.nan
 

@@ -32,8 +32,19 @@ from mashsim.safe_text import csv_frame, html_text
 from mashsim.scenario.schema import GRADES
 from mashsim.stats import format_ci
 
-__all__ = ["Report", "answer_paragraph", "build_report", "display_label", "hub_label",
-           "hub_table", "report_balance", "staffing_table", "sweep_answer", "write_report"]
+__all__ = [
+    "WAIT_REPLICATIONS",
+    "Report",
+    "answer_paragraph",
+    "build_report",
+    "display_label",
+    "hub_label",
+    "hub_table",
+    "report_balance",
+    "staffing_table",
+    "sweep_answer",
+    "write_report",
+]
 
 HUB_COLUMNS = ("decision_target_breach", "decision_target_breach_high", "sd_breach_72h",
                "staff_wait_hours_mean", "backlog_mean", "oldest_waiting_days_at_end",
@@ -182,9 +193,9 @@ def _worst_hub(summary: Mapping[str, Any]) -> str | None:
 def sweep_answer(frame: pd.DataFrame, metric: str = "sd_breach_72h",
                  target: float = 0.05) -> str:
     """The smallest value of the swept path whose CI upper bound is below `target`."""
-    from mashsim.report.plots import _sweep_axes, metric_label
+    from mashsim.report.plots import metric_label, sweep_axes
 
-    x, scope, others = _sweep_axes(frame, None, None)
+    x, scope, others = sweep_axes(frame, None, None)
     rows = frame[(frame["scope"] == scope) & (frame["metric"] == metric)].sort_values(x)
     label = metric_label(metric)[0]
     where = "force-wide" if scope == "overall" else f"in {scope.replace('_', ' ')}"

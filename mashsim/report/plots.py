@@ -55,6 +55,7 @@ __all__ = [
     "paired_differences",
     "read_sweep",
     "realised_shrinkage",
+    "sweep_axes",
     "sweep_chart",
     "sweep_paths",
     "to_png",
@@ -538,8 +539,10 @@ def sweep_paths(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in SWEEP_COLUMNS]
 
 
-def _sweep_axes(frame: pd.DataFrame, x: str | None,
+def sweep_axes(frame: pd.DataFrame, x: str | None,
                 scope: str | None) -> tuple[str, str, list[str]]:
+    """(x-axis path, scope, other varied paths) a sweep chart uses: x defaults to a varied
+    headcount, scope to the hub that headcount belongs to (else the force)."""
     paths = sweep_paths(frame)
     if x is None:
         x = next((p for p in paths if p.endswith("headcount")), paths[0])
@@ -560,7 +563,7 @@ def sweep_chart(frame: pd.DataFrame,
     `headcount`; scope to the hub that path names (else force-wide). Other varied paths
     draw one line per value. `target` is a share (0.05 = 5 %), a planning choice.
     """
-    x, scope, others = _sweep_axes(frame, x, scope)
+    x, scope, others = sweep_axes(frame, x, scope)
     metrics = [m for m in metrics if m in set(frame["metric"])] or [frame["metric"].iloc[0]]
     fig = _figure(5.2 * len(metrics), 3.8)
     axes = fig.subplots(1, len(metrics), squeeze=False).ravel()

@@ -36,6 +36,7 @@ __all__ = [
     "StressSection",
     "input_rows",
     "mean_work_hours_per_referral",
+    "per_clock_hour",
     "software_versions",
     "staff_balance",
     "staff_hours_per_week",
