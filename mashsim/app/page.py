@@ -378,12 +378,16 @@ def main() -> None:
             other = what_if(sc, chosen, settings)
         except InputError as err:
             show_problems("These settings are not a valid scenario:", err.problems)
+        pending = changes(sc, chosen)
+        st.caption("Changes from the baseline: " + (", ".join(
+            f"{markdown_text(k)} = {markdown_text(str(v))}" for k, v in pending.items())
+            if pending else "none yet (the what-if equals the baseline)"))
         running = ss.get("active") is not None
         if st.button("Run what-if", type="primary", disabled=other is None or running):
             ss.pop("run_problems", None)
             ss.pop("run_note", None)
             assert other is not None  # the button is disabled otherwise
-            start_run(base, other, settings, changes(sc, chosen))
+            start_run(base, other, settings, pending)
             st.rerun()  # draw the page again with Run disabled while it runs
         if running:
             run_progress()
