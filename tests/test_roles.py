@@ -175,3 +175,26 @@ def test_a_hub_with_no_referrals_has_empty_stage_records() -> None:
     sc = sc.with_overrides({"arrivals.referrals_per_day": 0.0})
     rec = run_replication(sc, 1, 0)["tandem"]
     assert rec.stage_entry["a"].shape == (0,) and rec.staff_end.shape == (0,)
+
+
+def test_stage_and_role_metrics() -> None:
+    """Per-stage waits, per-role utilisation and the cost, per hub and force-wide; a
+    scenario without stages or roles keeps exactly today's metric names."""
+    from mashsim import simulate
+    from mashsim.metrics.compute import metric_names
+
+    sc = tandem_scenario(arrival_rate_per_hour=2.0, stages=[("research", 1.0, 3),
+                         ("decision", 1.5, 2)], horizon_hours=2000.0, warmup_hours=100.0)
+    sc = sc.with_overrides({"hubs.tandem.roles.research.hourly_cost": 20.0,
+                            "hubs.tandem.roles.decision.hourly_cost": 35.0})
+    summary = simulate(sc, replications=3, seed=1).summary()
+    for scope in (summary["metrics"], summary["hubs"]["tandem"]["metrics"]):
+        m = {k: v["mean"] for k, v in scope.items()}
+        # always-on posts, no absences: every hour of the window's whole days is paid
+        assert m["staff_hours_cost"] == pytest.approx((2000.0 - 5 * 24.0) * (3 * 20 + 2 * 35))
+        assert m["utilisation_research"] == pytest.approx(2.0 / 3.0, abs=0.03)
+        assert m["utilisation_decision"] == pytest.approx(2.0 / 3.0, abs=0.03)
+        assert m["stage_wait_hours_mean_research"] > 0 and 0 < m["stage_wait_over_1h_decision"] < 1
+    legacy = load_scenario(ROOT / "scenarios" / "thames_valley.toml")
+    names = metric_names(legacy)
+    assert not [n for n in names if n.startswith(("stage_", "utilisation_", "staff_hours_cost"))]
