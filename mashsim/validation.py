@@ -9,11 +9,13 @@ P(wait > t) can be checked against it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["ErlangC", "erlang_c", "mmc_scenario", "servers_needed"]
+__all__ = ["ErlangC", "cobham_waits_hours", "erlang_c", "mmc_scenario", "servers_needed",
+           "tandem_scenario"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,52 @@ def mmc_scenario(
             "sd_attendees": {"headcount": 0, "shifts": [always]},
         }},
     }, source="mmc_scenario")
+
+
+ALWAYS_ON = {"days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+             "start": "00:00", "end": "24:00", "long_shift": True}
+
+
+def tandem_scenario(
+    arrival_rate_per_hour: float,
+    stages: Sequence[tuple[str, float, int]],
+    horizon_hours: float = 10_000.0,
+    warmup_hours: float = 500.0,
+) -> Scenario:
+    """Tandem M/M/c stages as a Scenario: one hub (`tandem`), constant Poisson arrivals,
+    and for each (stage_name, service_rate_per_hour, servers) a stage with exponential
+    handling done by its own always-on role of the same name (FIFO queues, no RPA delay,
+    sharing or strategy discussions; the last stage decides). By Jackson's theorem each
+    stage is an M/M/c at the arrival rate."""
+    if not stages:
+        raise ValueError("need at least one stage")
+    base = mmc_scenario(arrival_rate_per_hour, stages[0][1], 1, horizon_hours,
+                        warmup_hours).to_dict()
+    base["name"] = f"tandem of {len(stages)} M/M/c stages (lambda={arrival_rate_per_hour:g}/h)"
+    base["description"] = ("Jackson check: constant Poisson arrivals through stages with "
+                           "exponential handling, each done by its own always-on role.")
+    base["stages"] = {name: {"handling_minutes": {"dist": "exponential", "mean": 60.0 / mu},
+                             "discipline": "fifo", "decides": i == len(stages) - 1}
+                      for i, (name, mu, _c) in enumerate(stages)}
+    hub = base["hubs"].pop("mmc")
+    hub.pop("staff")
+    hub["roles"] = {name: {"headcount": int(c), "shifts": [ALWAYS_ON], "skills": [name]}
+                    for name, _mu, c in stages}
+    base["hubs"] = {"tandem": hub}
+    return Scenario.from_dict(base, source="tandem_scenario")
+
+
+def cobham_waits_hours(
+    arrival_rates_per_hour: Sequence[float], service_rate_per_hour: float, servers: int,
+) -> list[float]:
+    """Mean waits of non-preemptive priority classes (first = highest) sharing an M/M/c
+    with one service rate (Cobham 1954): W_k = C / (cμ (1 − σ_{k−1})(1 − σ_k)), where C is
+    Erlang C at the total rate and σ_k the load of classes 1..k."""
+    total = sum(arrival_rates_per_hour)
+    c, mu = int(servers), service_rate_per_hour
+    p_wait = erlang_c(total, mu, c).p_wait
+    out, sigma = [], 0.0
+    for lam in arrival_rates_per_hour:
+        before, sigma = sigma, sigma + lam / (c * mu)
+        out.append(p_wait / (c * mu * (1.0 - before) * (1.0 - sigma)))
+    return out

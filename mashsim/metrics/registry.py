@@ -28,7 +28,8 @@ from mashsim.metrics.window import Window, max_open, overlap_hours, ratio
 from mashsim.scenario.schema import GRADES, Scenario
 
 __all__ = [
-    "COUNT", "DAYS", "FRACTION", "HOURS", "KINDS", "METRICS", "METRIC_INFO", "REFERRALS",
+    "COUNT", "DAYS", "FRACTION", "HOURS", "KINDS", "METRICS", "METRIC_INFO", "POUNDS",
+    "REFERRALS",
     "REGISTRY", "STAFF_HOURS", "WAIT_OVER_PATTERN", "Family", "Kind", "Metric",
     "MetricInfo", "Registry", "metric_info", "metrics_help",
 ]
@@ -51,7 +52,8 @@ HOURS = Kind("hours", (0.0, math.inf), "h")
 DAYS = Kind("days", (0.0, math.inf), "days")
 REFERRALS = Kind("referrals", (0.0, math.inf), "referrals")
 STAFF_HOURS = Kind("staff-hours", (0.0, math.inf), "staff-h")
-KINDS = (FRACTION, COUNT, HOURS, DAYS, REFERRALS, STAFF_HOURS)
+POUNDS = Kind("pounds", (0.0, math.inf), "£")
+KINDS = (FRACTION, COUNT, HOURS, DAYS, REFERRALS, STAFF_HOURS, POUNDS)
 
 WHEN = ("window", "end", "audit")  # over the window, at the end, at the audit moment
 
@@ -71,6 +73,7 @@ class Metric:
     when: str = "window"
     decimals: int = 1
     breach: bool = False
+    with_roles: bool = False  # exists only in scenarios describing stages or roles
 
     @property
     def unit(self) -> str:
@@ -152,7 +155,7 @@ class Registry:
     def fixed_names(self) -> tuple[str, ...]:
         """Every name that exists in every scenario (fixed families' members included)."""
         return tuple(n for e in self.entries for n in (
-            [e.name] if isinstance(e, Metric) else
+            ([] if e.with_roles else [e.name]) if isinstance(e, Metric) else
             [e.name(s) for s, _ in e.members(None)] if e.fixed else []))
 
     def documented_names(self) -> tuple[str, ...]:
@@ -166,7 +169,7 @@ class Registry:
         """(name, compute) for every metric of `scenario`, in display order."""
         for e in self.entries:
             if isinstance(e, Metric):
-                if e.compute is not None:
+                if e.compute is not None and (scenario.has_roles or not e.with_roles):
                     yield e.name, e.compute
             else:
                 yield from e.expand(scenario)
@@ -207,6 +210,27 @@ def _grades(_: Scenario | None) -> list[tuple[str, int]]:
 def _thresholds(scenario: Scenario | None) -> list[tuple[str, float]]:
     hours = () if scenario is None else scenario.reporting.wait_thresholds_hours
     return [(f"{h:g}".replace(".", "p"), h) for h in hours]  # 1.5 h is written 1p5
+
+
+def _stages(scenario: Scenario | None) -> list[tuple[str, str]]:
+    """Described stages only: a scenario without them keeps today's metric names."""
+    return [] if scenario is None else [(s, s) for s in scenario.stages]
+
+
+def _first_threshold_stages(scenario: Scenario | None) -> list[tuple[str, tuple[str, float]]]:
+    if scenario is None or not scenario.stages:
+        return []
+    h = scenario.reporting.wait_thresholds_hours[0]
+    tag = f"{h:g}".replace(".", "p")
+    return [(f"{tag}h_{s}", (s, h)) for s in scenario.stages]
+
+
+def _roles(scenario: Scenario | None) -> list[tuple[str, str]]:
+    """Described roles only, in order of first appearance across hubs."""
+    if scenario is None:
+        return []
+    names = dict.fromkeys(r for h in scenario.hubs.values() for r in h.roles)
+    return [(r, r) for r in names]
 
 
 def _grade_breach(w: Window, g: int) -> float:
@@ -282,6 +306,22 @@ REGISTRY = Registry([
            "posts lost to absence)", "realised shrinkage", _shrinkage),
     Metric("decisions_without_full_research", COUNT, "decisions with research cut short",
            "decisions without full research", lambda w: float((w.done & w.v.degraded).sum())),
+    Family("stage_wait_hours_mean_{stage}", HOURS, "mean wait in the {} stage's queue",
+           "mean wait, {} stage", _stages, lambda w, s: w.stage_wait_mean(s), fixed=False,
+           pattern_label="mean wait in a stage's queue (one per stages.<stage>)"),
+    Family("stage_wait_over_{h_stage}", FRACTION, "share waiting over {} in a stage's queue",
+           "waits over {}", _first_threshold_stages,
+           lambda w, p: w.stage_wait_over(p[0], p[1]), fixed=False,
+           pattern_label="share waiting in a stage's queue over the first of "
+                         "reporting.wait_thresholds_hours: stage_wait_over_<h>h_<stage>",
+           shown=lambda s: s.replace("p", ".").replace("h_", " h, stage ", 1)),
+    Family("utilisation_{role}", FRACTION, "utilisation of the {} role (busy share of "
+           "rostered time)", "{} utilisation", _roles, lambda w, r: w.role_utilisation(r),
+           fixed=False, decimals=0,
+           pattern_label="utilisation of a role (one per hubs.<hub>.roles.<role>)"),
+    Metric("staff_hours_cost", POUNDS, "staff cost in the "
+           "window: rostered (paid) staff-hours and overtime × each role's hourly cost",
+           "staff cost", lambda w: w.cost(), decimals=0, with_roles=True),
     Metric("audit_sd_pending_over_72h", COUNT, "strategy discussions pending > 72 h at the "
            "audit date", "SDs pending > 72 h on the audit date", lambda w: w.at_audit[0],
            when="audit"),

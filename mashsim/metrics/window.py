@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["STAGES", "Window", "breach_flags", "daily_backlog", "max_open", "overlap_hours",
-           "ratio"]
+           "ratio", "staff_hours_cost"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -51,6 +52,29 @@ class _View:
         if force_wide and records[0].overflow_team is not None:
             pools["overflow_team"] = records[0].overflow_team  # it serves every hub
         self.staff = [(t.busy, t.schedule) for t in pools.values()]
+        stages = records[0].stage_entry
+        self.stage_entry = {s: np.concatenate([r.stage_entry[s] for r in records]) for s in stages}
+        self.stage_start = {s: np.concatenate([r.stage_start[s] for r in records]) for s in stages}
+        roles: dict[str, tuple[str, Any]] = {}  # pool key → (role, team): pooled counts once
+        for r in records:
+            for role, team in r.roles.items():
+                roles[r.role_keys[role]] = (role, team)
+        self.role_teams = list(roles.values())
+        self.records = records
+
+
+def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
+    """Rostered cost (paid staff-hours of each role from the window's first whole day ×
+    its hourly cost) plus overtime (staff-hours of blocks starting in the window × the
+    hourly cost of the role they join)."""
+    total = 0.0
+    for r in records:
+        for role, paid in r.role_paid_hours_per_day.items():
+            total += float(paid[first_day:].sum()) * r.role_hourly_cost[role]
+        if len(r.overtime) and r.overtime_role:
+            total += float(r.overtime[r.overtime[:, 0] >= warmup, 1].sum()
+                           ) * r.role_hourly_cost[r.overtime_role]
+    return total
 
 
 def breach_flags(
@@ -183,10 +207,40 @@ class Window:
 
     def utilisation(self) -> float:
         """Busy on-duty staff-hours / rostered staff-hours over the window."""
+        return self._utilisation(self.v.staff)
+
+    def _utilisation(self, teams: Sequence[tuple[np.ndarray, CapacitySchedule]]) -> float:
         w, horizon = self.warmup, self.horizon
-        busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in self.v.staff)
-        rostered = sum(sched.staff_hours(w, horizon) for _, sched in self.v.staff)
+        busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in teams)
+        rostered = sum(sched.staff_hours(w, horizon) for _, sched in teams)
         return ratio(busy, rostered)
+
+    def role_utilisation(self, role: str) -> float:
+        """`utilisation` of one role's pools in this scope (NaN: no such role here)."""
+        return self._utilisation([(t.busy, t.schedule) for name, t in self.v.role_teams
+                                  if name == role])
+
+    def stage_wait(self, stage: str) -> np.ndarray:
+        """Waits in a stage's queue (open ones: so far) of the window's referrals that
+        joined it by the end; NaN for the others."""
+        entry, start = self.v.stage_entry[stage], self.v.stage_start[stage]
+        joined = self.incl & (entry <= self.horizon)
+        wait = np.where(np.isfinite(start), start, self.horizon) - entry
+        return np.where(joined, wait, np.nan)
+
+    def stage_wait_mean(self, stage: str) -> float:
+        wait = self.stage_wait(stage)
+        joined = np.isfinite(wait)
+        return float(wait[joined].mean()) if joined.any() else np.nan
+
+    def stage_wait_over(self, stage: str, hours: float) -> float:
+        wait = self.stage_wait(stage)
+        joined = np.isfinite(wait)
+        return ratio((wait[joined] > hours).sum(), joined.sum())
+
+    def cost(self) -> float:
+        """`staff_hours_cost` over the window."""
+        return staff_hours_cost(self.v.records, self.first_day, self.warmup)
 
 
 def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:

@@ -28,9 +28,11 @@ __all__ = [
     "Pool",
     "Select",
     "Source",
+    "by_preference",
     "drive_capacity",
     "earliest_head",
     "longest_over",
+    "oldest_first",
     "own_queue",
 ]
 
@@ -121,6 +123,32 @@ def longest_over(threshold: int) -> Select:
         return best
 
     return select
+
+
+def by_preference(groups: Sequence[Sequence[Source]]) -> Select:
+    """A role's rule: its first skill (a group of sources: one hub's queue, or every
+    pooled hub's) with work; within a group, the earliest head (`earliest_head`)."""
+
+    def select(_sources: Sequence[Source]) -> Source | None:
+        for group in groups:
+            src = group[0] if len(group) == 1 else earliest_head(group)
+            if src is not None and src.queue:
+                return src
+        return None
+
+    return select
+
+
+def oldest_first(sources: Sequence[Source]) -> Source | None:
+    """The alternative rule: the queue whose head has waited longest (its entry time,
+    the last item of every discipline's `peek_key`); ties go to the earlier skill."""
+    best, best_entry = None, math.inf
+    for src in sources:
+        if src.queue:
+            entry = src.queue.peek_key()[-1]
+            if entry < best_entry:
+                best, best_entry = src, entry
+    return best
 
 
 _GONE = object()  # a completion withdrawn by a hand-back

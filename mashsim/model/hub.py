@@ -1,9 +1,14 @@
 """One hub's work: its job books, queues and the hooks that move a referral along.
 
-A hub has two job spaces. The staff book holds referrals (jobs 0..n-1), early
+A referral passes through the scenario's stages in order (`Scenario.stage_names`; one
+implicit stage when none are described), skipping those it does not need; each stage is
+a job space with its own book and queue. The first stage's book also holds early
 notifications (n..n+m-1) and, when staff hold the strategy discussions, those discussions
-(n+m..); the discussion book holds discussions held by attendee teams. Which people serve
-these queues is not decided here: `wiring` attaches pools to `staff_src` and `sd_src`.
+(n+m..); the discussion book holds discussions held by attendees or by a role skilled for
+them. Finishing stage k offers the referral to its next needed stage; the end of the last
+deciding stage it needs is its decision, which may call for a strategy discussion. Which
+people serve these queues is not decided here: `wiring` attaches pools to `stage_srcs`
+and `sd_src`.
 """
 
 from __future__ import annotations
@@ -49,18 +54,34 @@ class HubQueues:
             refs.deadline,
             cal.deadline_hours(self.notif_created, notif_target.amount, notif_target.clock),
             refs.sd_deadline[:k]))
-        service = np.concatenate((refs.service_hours, refs.notify_hours[notif],
-                                  refs.sd_service_hours[:k]))
+        stages = [sc.stage(name) for name in sc.stage_names]
+        hours = [(refs.stage_minutes[:, i] + refs.sharing_minutes) / 60.0 if st.includes_sharing
+                 else refs.stage_minutes[:, i] / 60.0 for i, st in enumerate(stages)]
+        service = np.concatenate((hours[0], refs.notify_hours[notif], refs.sd_service_hours[:k]))
         self.degraded = np.zeros(n, dtype=bool)
         deg = sc.staffing.degraded_research
-        self.handling_saved_hours = (refs.handling_minutes * (1.0 - deg.handling_factor) / 60.0
-                                     ).tolist()
-        self.staff_book = Book(service.tolist(), on_done=self._decided,
-                               on_start=self._started if (deg.enabled or k) else None)
+        self._saved_hours = [(refs.stage_minutes[:, i] * (1.0 - deg.handling_factor) / 60.0
+                              ).tolist() if st.research else None
+                             for i, st in enumerate(stages)]
         ot = sc.staffing.overtime
-        self.staff_src = Source(self.staff_book, make_queue(
-            sc.queue.discipline, entry, staff_priority, staff_deadline),
-            track_oldest=ot.enabled and ot.trigger == "oldest_waiting_hours")
+        track = ot.enabled and ot.trigger == "oldest_waiting_hours"
+        ref_priority = priority[refs.grade_idx]
+        self.stage_entry: list[list[float]] = [entry] + [[math.nan] * n for _ in stages[1:]]
+        self.stage_books: list[Book] = []
+        self.stage_srcs: list[Source] = []
+        for i, st in enumerate(stages):
+            first = i == 0
+            hooked = (deg.enabled and st.research) or (first and k > 0)
+            book = Book(service.tolist() if first else hours[i].tolist(),
+                        on_done=partial(self._stage_done, i),
+                        on_start=partial(self._started, i) if hooked else None)
+            self.stage_books.append(book)
+            self.stage_srcs.append(Source(book, make_queue(
+                st.discipline or sc.queue.discipline, self.stage_entry[i],
+                staff_priority if first else ref_priority,
+                staff_deadline if first else refs.deadline), track_oldest=track))
+        self.staff_book, self.staff_src = self.stage_books[0], self.stage_srcs[0]
+        self._route(refs.stage_needed, [st.decides for st in stages])
         self.sd_entry = [math.nan] * n
         self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
         self.sd_src = Source(self.sd_book, make_queue(
@@ -70,19 +91,56 @@ class HubQueues:
         self._sd_delay = refs.sd_delay_hours.tolist()
         self._degrade_threshold = deg.queue_threshold if deg.enabled else None
 
+    def _route(self, needed: np.ndarray, decides: list[bool]) -> None:
+        """Per referral: its first needed stage, the next needed stage after each, and
+        the stage whose end is its decision (-1: none)."""
+        n, n_stages = needed.shape
+        later = np.full(n, -1)
+        nxt = np.full((n_stages, n), -1)
+        for i in range(n_stages - 1, -1, -1):
+            nxt[i] = later
+            later = np.where(needed[:, i], i, later)
+        self.first_stage = later  # -1: needs no stage, decided on arrival
+        deciding = needed & np.asarray(decides, dtype=bool)
+        last = np.where(needed.any(1), n_stages - 1 - np.argmax(needed[:, ::-1], 1), -1)
+        last_deciding = n_stages - 1 - np.argmax(deciding[:, ::-1], 1)
+        self.decision_stage = np.where(deciding.any(1), last_deciding, last)
+        self._next = nxt.tolist()
+        self._decision_stage = self.decision_stage.tolist()
+        self._first = self.first_stage.tolist()
+        self.arrival_decided = [math.nan] * n  # decision time of those needing no stage
+
     def feed(self) -> None:
         jobs = np.concatenate((np.arange(self.n), self.n + np.arange(self.m)))
         times = self.entry[: self.n + self.m]
         order = np.argsort(times, kind="stable")
-        offer, env = self.staff_src.offer, self.env
+        env = self.env
+        if not (self.first_stage == 0).all():
+            Feeder(env, times[order].tolist(), jobs[order].tolist(), self._arrive)
+            return
+        offer = self.staff_src.offer
         Feeder(env, times[order].tolist(), jobs[order].tolist(), lambda j: offer(j, env.now))
+
+    def _arrive(self, job: int) -> None:
+        """A referral (or notification) reaches the MASH staff: its first needed stage."""
+        now = self.env.now
+        stage = self._first[job] if job < self.n else 0
+        if stage < 0:
+            self.arrival_decided[job] = now
+            self._decided(job)
+            return
+        if stage > 0:  # the first stage's entry is its hand-over, set up front
+            self.stage_entry[stage][job] = now
+        self.stage_srcs[stage].offer(job, now)
 
     # -- event hooks ----------------------------------------------------------------
 
-    def _started(self, job: int, src: Source) -> None:
+    def _started(self, stage: int, job: int, src: Source) -> None:
         if job < self.n:
-            if self._degrade_threshold is not None and len(src.queue) > self._degrade_threshold:
-                self.staff_book.remaining[job] -= self.handling_saved_hours[job]
+            saved = self._saved_hours[stage]
+            if (saved is not None and self._degrade_threshold is not None
+                    and len(src.queue) > self._degrade_threshold):
+                src.book.remaining[job] -= saved[job]
                 self.degraded[job] = True
         elif job >= self.n + self.m:
             self.sd_waiting -= 1
@@ -90,8 +148,19 @@ class HubQueues:
     def _sd_started(self, job: int, src: Source) -> None:
         self.sd_waiting -= 1
 
+    def _stage_done(self, stage: int, job: int) -> None:
+        if job >= self.n:
+            return
+        if self._decision_stage[job] == stage:
+            self._decided(job)
+        nxt = self._next[stage][job]
+        if nxt >= 0:
+            now = self.env.now
+            self.stage_entry[nxt][job] = now
+            self.stage_srcs[nxt].offer(job, now)
+
     def _decided(self, job: int) -> None:
-        if job >= self.n or not self._sd_needed[job]:
+        if not self._sd_needed[job]:
             return
         delay = self._sd_delay[job]
         if delay > 0:
@@ -115,6 +184,31 @@ class HubQueues:
 
     # -- results ----------------------------------------------------------------------
 
+    def stage_times(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(entry, first start, end) per stage and referral, (stages, n); NaN: not reached."""
+        shape = (len(self.stage_books), self.n)
+        n = self.n
+        entry = np.array([e[:n] for e in self.stage_entry], dtype=float).reshape(shape)
+        start = np.array([b.first_start[:n] for b in self.stage_books],
+                         dtype=float).reshape(shape)
+        end = np.array([b.end[:n] for b in self.stage_books], dtype=float).reshape(shape)
+        needed = self.refs.stage_needed.T
+        return (np.where(needed, entry, np.nan), np.where(needed, start, np.nan),
+                np.where(needed, end, np.nan))
+
+    def staff_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first start of staff work, decision) per referral; NaN: not yet."""
+        n = self.n
+        if (self.first_stage == 0).all() and (self.decision_stage == 0).all():
+            return (np.asarray(self.staff_book.first_start[:n]),
+                    np.asarray(self.staff_book.end[:n]))
+        _, start, end = self.stage_times()
+        idx = np.arange(n)
+        instant = np.asarray(self.arrival_decided)
+        first, decide = self.first_stage, self.decision_stage
+        return (np.where(first >= 0, start[np.maximum(first, 0), idx], instant),
+                np.where(decide >= 0, end[np.maximum(decide, 0), idx], instant))
+
     def sd_held(self) -> np.ndarray:
         if self.sd_by_staff:
             lo = self.n + self.m
@@ -122,10 +216,15 @@ class HubQueues:
         return np.asarray(self.sd_book.end)
 
     def trigger(self, kind: str) -> Callable[[], float]:
-        if kind == "staff_queue":
-            return lambda: float(len(self.staff_src.queue))
+        srcs = self.stage_srcs
+        if kind == "staff_queue":  # everything waiting for staff, all stages
+            if len(srcs) == 1:
+                return lambda: float(len(self.staff_src.queue))
+            return lambda: float(sum(len(s.queue) for s in srcs))
         if kind == "oldest_waiting_hours":
-            return lambda: self.staff_src.oldest_wait_hours(self.env.now)
+            if len(srcs) == 1:
+                return lambda: self.staff_src.oldest_wait_hours(self.env.now)
+            return lambda: max(s.oldest_wait_hours(self.env.now) for s in srcs)
         return lambda: float(self.sd_waiting)
 
 

@@ -7,6 +7,7 @@ see the same referrals) and lets numpy vectorise the sampling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,9 @@ class Referrals:
     officer_delay_hours: np.ndarray  # creation → officer's assessment (NaN: not modelled)
     handling_minutes: np.ndarray  # staff handling, before any sharing time
     shared: np.ndarray  # passed to partner agencies
+    stage_minutes: np.ndarray  # (n, stages): handling per stage, before sharing time
+    stage_needed: np.ndarray  # (n, stages): whether the referral needs each stage
+    sharing_minutes: np.ndarray  # time spent sharing with partners (0: not shared)
 
     def __len__(self) -> int:
         return len(self.created)
@@ -94,6 +98,8 @@ def _draw(
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
 
+    stage_minutes, stage_needed = _stage_work(sc, rng, type_idx, grade_idx, handling_min)
+
     sdc = sc.strategy_discussions
     sd_share = np.array([t.sd_share_by_grade() for t in types])  # (type, grade)
     sd_needed = rng("sd_need").random(n) < sd_share[type_idx, grade_idx]
@@ -117,7 +123,40 @@ def _draw(
         officer_delay_hours=delay,
         handling_minutes=handling_min,
         shared=shared,
+        stage_minutes=stage_minutes,
+        stage_needed=stage_needed,
+        sharing_minutes=sharing_min,
     )
+
+
+def _stage_work(
+    sc: Scenario, rng: Callable[[str], np.random.Generator], type_idx: np.ndarray,
+    grade_idx: np.ndarray, grade_minutes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Handling minutes and need of each stage, (n, stages) each.
+
+    A stage without its own handling time takes the grade's (`grade_minutes`, the same
+    draw for every such stage: one piece of work, not several). Each stage draws from
+    streams named after it, so adding a stage leaves the others' draws alone; the need
+    is drawn even where the share is 0 or 1, so common random numbers hold across shares.
+    """
+    n = len(grade_idx)
+    if not sc.stages:
+        return grade_minutes[:, None].copy(), np.ones((n, 1), dtype=bool)
+    minutes = np.empty((n, len(sc.stages)))
+    needed = np.empty((n, len(sc.stages)), dtype=bool)
+    types = list(sc.referral_types)
+    for k, (name, st) in enumerate(sc.stages.items()):
+        col = grade_minutes.copy()
+        for g, grade in enumerate(GRADES):
+            dist = st.handling_minutes_by_grade.get(grade, st.handling_minutes)
+            if dist is not None:
+                mask = grade_idx == g
+                col[mask] = dist.sample(rng(f"stage_{name}_{grade}"), n)[mask]
+        minutes[:, k] = col
+        share = np.array([st.share(t) for t in types])  # (type, grade)
+        needed[:, k] = rng(f"stage_need_{name}").random(n) < share[type_idx, grade_idx]
+    return minutes, needed
 
 
 def target_deadline_hours(

@@ -50,6 +50,15 @@ class HubRecord:
     paid_staff_hours_per_day: np.ndarray
     available_staff_hours_per_day: np.ndarray
     overflow_team: TeamRecord | None = field(default=None)
+    # by stage name: entry to its queue, first start, end (NaN: not needed or not reached)
+    stage_entry: dict[str, np.ndarray] = field(default_factory=dict)
+    stage_start: dict[str, np.ndarray] = field(default_factory=dict)
+    stage_end: dict[str, np.ndarray] = field(default_factory=dict)
+    roles: dict[str, TeamRecord] = field(default_factory=dict)  # by role name
+    role_keys: dict[str, str] = field(default_factory=dict)  # role → pool key (pooled: shared)
+    role_paid_hours_per_day: dict[str, np.ndarray] = field(default_factory=dict)
+    role_hourly_cost: dict[str, float] = field(default_factory=dict)
+    overtime_role: str = ""  # the role whose pool overtime blocks join
 
 
 def _segments(items: list[tuple[float, float]]) -> np.ndarray:
@@ -68,13 +77,16 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
                 if model.overflow_team is not None else None)
     records = {}
     for h, hub in model.hubs.items():
-        n = hub.n
         staff = model.staff_team(h)
         _, paid, available = model.staff_capacity[h]
+        start, end = hub.staff_times()
+        entry_k, start_k, end_k = hub.stage_times()
+        names = model.sc.stage_names
+        roles = model.sc.hub_roles(h)
         records[h] = HubRecord(
             referrals=hub.refs,
-            staff_start=np.asarray(hub.staff_book.first_start[:n]),
-            staff_end=np.asarray(hub.staff_book.end[:n]),
+            staff_start=start,
+            staff_end=end,
             sd_held=hub.sd_held(),
             degraded=hub.degraded,
             notifications_entered=hub.notif_created,
@@ -85,6 +97,14 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
             paid_staff_hours_per_day=paid,
             available_staff_hours_per_day=available,
             overflow_team=overflow,
+            stage_entry=dict(zip(names, entry_k, strict=True)),
+            stage_start=dict(zip(names, start_k, strict=True)),
+            stage_end=dict(zip(names, end_k, strict=True)),
+            roles={r: _team_record(model.role_team(h, r), horizon) for r in roles},
+            role_keys={r: model.role_key[h, r] for r in roles},
+            role_paid_hours_per_day={r: model.role_capacity[h][r][1] for r in roles},
+            role_hourly_cost={r: role.hourly_cost for r, role in roles.items()},
+            overtime_role=next(iter(roles)),
         )
     return records
 

@@ -4,10 +4,10 @@ A `HubModel` starts as the hubs' queues (`HubQueues`, with their referrals drawn
 fresh simpy environment; each `build_*` function then adds one mechanism to it: the
 staff pools (independent or pooled), the force-wide overflow team, the strategy-discussion
 teams and the overtime controllers. A new staffing mechanism is one more builder and one
-more field here, not another branch inside a long function. Today every hub has one
-stage of work (its staff queue, plus the discussion queue) served by one kind of people
-(its staff roster); stages and roles would replace `HubQueues` sources and
-`build_staff_pools` respectively, and the other builders keep their shape.
+more field here, not another branch inside a long function. A hub's work is its stages'
+queues (`HubQueues.stage_srcs`) plus the discussion queue; `build_role_pools` gives each
+role a pool serving the queues of its skills, in its order of preference (a hub described
+by `staff` alone: one stage, one role, `staff`, exactly as before roles).
 
 The order of the builders is part of the model: simpy breaks ties between same-time
 events in the order they were scheduled, and a pool's position in a source's pool list
@@ -27,9 +27,11 @@ from mashsim.model.engine import (
     Pool,
     Select,
     Source,
+    by_preference,
     drive_capacity,
     earliest_head,
     longest_over,
+    oldest_first,
     own_queue,
 )
 from mashsim.model.hub import HubQueues
@@ -43,10 +45,11 @@ from mashsim.model.staffing import (
     simulate_availability,
 )
 from mashsim.model.streams import Streams
-from mashsim.scenario.schema import DAY_NAMES, Roster, Scenario
+from mashsim.scenario.schema import DAY_NAMES, SD_SKILL, STAFF_ROLE, Role, Roster, Scenario
 
 __all__ = ["POOLED", "Capacity", "HubModel", "Team", "build_calendar", "build_discussion_teams",
-           "build_hub_model", "build_overflow_team", "build_overtime", "build_staff_pools",
+           "build_hub_model", "build_overflow_team", "build_overtime", "build_role_pools",
+           "build_staff_pools",
            "start_hub_model"]
 
 POOLED = "pooled"  # the key of the one staff pool that pooled hubs share
@@ -111,15 +114,21 @@ class HubModel:
     env: simpy.Environment
     capacity: Capacity
     hubs: dict[str, HubQueues]
-    staff_capacity: dict[str, Staffed] = field(default_factory=dict)  # by hub
-    staff_teams: dict[str, Team] = field(default_factory=dict)  # by pool key
-    pool_key: dict[str, str] = field(default_factory=dict)  # hub → its staff team's key
+    staff_capacity: dict[str, Staffed] = field(default_factory=dict)  # by hub, all roles
+    role_capacity: dict[str, dict[str, Staffed]] = field(default_factory=dict)  # hub → role
+    staff_teams: dict[str, Team] = field(default_factory=dict)  # by pool key, every role
+    pool_key: dict[str, str] = field(default_factory=dict)  # hub → its first role's key
+    role_key: dict[tuple[str, str], str] = field(default_factory=dict)  # (hub, role) → key
     overflow_team: Team | None = None
     sd_teams: dict[str, Team] = field(default_factory=dict)  # by hub; attendees only
     overtime: dict[str, OvertimeController] = field(default_factory=dict)  # by hub
 
     def staff_team(self, hub: str) -> Team:
+        """The team of the hub's first role (its only one without roles)."""
         return self.staff_teams[self.pool_key[hub]]
+
+    def role_team(self, hub: str, role: str) -> Team:
+        return self.staff_teams[self.role_key[hub, role]]
 
     def team(self, roster: Roster, owner: str, sources: list[Source],
              select: Select = own_queue, absences: bool = True) -> Team:
@@ -141,22 +150,67 @@ def start_hub_model(sc: Scenario, streams: Streams) -> HubModel:
     return HubModel(sc, env, Capacity(sc, cal, streams), hubs)
 
 
-def build_staff_pools(model: HubModel) -> None:
-    """Each hub's staff roster: a pool per hub, or one pool for all under pooling."""
+def _role_key(hub: str, role: str, pooled: bool) -> str:
+    """A role's pool key: the hub (or "pooled") for `staff`, as before roles."""
+    base = POOLED if pooled else hub
+    return base if role == STAFF_ROLE else f"{base}.{role}"
+
+
+def _skill_source(hub: HubQueues, stage_index: dict[str, int], skill: str) -> Source:
+    return hub.sd_src if skill == SD_SKILL else hub.stage_srcs[stage_index[skill]]
+
+
+def _role_select(role: Role, groups: list[list[Source]]) -> Select:
+    """How a role's free person picks a queue (see `Role.dispatch`)."""
+    if len(groups) == 1:  # one skill: as before roles
+        return own_queue if len(groups[0]) == 1 else earliest_head
+    return oldest_first if role.dispatch == "oldest_first" else by_preference(groups)
+
+
+def _summed(parts: list[Staffed]) -> Staffed:
+    """Several roles' capacity seen as a hub's staff (one role: itself)."""
+    if len(parts) == 1:
+        return parts[0]
+    return (merge_schedules([p[0] for p in parts]), np.sum([p[1] for p in parts], axis=0),
+            np.sum([p[2] for p in parts], axis=0))
+
+
+def build_role_pools(model: HubModel) -> None:
+    """Each role a pool serving its skills' queues in its order of preference: one per
+    hub, or under pooling one per role name across the hubs that have it (their
+    schedules summed; within a skill, the earliest head across hubs). Where a job could go
+    to several roles with someone free, the role listed first takes it."""
     sc, hubs = model.sc, model.hubs
-    model.staff_capacity = {h: model.capacity.build(sc.hubs[h].staff, f"{h}/staff")
-                            for h in sc.hubs}
+    pooled = sc.pooling.mode == "pooled"
+    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
+    roles = {h: sc.hub_roles(h) for h in sc.hubs}
+    model.role_capacity = {h: {r: model.capacity.build(role, f"{h}/{r}")
+                               for r, role in roles[h].items()} for h in sc.hubs}
+    model.staff_capacity = {h: _summed(list(model.role_capacity[h].values())) for h in sc.hubs}
     at_end = sc.queue.at_shift_end
-    if sc.pooling.mode == "pooled":
-        shared = Pool(model.env, [hubs[h].staff_src for h in sc.hubs], earliest_head, at_end)
-        schedule = merge_schedules([model.staff_capacity[h][0] for h in sc.hubs])
-        model.staff_teams[POOLED] = model.drive(shared, schedule)
-        model.pool_key = dict.fromkeys(sc.hubs, POOLED)
-        return
     for h in sc.hubs:
-        pool = Pool(model.env, [hubs[h].staff_src], at_shift_end=at_end)
-        model.staff_teams[h] = model.drive(pool, model.staff_capacity[h][0])
-        model.pool_key[h] = h
+        model.pool_key[h] = _role_key(h, next(iter(roles[h])), pooled)
+        for r in roles[h]:
+            model.role_key[h, r] = _role_key(h, r, pooled)
+    names = list(dict.fromkeys(r for h in sc.hubs for r in roles[h]))
+    for r in names if pooled else []:
+        members = [h for h in sc.hubs if r in roles[h]]
+        role = roles[members[0]][r]
+        groups = [[_skill_source(hubs[h], stage_index, sk) for h in members
+                   if sk in roles[h][r].skills] for sk in role.skills]
+        pool = Pool(model.env, [src for g in groups for src in g],
+                    _role_select(role, groups), at_end)
+        schedule = merge_schedules([model.role_capacity[h][r][0] for h in members])
+        model.staff_teams[_role_key("", r, True)] = model.drive(pool, schedule)
+    for h in sc.hubs if not pooled else []:
+        for r, role in roles[h].items():
+            groups = [[_skill_source(hubs[h], stage_index, sk)] for sk in role.skills]
+            pool = Pool(model.env, [g[0] for g in groups], _role_select(role, groups), at_end)
+            model.staff_teams[model.role_key[h, r]] = model.drive(
+                pool, model.role_capacity[h][r][0])
+
+
+build_staff_pools = build_role_pools  # the name before roles
 
 
 def build_overflow_team(model: HubModel) -> None:
@@ -174,7 +228,7 @@ def build_discussion_teams(model: HubModel) -> None:
     its referrals start arriving: team, arrivals, hub by hub, as the event order was set."""
     sc = model.sc
     for h, hub in model.hubs.items():
-        if not hub.sd_by_staff:
+        if not hub.sd_by_staff and not hub.sd_src.pools:  # no role skilled for them
             model.sd_teams[h] = model.team(
                 sc.hubs[h].sd_attendees, f"{h}/sd_attendees", [hub.sd_src],
                 absences=sc.staffing.absences_apply_to_sd_attendees)
@@ -196,7 +250,7 @@ def build_overtime(model: HubModel) -> None:
 def build_hub_model(sc: Scenario, streams: Streams) -> HubModel:
     """Every mechanism wired, in the order that fixes the event order (see module doc)."""
     model = start_hub_model(sc, streams)
-    build_staff_pools(model)
+    build_role_pools(model)
     build_overflow_team(model)
     build_discussion_teams(model)
     build_overtime(model)

@@ -48,13 +48,17 @@ __all__ = [
     "CLOCKS",
     "DAY_NAMES",
     "GRADES",
+    "SD_SKILL",
+    "STAFF_ROLE",
     "Arrivals",
     "Overtime",
+    "Role",
     "Roster",
     "Rpa",
     "Scenario",
     "Shift",
     "Staffing",
+    "Stage",
     "Target",
     "date_factors_per_day",
     "display_label",
@@ -539,12 +543,92 @@ class InitialBacklog(_Frozen):
         return self
 
 
+SD_SKILL = "strategy_discussion"  # the skill of holding strategy discussions (not a stage)
+STAFF_ROLE = "staff"  # the one implicit role of a hub described by `staff` alone
+MAX_HOURLY_COST = 10_000.0  # pounds per staff-hour
+
+
+class Stage(_Frozen):
+    """One step of a referral's work, with its own queue (`stages.<name>`, in order).
+
+    A referral passes through the stages in the order they are written, skipping those it
+    does not need (`share_by_grade`, or `share_by_type.<type>` for one type). Handling time
+    is `handling_minutes_by_grade.<grade>`, else `handling_minutes`, else the grade's own
+    `grades.<grade>.handling_minutes`. The decision is the end of the last deciding stage
+    the referral needs (if it needs none: the end of its last stage).
+    """
+
+    handling_minutes: Distribution | None = None
+    handling_minutes_by_grade: dict[GradeName, Distribution] = Field(default_factory=dict)
+    share_by_grade: GradeShares = Field(
+        default_factory=lambda: GradeShares(high=1.0, medium=1.0, standard=1.0))
+    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
+    discipline: QueueDiscipline | None = None  # None: `queue.discipline`
+    decides: bool = False
+    includes_sharing: bool = False  # sharing with partners (`sharing.*`) is done here
+    research: bool = False  # `staffing.degraded_research` cuts this stage short
+    label: Label | None = None
+
+    def share(self, type_name: str) -> tuple[float, ...]:
+        """Share of a type's referrals needing this stage, per grade (GRADES order)."""
+        return _by_grade(self.share_by_type.get(type_name, self.share_by_grade))
+
+
+class Role(Roster):
+    """People of one kind in a hub: a roster (posts, shifts, vacancies) plus an hourly
+    cost and `skills`, the stages they do in order of preference (`strategy_discussion`
+    for trained attendees). `dispatch`: "preference" takes the first skilled stage with
+    work; "oldest_first" the job that has waited longest across the skilled queues."""
+
+    hourly_cost: float = Field(default=0.0, ge=0, le=MAX_HOURLY_COST)
+    skills: list[str] = Field(min_length=1)
+    dispatch: Literal["preference", "oldest_first"] = "preference"
+    label: Label | None = None
+
+    @field_validator("skills")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a skill is listed twice")
+        return v
+
+
+def _roles_summary(roles: Mapping[str, Role]) -> Roster:
+    """The `staff` view of a hub described by roles: all posts, the first role's shifts."""
+    first = next(iter(roles.values()))
+    return Roster(headcount=min(MAX_PEOPLE, sum(r.headcount for r in roles.values())),
+                  shifts=first.shifts,
+                  vacancies=min(MAX_PEOPLE, sum(r.vacant_posts for r in roles.values())))
+
+
 class Hub(_Frozen):
+    """A hub: `staff` (one role doing every stage, as before roles) or `roles`.
+
+    With roles, `staff` is derived (the roles' posts summed, the first role's shifts) so
+    that readers of a hub's posts keep working; it is not written back (`to_dict`)."""
+
     demand_share: Weight
-    staff: Roster
+    staff: Roster = None  # type: ignore[assignment]  # filled from roles when absent
+    roles: dict[str, Role] = Field(default_factory=dict)
     sd_attendees: Roster = Roster(headcount=2)
     initial_backlog: InitialBacklog = InitialBacklog()
     label: Label | None = None  # display name; default: the hub id title-cased
+
+    @model_validator(mode="after")
+    def _staff_or_roles(self) -> Hub:
+        given = "staff" in self.model_fields_set and self.staff is not None
+        if self.roles and given:
+            raise ValueError("give staff (one role doing every stage) or roles, not both")
+        if not self.roles and not given:
+            raise ValueError("give staff (one role doing every stage) or roles; neither is "
+                             "here")
+        for name in self.roles:
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"roles: name {name!r} must be lower case letters, digits "
+                                 "and _, starting with a letter")
+        if self.roles:
+            object.__setattr__(self, "staff", _roles_summary(self.roles))
+        return self
 
     def display_label(self, hub_id: str) -> str:
         """The name to show people (a Hub does not know its own id, so pass it)."""
@@ -586,9 +670,10 @@ class Scenario(_Frozen):
     strategy_discussions: StrategyDiscussions = StrategyDiscussions()
     staffing: Staffing = Staffing()
     pooling: Pooling = Pooling()
+    stages: dict[str, Stage] = Field(default_factory=dict)  # in the order work flows
     hubs: dict[str, Hub] = Field(min_length=1)
 
-    @field_validator("hubs", "referral_types")
+    @field_validator("hubs", "referral_types", "stages")
     @classmethod
     def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
         for name in v:
@@ -624,7 +709,38 @@ class Scenario(_Frozen):
                 )
         for path, target in self._targets():
             _check_target_span(path, target, self.calendar)
+        self._check_stages_and_roles()
         return self
+
+    def _check_stages_and_roles(self) -> None:
+        """Stages name known types and one decides; every role's skills exist; every
+        stage of a hub described by roles has someone skilled for it."""
+        if SD_SKILL in self.stages:
+            raise ValueError(f"stages.{SD_SKILL}: this name is the strategy-discussion "
+                             "skill, not a stage; strategy discussions have their own queue")
+        if self.stages and not any(st.decides for st in self.stages.values()):
+            last = list(self.stages)[-1]
+            raise ValueError(f"stages.{last}.decides: no stage decides; mark the stage "
+                             "whose end is the decision with decides = true")
+        for name, st in self.stages.items():
+            for t in st.share_by_type:
+                if t not in self.referral_types:
+                    raise ValueError(f"stages.{name}.share_by_type.{t}: no such referral type "
+                                     f"(known: {', '.join(self.referral_types)})")
+        known = [*self.stages, SD_SKILL]
+        for h, hub in self.hubs.items():
+            for r, role in hub.roles.items():
+                for skill in role.skills:
+                    if skill not in known:
+                        raise ValueError(
+                            f"hubs.{h}.roles.{r}.skills: no stage {skill!r} (known: "
+                            f"{', '.join(known)})" + _did_you_mean(skill, known))
+            if hub.roles:
+                skilled = {s for role in hub.roles.values() for s in role.skills}
+                for stage in self.stage_names:
+                    if stage not in skilled:
+                        raise ValueError(
+                            f"hubs.{h}.roles: no role is skilled for stage {stage!r}")
 
     def _targets(self) -> list[tuple[str, Target]]:
         out = [(f"grades.{g}.decision_target", grade.decision_target)
@@ -641,7 +757,8 @@ class Scenario(_Frozen):
             raise ScenarioError(_problems(err, source)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+        return _without_derived(self.model_dump(mode="python", by_alias=True,
+                                                exclude_none=True))
 
     def to_toml(self, path: str | Path) -> None:
         """Write a TOML file that `load_scenario` reads back as an equal Scenario."""
@@ -651,7 +768,7 @@ class Scenario(_Frozen):
 
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "--set") -> Scenario:
         """A copy with dotted-path values replaced, validated like a file."""
-        data = self.model_dump(mode="python", by_alias=True)  # unset optional keys too
+        data = _without_derived(self.model_dump(mode="python", by_alias=True))  # unset too
         problems = []
         for path, value in overrides.items():
             try:
@@ -676,6 +793,30 @@ class Scenario(_Frozen):
     def hub_display_label(self, hub: str) -> str:
         """The display name of one hub (its `label`, else its id title-cased)."""
         return self.hubs[hub].display_label(hub)
+
+    @property
+    def stage_names(self) -> list[str]:
+        """The stages in flow order: those given, or the one implicit stage, `staff`."""
+        return list(self.stages) or [STAFF_ROLE]
+
+    def stage(self, name: str) -> Stage:
+        """A stage by name (the implicit one: the grade's handling, sharing included)."""
+        if self.stages:
+            return self.stages[name]
+        return Stage(decides=True, includes_sharing=True, research=True)
+
+    def hub_roles(self, hub: str) -> dict[str, Role]:
+        """A hub's roles; a hub described by `staff` has one, `staff`, skilled for every
+        stage in flow order."""
+        h = self.hubs[hub]
+        if h.roles:
+            return dict(h.roles)
+        return {STAFF_ROLE: Role(**h.staff.model_dump(), skills=self.stage_names)}
+
+    @property
+    def has_roles(self) -> bool:
+        """Whether stages or roles are described (else: one stage, one role per hub)."""
+        return bool(self.stages) or any(h.roles for h in self.hubs.values())
 
     @property
     def hub_names(self) -> list[str]:
@@ -710,6 +851,14 @@ class Scenario(_Frozen):
     def audit_hours(self) -> float | None:
         audit = self.reporting.audit_date
         return None if audit is None else (audit - self.run.start_date).days * 24.0
+
+
+def _without_derived(data: dict[str, Any]) -> dict[str, Any]:
+    """A dump without what validation derives: a role-described hub's `staff` view."""
+    for hub in data.get("hubs", {}).values():
+        if hub.get("roles"):
+            hub.pop("staff", None)
+    return data
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:
