@@ -16,12 +16,11 @@ from mashsim.cli.common import (
 from mashsim.experiment.runner import replication_runner
 from mashsim.experiment.simulate import simulate
 from mashsim.metrics.registry import metric_info, metrics_help
-from mashsim.progress import stream
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import Scenario, load_scenario
 from mashsim.stats import fixed, format_ci
 
-__all__ = ["format_table", "progress_callback", "register", "window_text"]
+__all__ = ["format_table", "register", "window_text"]
 
 # (metric, heading in words over up to three lines[, decimals]): the scale (fractions in
 # %) and, unless given, the decimals come from the metric registry.
@@ -68,14 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     val = sub.add_parser("validate", help="check a scenario file and report every problem")
     val.add_argument("scenario", help="scenario TOML")
     val.set_defaults(handler=_validate)
-
-
-def progress_callback(total: int, desc: str):
-    """A tqdm bar on stderr that appears only for runs longer than a second."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="rep", file=stream(), delay=1.0, leave=False)
-    return bar, lambda: bar.update(1)
 
 
 def _run(args: argparse.Namespace) -> int:
