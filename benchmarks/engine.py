@@ -9,7 +9,8 @@ burst of someone else's work on a shared machine disturbs one try, not one model
 - tuned simpy  one environment, completions as Timeout callbacks, waiting customers in a
                deque, no process per customer (the fastest simpy model we know how to write);
 - minimal simpy the textbook model: a process per customer holding a Resource request;
-- Ciw          the Ciw library's M/M/c (`ciw.Simulation`, records included);
+- Ciw          the Ciw library's M/M/c (`ciw.Simulation`, records included; the `bench`
+               extra, `pip install -e '.[bench]'`: left out, with a note, without it);
 - exact FCFS   the recursion itself: each customer starts at max(arrival, earliest free
                server), the servers' free times kept in a heap (no event loop at all).
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import gc
 import heapq
+import importlib.util
 import math
 import time
 from collections import deque
@@ -149,7 +151,7 @@ def minimal_simpy(n: int, lam: float, mu: float, c: int, seed: int) -> Outcome:
 
 def ciw_model(n: int, lam: float, mu: float, c: int, seed: int) -> Outcome:
     """Ciw's M/M/c over the same horizon; waits of the customers it finished."""
-    import ciw  # the `bench` extra; only this model needs it
+    import ciw  # the `bench` extra (optional): only this model needs it
 
     network = ciw.create_network(
         arrival_distributions=[ciw.dists.Exponential(rate=lam)],
@@ -174,11 +176,12 @@ def exact_fcfs(n: int, lam: float, mu: float, c: int, seed: int) -> Outcome:
     return Outcome(n, np.asarray(waits))
 
 
+HAVE_CIW = importlib.util.find_spec("ciw") is not None  # pip install -e '.[bench]'
 MODELS: dict[str, Callable[[int, float, float, int, int], Outcome]] = {
     "mashsim": mashsim_model,
     "tuned simpy": tuned_simpy,
     "minimal simpy": minimal_simpy,
-    "Ciw": ciw_model,
+    **({"Ciw": ciw_model} if HAVE_CIW else {}),
     "exact FCFS": exact_fcfs,
 }
 
@@ -280,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     best = interleaved({name: (lambda f=fn: f(n, lam, mu, c, seed))
                         for name, fn in MODELS.items()}, repeats)
     rate_table(best)
+    if not HAVE_CIW:
+        print("  Ciw left out: not installed (pip install -e '.[bench]')")
 
     outs = {name: t.outcome for name, t in best.items() if t.outcome is not None}
     hand = [outs["tuned simpy"], outs["minimal simpy"], outs["exact FCFS"]]
@@ -287,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"tuned simpy, minimal simpy and exact FCFS share their draws: waits "
           f"{'equal referral by referral' if path_ok else 'DIFFER'}")
     waits = {"mashsim": mashsim_waits(n, lam, mu, c, seed),
-             "Ciw": outs["Ciw"].waits_hours, "exact FCFS": outs["exact FCFS"].waits_hours}
+             **({"Ciw": outs["Ciw"].waits_hours} if HAVE_CIW else {}),
+             "exact FCFS": outs["exact FCFS"].waits_hours}
     mean_ok = agreement(waits, lam, mu, c) or args.quick
     if args.quick:
         print("  (--quick: too few referrals, from an empty start, to judge the means)")
