@@ -39,6 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
@@ -95,7 +96,7 @@ def tuned_simpy(n: int, lam: float, mu: float, c: int, seed: int) -> Outcome:
     env = simpy.Environment()
     waiting: deque[int] = deque()
     waits = [math.nan] * n
-    free = [c]
+    free, arrived = [c], [0]  # servers free; customers arrived so far
     timeout = env.timeout
 
     def start(i: int, now: float) -> None:
@@ -108,17 +109,18 @@ def tuned_simpy(n: int, lam: float, mu: float, c: int, seed: int) -> Outcome:
         else:
             free[0] += 1
 
-    def arrive(event: simpy.Event) -> None:
-        i = event.value
+    def arrive(_event: simpy.Event) -> None:
+        i = arrived[0]
+        arrived[0] = i + 1
         if i + 1 < n:
-            timeout(arr[i + 1] - arr[i], i + 1).callbacks.append(arrive)
+            timeout(arr[i + 1] - arr[i]).callbacks.append(arrive)
         if free[0]:
             free[0] -= 1
             start(i, env.now)
         else:
             waiting.append(i)
 
-    timeout(arr[0], 0).callbacks.append(arrive)
+    timeout(arr[0]).callbacks.append(arrive)
     env.run()
     return Outcome(n, np.asarray(waits))
 
@@ -280,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"M/M/{c}, rho = {lam / (c * mu):.2f}, ~{n:,} referrals; best of {repeats} "
           f"interleaved rounds; CPU time (time.process_time) and wall time")
-    best = interleaved({name: (lambda f=fn: f(n, lam, mu, c, seed))
+    best = interleaved({name: partial(fn, n, lam, mu, c, seed)
                         for name, fn in MODELS.items()}, repeats)
     rate_table(best)
     if not HAVE_CIW:
@@ -301,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick:  # rho = 1.2: the backlog grows to thousands; the cost must not
         over = lam * 1.2 / 0.9
         stable = best["mashsim"]
-        t_over = interleaved({"over": lambda: mashsim_model(n, over, mu, c, seed)}, repeats)
+        t_over = interleaved({"over": partial(mashsim_model, n, over, mu, c, seed)}, repeats)
         o = t_over["over"]
         assert o.outcome is not None and stable.outcome is not None
         ratio = (o.outcome.referrals / o.cpu_s) / (stable.outcome.referrals / stable.cpu_s)
