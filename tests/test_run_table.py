@@ -118,3 +118,50 @@ def test_report_usage_shows_out_as_required() -> None:
     assert "[--out" not in usage
     for action in report._actions:  # a hand-written usage line must not fall behind
         assert any(opt in usage for opt in action.option_strings) or not action.option_strings
+
+
+def test_roles_and_stages_get_their_own_tables_within_120_columns() -> None:
+    """A scenario with roles and stages: per-role utilisation (and the cost) and per-stage
+    waits in tables after the main one, every line ≤ 120 characters; a hub without a role
+    shows n/a, not another hub's figure."""
+    from mashsim import Scenario, simulate
+    from mashsim.validation import tandem_scenario
+
+    stages = [("research", 1.0, 3), ("decision", 1.5, 2), ("supervisor_review", 3.0, 1),
+              ("sharing_with_partners", 3.0, 1)]
+    data = tandem_scenario(arrival_rate_per_hour=2.0, stages=stages, horizon_hours=300.0,
+                           warmup_hours=24.0).to_dict()
+    data["hubs"]["tandem"]["roles"]["research"]["hourly_cost"] = 20.0
+    other = {**data["hubs"]["tandem"], "roles": {"generalist": {
+        "headcount": 9, "shifts": data["hubs"]["tandem"]["roles"]["research"]["shifts"],
+        "skills": [s for s, _, _ in stages]}}}
+    data["hubs"]["other"] = other
+    sc = Scenario.from_dict(data)
+    table = format_table(simulate(sc, 2, 1).summary(), sc)
+    assert max(len(line) for line in table.splitlines()) <= 120
+    assert "By role (utilisation" in table and "By stage (waits" in table
+    parts = [p.split("\n", 1)[1] for p in table.split("By role")[1].split("By stage")]
+    roles = _headings(parts[0])
+    assert {"research utilisation %", "generalist utilisation %", "staff cost (£)"} <= set(roles)
+    assert roles["generalist utilisation %"] == "n/a"  # the first row is hub tandem
+    assert roles["research utilisation %"] != "n/a"
+    waits = _headings(parts[1])
+    assert {"research mean wait (hours)", "research wait > 1 h %",
+            "decision mean wait (hours)"} <= set(waits)
+    rest = parts[1].split("\n\n")[1]  # the stages that did not fit beside the others
+    assert "sharing_with_partners wait > 1 h %" in _headings(rest)
+
+
+def test_no_role_or_stage_tables_without_them(default_scenario) -> None:
+    from mashsim.cli.run import role_stage_columns
+
+    assert role_stage_columns(default_scenario) == ((), ())
+
+
+def test_list_metrics_names_the_stage_and_role_families(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--list-metrics"])
+    out = capsys.readouterr().out
+    for family in ("stage_wait_hours_mean_{stage}", "stage_wait_over_{h_stage}",
+                   "utilisation_{role}", "staff_hours_cost"):
+        assert family in out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mashsim.scenario import Scenario
+from mashsim.scenario.schema import Roster
 
 __all__ = [
     "DEFAULT_REPLICATIONS",
@@ -68,33 +69,46 @@ class RunSettings:
     duration_days: float | None = None  # None: the scenario's own horizon
 
 
-def post_controls(scenario: Scenario) -> list[Control]:
-    """Posts per hub: `hubs.<hub>.staff.headcount`.
+def _rosters(scenario: Scenario) -> list[tuple[str, str, str, Roster]]:
+    """(hub, key prefix, label, roster) for every roster whose posts a planner sets: the
+    hub's `staff`, or each of its roles (`hubs.<hub>.roles.<role>`) where it has them."""
+    out = []
+    for hub, h in scenario.hubs.items():
+        name = scenario.hub_display_label(hub)
+        if not h.roles:
+            out.append((hub, f"hubs.{hub}.staff", name, h.staff))
+        out += [(hub, f"hubs.{hub}.roles.{r}", f"{name} {role.label or r}", role)
+                for r, role in h.roles.items()]
+    return out
 
-    The one place that decides which posts can be changed, so that staff roles (a later
-    scenario change) become one control per role per hub here and nowhere else.
+
+def post_controls(scenario: Scenario) -> list[Control]:
+    """Posts per hub (`hubs.<hub>.staff.headcount`), or per role per hub
+    (`hubs.<hub>.roles.<role>.headcount`) for a hub described by roles.
+
+    The one place that decides which posts can be changed.
     """
-    return [Control(key=f"hubs.{hub}.staff.headcount",
-                    label=f"{scenario.hub_display_label(hub)}: posts",
-                    kind="int", value=h.staff.headcount, group="posts",
+    return [Control(key=f"{prefix}.headcount", label=f"{label}: posts",
+                    kind="int", value=roster.headcount, group="posts",
                     minimum=0, maximum=MAX_POSTS, step=1,
-                    help="funded caseworker posts on the roster",
-                    subject=scenario.hub_display_label(hub))
-            for hub, h in scenario.hubs.items()]
+                    help="funded caseworker posts on the roster" if prefix.endswith(".staff")
+                    else "funded posts of this role",
+                    subject=label)
+            for _, prefix, label, roster in _rosters(scenario)]
 
 
 def _vacancy_controls(scenario: Scenario) -> list[Control]:
     out = []
-    for hub, h in scenario.hubs.items():
-        also = (("vacancy_share", None),) if h.staff.vacancy_share is not None else ()
+    for _, prefix, label, roster in _rosters(scenario):
+        also = (("vacancy_share", None),) if roster.vacancy_share is not None else ()
         out.append(Control(
-            key=f"hubs.{hub}.staff.vacancies",
-            label=f"{scenario.hub_display_label(hub)}: vacant posts",
-            kind="int", value=h.staff.vacant_posts, group="vacancies",
+            key=f"{prefix}.vacancies",
+            label=f"{label}: vacant posts",
+            kind="int", value=roster.vacant_posts, group="vacancies",
             minimum=0, maximum=MAX_POSTS, step=1,
             help="posts unfilled at the start (at most the posts)",
-            also=tuple((f"hubs.{hub}.staff.{k}", v) for k, v in also),
-            subject=scenario.hub_display_label(hub)))
+            also=tuple((f"{prefix}.{k}", v) for k, v in also),
+            subject=label))
     return out
 
 

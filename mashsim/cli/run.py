@@ -20,7 +20,7 @@ from mashsim.safe_text import terminal
 from mashsim.scenario.schema import Scenario, load_scenario
 from mashsim.stats import fixed, format_ci
 
-__all__ = ["format_table", "register", "window_text"]
+__all__ = ["format_table", "register", "role_stage_columns", "window_text"]
 
 # (metric, heading in words over up to three lines[, decimals]): the scale (fractions in
 # %) and, unless given, the decimals come from the metric registry.
@@ -40,6 +40,9 @@ AUDIT_COLUMNS: tuple[tuple[Any, ...], ...] = (  # a second table with reporting.
     ("audit_sd_pending_over_14d", ("SD pending", "> 14 days")),
     ("audit_oldest_waiting_days", ("oldest", "waiting", "(days)")),
 )
+
+TABLE_WIDTH = 120  # characters: a split table keeps every line within a terminal's width
+
 
 class _ListMetrics(argparse.Action):
     """`--list-metrics`: print every metric name with its unit and meaning, then exit."""
@@ -168,4 +171,53 @@ def format_table(summary: dict[str, Any], scenario: Scenario) -> str:
     if scenario.reporting.audit_date is not None:
         out += ["", f"At the audit, 00:00 on {scenario.reporting.audit_date}:",
                 *_grid(rows, AUDIT_COLUMNS)]
+    roles, stages = role_stage_columns(scenario)
+    for title, columns in (("By role (utilisation: busy share of rostered time):", roles),
+                           ("By stage (waits in the stage's own queue):", stages)):
+        if columns:
+            out += ["", title]
+            for part in _fitting(rows, columns):
+                out += [*part, ""]
+            out.pop()
     return "\n".join(out)
+
+
+Columns = tuple[tuple[Any, ...], ...]
+
+
+def role_stage_columns(scenario: Scenario) -> tuple[Columns, Columns]:
+    """The columns of the tables after the main one, for a scenario with roles or stages
+    (none without): each described role's utilisation and the staff cost where a role has
+    an hourly cost; each described stage's mean wait and share waiting over the first
+    reporting threshold."""
+    roles = {r: role.label or r for h in scenario.hubs.values()
+             for r, role in h.roles.items()}
+    cols: list[tuple[Any, ...]] = [(f"utilisation_{r}", (terminal(label), "utilisation",
+                                                         "%")) for r, label in roles.items()]
+    if any(role.hourly_cost > 0 for h in scenario.hubs.values() for role in h.roles.values()):
+        cols.append(("staff_hours_cost", ("staff", "cost", "(£)")))
+    stage_cols: list[tuple[Any, ...]] = []
+    if scenario.stages:
+        hours = scenario.reporting.wait_thresholds_hours[0]
+        tag = f"{hours:g}".replace(".", "p")
+        for name, stage in scenario.stages.items():
+            label = terminal(stage.label or name)
+            stage_cols += [(f"stage_wait_hours_mean_{name}", (label, "mean wait", "(hours)")),
+                           (f"stage_wait_over_{tag}h_{name}",
+                            (label, f"wait > {hours:g} h", "%"))]
+    return tuple(cols), tuple(stage_cols)
+
+
+def _fitting(rows: list[tuple[str, dict[str, Any]]], columns: Columns) -> list[list[str]]:
+    """`_grid` tables over consecutive runs of `columns`, each within TABLE_WIDTH (a
+    column too wide on its own still gets a table)."""
+    parts: list[list[str]] = []
+    start = 0
+    while start < len(columns):
+        end = start + 1
+        while (end < len(columns)
+               and max(map(len, _grid(rows, columns[start:end + 1]))) <= TABLE_WIDTH):
+            end += 1
+        parts.append(_grid(rows, columns[start:end]))
+        start = end
+    return parts

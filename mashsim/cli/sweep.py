@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mashsim.cli.common import (
@@ -73,8 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     metavar="METRIC<=VALUE", help="e.g. 'sd_breach_72h<=0.05' (repeatable; "
                     "all must hold; <=, <, >=, >)")
     pl.add_argument("--vary-staff", action="append", default=[], required=True,
-                    metavar="HUB|all", help="hub whose headcount to search (repeatable), "
-                    "or all")
+                    metavar="HUB|HUB.ROLE|all", help="hub whose headcount to search "
+                    "(repeatable), or all; in a hub described by roles, HUB.ROLE searches "
+                    "one role's posts and HUB each of its roles in turn")
     pl.add_argument("--replications", type=positive_int, default=20,
                     help="replications per headcount tried (default 20)")
     pl.add_argument("--max-headcount", type=positive_int, default=None,
@@ -156,12 +157,18 @@ def _plan(args: argparse.Namespace) -> int:
             raise ScenarioError([
                 f"plan: no headcount up to {row.search_limit} meets "
                 f"{' and '.join(frame.attrs['targets'])} with 95% confidence at hub "
-                f"{row.hub}; the target may be out of reach by staffing alone (see the "
-                "metrics at the limit above), or raise --max-headcount"
+                f"{row.hub}{_role_text(row)}; the target may be out of reach by staffing "
+                "alone (see the metrics at the limit above), or raise --max-headcount"
                 for row in infeasible.itertuples()])
         return 0
 
     return interruptible(run)
+
+
+def _role_text(row: Any) -> str:
+    """', role X' for a row of a role's search; nothing for a hub's staff."""
+    role = getattr(row, "role", None)
+    return f", role {role}" if isinstance(role, str) else ""
 
 
 # -- tables -------------------------------------------------------------------------
@@ -234,17 +241,22 @@ def format_plan(frame) -> str:
 
     a = frame.attrs
     metrics = list(dict.fromkeys(Target.parse(t).metric for t in a["targets"]))
-    warned = {(w["hub"], w["metric"]) for w in a["plan"]["warnings"]}
-    head = ["hub", "now", "needed"]
+    warned = {(w["hub"], w.get("role"), w["metric"]) for w in a["plan"]["warnings"]}
+    roles = "role" in frame.columns
+    head = ["hub", *(["role"] if roles else []), "now", "needed"]
     for m in metrics:
         head += [f"{m} at needed", "at needed−1"]
     head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
+    head += [*(["role util. % now→needed"] if roles else []),
+             *(["cost £ now→needed"] if a.get("costed") else [])]
     head += ["staff-h/wk now", "needed", "Δ"]
     body = []
     for row in frame.to_dict(orient="records"):
         needed = row["headcount_needed"]
         feasible = row["feasible"]
-        cells = [row["hub"], str(row["headcount_now"]),
+        role = row.get("role") if roles else None
+        cells = [row["hub"], *([terminal(role or "staff")] if roles else []),
+                 str(row["headcount_now"]),
                  str(int(needed)) if feasible else f"> {row['search_limit']}"]
         for m in metrics:
             label = "at_needed" if feasible else "at_limit"
@@ -253,17 +265,26 @@ def format_plan(frame) -> str:
             cells.append(_plan_ci(row, f"{m}_one_below")
                          if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
         for m, _ in PLAN_CONTEXT:
-            cells.append(_now_to_needed(row, m) + (WARNED if (row["hub"], m) in warned else ""))
+            cells.append(_now_to_needed(row, m)
+                         + (WARNED if (row["hub"], role, m) in warned else ""))
+        if roles:
+            cells.append(_now_to_needed(row, f"utilisation_{role}") if role else "")
+        if a.get("costed"):
+            cells.append(_now_to_needed(row, "staff_hours_cost", _pounds))
         now_h = row["staff_hours_per_week_now"]
         need_h = _num(row["staff_hours_per_week_needed"])
         cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
         body.append(cells)
-    title = (f"{terminal(a.get('scenario'))} — least headcount meeting "
+    what = "least posts per hub and role" if roles else "least headcount"
+    title = (f"{terminal(a.get('scenario'))} — {what} meeting "
              f"{' and '.join(a['targets'])} "
              f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
              f"{a.get('seed')}; metric mean ± 95% CI half-width; now→needed in %"
              " (needed: at the limit where none meets)")
+    if roles:
+        title += ("; each role searched with the hub's other roles as they are"
+                  + ("; cost: staff_hours_cost in the window" if a.get("costed") else ""))
     lines = [title, *_grid(head, body)]
     if a["plan"]["warnings"]:
         lines.append(f"{WARNED.strip()} a cut makes this breach worse beyond its 95% CI "
@@ -278,14 +299,21 @@ def _plan_ci(row: dict[str, Any], prefix: str) -> str:
     return format_ci(ci, fixed(3), form="half")
 
 
-def _now_to_needed(row: dict[str, Any], metric: str) -> str:
-    """'4.9 → 13.2' (%), or one figure when the headcount does not change."""
+def _now_to_needed(row: dict[str, Any], metric: str,
+                   shown: Callable[[float | None], str] | None = None) -> str:
+    """'4.9 → 13.2' (% unless `shown` says), or one figure when the headcount does not
+    change."""
+    show = _pct if shown is None else shown
     label = "at_needed" if row["feasible"] else "at_limit"
     now, then = _num(row.get(f"{metric}_now_mean")), _num(row.get(f"{metric}_{label}_mean"))
     same = row["feasible"] and row["headcount_needed"] == row["headcount_now"]
     if now is None and then is None:
         return "n/a"
-    return _pct(then) if same else f"{_pct(now)} → {_pct(then)}"
+    return show(then) if same else f"{show(now)} → {show(then)}"
+
+
+def _pounds(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.0f}"
 
 
 def _pct(x: float | None) -> str:

@@ -13,6 +13,11 @@ breach rate close to monotone in headcount, so bisection is sound. Hubs are sear
 lock step so that one round's replications for all hubs run in parallel.
 
 Only one hub's headcount changes at a time, the others staying at their current values.
+In a hub described by roles (`hubs.<hub>.roles.<role>`) the search varies one role's
+posts at a time (`--vary-staff HUB.ROLE`; `HUB` or `all` search each role of the hub in
+turn), every other role staying at its current posts: the answer is the least posts of
+that role meeting the targets with the rest of the hub as it is, which names the role
+whose shortage breaks a target. A hub described by `staff` alone is one search, as before.
 Independent hubs do not interact (separate demand, staff and random streams keyed by hub
 name), so each hub is simulated on its own: a one-hub scenario with the hub's
 demand rate, which gives that hub exactly the same results as the full scenario at a
@@ -44,12 +49,13 @@ from mashsim.experiment.runner import ReplicationRunner, replication_runner
 from mashsim.experiment.sweep import run_points
 from mashsim.metrics.compute import metric_bounds, metric_names
 from mashsim.metrics.registry import FRACTION, Metric, metric_info
-from mashsim.scenario.schema import Scenario
+from mashsim.scenario.schema import STAFF_ROLE, Scenario
 
 __all__ = [
     "HubPlan",
     "Target",
     "breach_warnings",
+    "headcount_path",
     "hub_scenario",
     "is_breach_metric",
     "is_fraction_metric",
@@ -123,9 +129,19 @@ class Target:
                                       else bound > self.value)
 
 
-def staff_hours_per_week(scenario: Scenario, hub: str, headcount: int) -> float:
-    """Rostered staff-hours in a week at `headcount` (`Roster.staff_hours_per_week`)."""
-    return scenario.hubs[hub].staff.staff_hours_per_week(headcount)
+def staff_hours_per_week(scenario: Scenario, hub: str, headcount: int,
+                         role: str | None = None) -> float:
+    """Rostered staff-hours in a week at `headcount` (`Roster.staff_hours_per_week`) of the
+    hub's `staff` roster, or of one of its roles."""
+    h = scenario.hubs[hub]
+    roster = h.staff if role is None else h.roles[role]
+    return roster.staff_hours_per_week(headcount)
+
+
+def headcount_path(hub: str, role: str | None = None) -> str:
+    """The scenario key a search varies: the hub's staff posts, or one role's."""
+    return (f"hubs.{hub}.staff.headcount" if role is None
+            else f"hubs.{hub}.roles.{role}.headcount")
 
 
 def hub_scenario(scenario: Scenario, hub: str) -> Scenario:
@@ -154,6 +170,17 @@ class HubPlan:
     metrics: dict[int, dict[str, dict[str, float | None]]] = field(default_factory=dict)
     #: per-replication values (replication order) for paired comparisons
     values: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: the role whose posts are searched; None: the hub's `staff` roster
+    role: str | None = None
+
+    @property
+    def name(self) -> str:
+        """`hub`, or `hub.role` as --vary-staff names it."""
+        return self.hub if self.role is None else f"{self.hub}.{self.role}"
+
+    @property
+    def path(self) -> str:
+        return headcount_path(self.hub, self.role)
 
     def next_headcount(self) -> int | None:
         """The next headcount to simulate, or None when the search is over."""
@@ -258,9 +285,10 @@ def breach_warnings(s: HubPlan, targeted: Sequence[str] = ()) -> list[dict[str, 
         else:
             how = "the 95% CIs do not overlap"
         out.append({
-            "hub": s.hub, "metric": m, "headcount_now": s.now, "headcount_needed": s.needed,
+            "hub": s.hub, **({} if s.role is None else {"role": s.role}), "metric": m,
+            "headcount_now": s.now, "headcount_needed": s.needed,
             "now": now[m], "needed": new[m], "difference": diff, "paired": paired,
-            "message": f"{s.hub}: cutting {s.now} → {s.needed} raises {m} from "
+            "message": f"{s.name}: cutting {s.now} → {s.needed} raises {m} from "
                        f"{_pct(before)} to {_pct(after)} ({how})",
         })
     return out
@@ -270,16 +298,45 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def _resolve_hubs(scenario: Scenario, hubs: str | Sequence[str] | None) -> list[str]:
-    if hubs is None or hubs == "all" or (not isinstance(hubs, str) and "all" in hubs):
-        return scenario.hub_names
-    chosen = [hubs] if isinstance(hubs, str) else list(hubs)
-    unknown = [h for h in chosen if h not in scenario.hubs]
-    if unknown:
-        known = ", ".join(scenario.hub_names)
-        raise ScenarioError([f"--vary-staff {h}: no such hub (known: {known}, or all)"
-                             for h in unknown])
-    return list(dict.fromkeys(chosen))
+Unit = tuple[str, str | None]  # (hub, role); role None: the hub's staff roster
+
+
+def _hub_units(scenario: Scenario, hub: str) -> list[Unit]:
+    """Every search of a hub: one per role, or the staff roster."""
+    roles = scenario.hubs[hub].roles
+    return [(hub, r) for r in roles] if roles else [(hub, None)]
+
+
+def _resolve_units(scenario: Scenario, hubs: str | Sequence[str] | None) -> list[Unit]:
+    """`all`, `HUB` (each of its roles, or its staff) or `HUB.ROLE` → (hub, role) pairs."""
+    chosen = ["all"] if hubs is None else [hubs] if isinstance(hubs, str) else list(hubs)
+    if "all" in chosen:
+        return [u for h in scenario.hub_names for u in _hub_units(scenario, h)]
+    units: list[Unit] = []
+    problems = []
+    for text in chosen:
+        hub, dot, role = text.partition(".")
+        if hub not in scenario.hubs:
+            known = ", ".join(scenario.hub_names)
+            problems.append(f"--vary-staff {text}: no such hub (known: {known}, or all)")
+        elif not dot:
+            units += _hub_units(scenario, hub)
+        elif role in scenario.hubs[hub].roles:
+            units.append((hub, role))
+        elif role == STAFF_ROLE and not scenario.hubs[hub].roles:
+            units.append((hub, None))
+        else:
+            known = ", ".join(scenario.hubs[hub].roles) or STAFF_ROLE
+            problems.append(f"--vary-staff {text}: hub {hub} has no role {role!r} "
+                            f"(known: {known})")
+    if problems:
+        raise ScenarioError(problems)
+    return list(dict.fromkeys(units))
+
+
+def _posts_now(scenario: Scenario, hub: str, role: str | None) -> int:
+    h = scenario.hubs[hub]
+    return h.staff.headcount if role is None else h.roles[role].headcount
 
 
 def plan(
@@ -296,14 +353,18 @@ def plan(
     progress: bool = False,
     on_done: Callable[[], None] | None = None,
 ):  # -> pandas.DataFrame
-    """Least headcount per hub meeting every target with 95 % confidence; a DataFrame.
+    """Least headcount per hub (or per role of a hub) meeting every target with 95 %
+    confidence; a DataFrame.
 
-    One row per hub: headcount now and needed (None when no headcount up to the limit
-    meets the targets), staff-hours per week at each, and every metric's mean and CI now,
-    at the answer and one below (target metrics first). `frame.attrs["plan"]` is the JSON
-    document (`plan_summary`), whose "warnings" list every breach metric a cut makes worse
-    beyond its 95 % CI. The search limit is `max_headcount`, else max(3 × now, now + 20).
-    `out` caches each replication there, so an interrupted plan resumes.
+    `hubs`: "all", hub names, or "hub.role" for one role of a hub described by roles (a
+    hub name alone searches each of its roles in turn). One row per hub (per hub and
+    role, with a `role` column, where the scenario has roles): headcount now and needed
+    (None when no headcount up to the limit meets the targets), staff-hours per week at
+    each, and every metric's mean and CI now, at the answer and one below (target
+    metrics first). `frame.attrs["plan"]` is the JSON document (`plan_summary`), whose
+    "warnings" list every breach metric a cut makes worse beyond its 95 % CI. The search
+    limit is `max_headcount`, else max(3 × now, now + 20). `out` caches each replication
+    there, so an interrupted plan resumes.
     """
     parsed = [t if isinstance(t, Target) else Target.parse(t) for t in targets]
     if not parsed:
@@ -316,10 +377,10 @@ def plan(
     if replications < 2:
         raise ValueError("plan needs at least 2 replications for a confidence interval")
     searches = []
-    for hub in _resolve_hubs(scenario, hubs):
-        now = scenario.hubs[hub].staff.headcount
+    for hub, role in _resolve_units(scenario, hubs):
+        now = _posts_now(scenario, hub, role)
         limit = max_headcount if max_headcount is not None else max(3 * now, now + 20)
-        searches.append(HubPlan(hub, now, max(limit, MIN_HEADCOUNT)))
+        searches.append(HubPlan(hub, now, max(limit, MIN_HEADCOUNT), role=role))
     base = {s.hub: hub_scenario(scenario, s.hub) if single_hub else scenario for s in searches}
     with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
         while True:
@@ -327,7 +388,7 @@ def plan(
             if not round_:
                 break
             scenarios = [base[s.hub].with_overrides(
-                {f"hubs.{s.hub}.staff.headcount": h}, source=f"plan {s.hub}={h}")
+                {s.path: h}, source=f"plan {s.name}={h}")
                 for s, h in round_]
             results = run_points(scenarios, seed, range(replications), runner)
             for (s, h), runs in zip(round_, results, strict=True):
@@ -347,28 +408,50 @@ def _simulate_now(searches: Sequence[HubPlan], base: dict[str, Scenario], seed: 
     todo = [(s, h) for s in searches if (h := s.now_to_compare) is not None]
     if not todo:
         return
-    scenarios = [base[s.hub].with_overrides({f"hubs.{s.hub}.staff.headcount": h},
-                                            source=f"plan {s.hub}={h}") for s, h in todo]
+    scenarios = [base[s.hub].with_overrides({s.path: h},
+                                            source=f"plan {s.name}={h}") for s, h in todo]
     results = run_points(scenarios, seed, range(replications), runner)
     for (s, h), runs in zip(todo, results, strict=True):
         values = _hub_values(runs, s.hub, names)
         s.record(h, _hub_metrics(values), values)
 
 
+def _search_summary(s: HubPlan) -> dict[str, Any]:
+    return {
+        "headcount_now": s.now,
+        "headcount_needed": s.needed,
+        "metrics_now": s.metrics.get(s.now),
+        "metrics_at_needed": None if s.needed is None else s.metrics[s.needed],
+        "metrics_one_below": None if s.one_below is None else s.metrics.get(s.one_below),
+    }
+
+
+def _hubs_summary(searches: Sequence[HubPlan]) -> dict[str, dict[str, Any]]:
+    """Per hub: a staff search's keys as they always were; for a hub described by roles,
+    `roles` {role: the same keys}, and the same keys at the hub's level too when one role
+    of it was searched (so that readers of one-search hubs need not know about roles)."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in searches:
+        if s.role is None:
+            out[s.hub] = _search_summary(s)
+        else:
+            out.setdefault(s.hub, {"roles": {}})["roles"][s.role] = _search_summary(s)
+    for hub in out.values():
+        if len(hub.get("roles", ())) == 1:
+            hub.update({**next(iter(hub["roles"].values())), "roles": hub.pop("roles")})
+    return out
+
+
 def plan_summary(targets: Sequence[Target], searches: Sequence[HubPlan]) -> dict[str, Any]:
     """{"targets": [...], "hubs": {hub: {headcount_now, headcount_needed, metrics_now,
     metrics_at_needed, metrics_one_below}}, "warnings": [...]}; metrics dicts hold every
     metric as {metric: {mean, ci_low, ci_high}}; `metrics_now` is null when the current
-    headcount was not simulated."""
+    headcount was not simulated. A hub described by roles holds those keys per searched
+    role under `roles` (`hubs[hub]["roles"][role]`), and at the hub's level only when one
+    of its roles was searched."""
     return {
         "targets": [str(t) for t in targets],
-        "hubs": {s.hub: {
-            "headcount_now": s.now,
-            "headcount_needed": s.needed,
-            "metrics_now": s.metrics.get(s.now),
-            "metrics_at_needed": None if s.needed is None else s.metrics[s.needed],
-            "metrics_one_below": None if s.one_below is None else s.metrics.get(s.one_below),
-        } for s in searches},
+        "hubs": _hubs_summary(searches),
         "warnings": [w for s in searches
                      for w in breach_warnings(s, [t.metric for t in targets])],
     }
@@ -384,15 +467,17 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
     import pandas as pd
 
     names = metric_names(scenario)
+    with_roles = any(s.role is not None for s in searches)
     rows = []
     for s in searches:
-        row: dict[str, Any] = {
-            "hub": s.hub, "headcount_now": s.now, "headcount_needed": s.needed,
+        row: dict[str, Any] = {"hub": s.hub, **({"role": s.role} if with_roles else {})}
+        row.update({
+            "headcount_now": s.now, "headcount_needed": s.needed,
             "feasible": s.needed is not None, "search_limit": s.limit,
-            "staff_hours_per_week_now": staff_hours_per_week(scenario, s.hub, s.now),
+            "staff_hours_per_week_now": staff_hours_per_week(scenario, s.hub, s.now, s.role),
             "staff_hours_per_week_needed": None if s.needed is None
-            else staff_hours_per_week(scenario, s.hub, s.needed),
-        }
+            else staff_hours_per_week(scenario, s.hub, s.needed, s.role),
+        })
         at = {"now": s.now, "at_needed": s.needed, "one_below": s.one_below,
               "at_limit": s.limit if s.needed is None else None}
         for t in _metric_order(targets, names):
@@ -405,4 +490,7 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
     frame.attrs.update({"plan": plan_summary(targets, searches), "replications": replications,
                         "seed": seed, "scenario": scenario.name,
                         "targets": [str(t) for t in targets]})
+    if with_roles:  # what the table needs to show roles and cost
+        frame.attrs["costed"] = any(r.hourly_cost > 0 for h in scenario.hubs.values()
+                                    for r in h.roles.values())
     return frame

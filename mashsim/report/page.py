@@ -41,6 +41,7 @@ __all__ = [
     "hub_label",
     "hub_table",
     "report_balance",
+    "roles_table",
     "staffing_table",
     "sweep_answer",
     "write_report",
@@ -265,6 +266,38 @@ def staffing_table(results: Results) -> pd.DataFrame:
             row[f"SD pending >72h on {audit}"] = _ci(m["audit_sd_pending_over_72h"])
             row[f"SD pending >14d on {audit}"] = _ci(m["audit_sd_pending_over_14d"])
             row[f"oldest waiting on {audit} (days)"] = _ci(m["audit_oldest_waiting_days"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def roles_table(results: Results) -> pd.DataFrame | None:
+    """Per hub (and all hubs): each described role's posts filled and utilisation, the
+    staff cost where a role has an hourly cost, and each described stage's mean wait and
+    share waiting over the first reporting threshold; None without roles or stages."""
+    from mashsim.report.plots import metric_label
+
+    sc, s = results.scenario, results.summary()
+    roles = dict.fromkeys(r for h in sc.hubs.values() for r in h.roles)
+    costed = any(r.hourly_cost > 0 for h in sc.hubs.values() for r in h.roles.values())
+    tag = f"{sc.reporting.wait_thresholds_hours[0]:g}".replace(".", "p")
+    metrics = [*(f"utilisation_{r}" for r in roles), *(["staff_hours_cost"] if costed else []),
+               *(m for st in sc.stages for m in (f"stage_wait_hours_mean_{st}",
+                                                 f"stage_wait_over_{tag}h_{st}"))]
+    if not metrics:
+        return None
+    rows = []
+    for name, m, hub in [("all hubs", s["metrics"], None)] + [
+            (h, v["metrics"], h) for h, v in s["hubs"].items()]:
+        row: dict[str, Any] = {"hub": name if hub is None else hub_label(sc, hub)}
+        for r in roles:
+            posts = [h.roles[r] for h in (sc.hubs.values() if hub is None else [sc.hubs[hub]])
+                     if r in h.roles]
+            filled = sum(p.headcount - p.vacant_posts for p in posts)
+            row[f"{r} posts filled"] = (f"{filled} of {sum(p.headcount for p in posts)}"
+                                        if posts else "none")
+        for metric in metrics:
+            label, unit, scale = metric_label(metric)
+            row[f"{label} ({unit})"] = _ci(m[metric], scale, unit)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -614,6 +647,8 @@ def build_report(
                 "reporting window; audit columns are point-in-time counts at 00:00 on the "
                 "audit date.</p>")
 
+    body += _roles_section(results, fig, tables)
+
     if comparisons:
         side, full = _comparison_table(results, comparisons, base_name)
         tables["comparison.csv"] = _csv(side)
@@ -674,6 +709,30 @@ def build_report(
             f"<title>MASH staffing report — {_esc(sc.name)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
     return Report(html=page, figures=figures, tables=tables)
+
+
+def _roles_section(results: Results, fig: Any, tables: dict[str, str]) -> list[str]:
+    """'Roles and stages': utilisation by role and waits by stage, where the scenario
+    describes them (nothing otherwise, so such reports are unchanged)."""
+    from mashsim.report import plots
+
+    frame = roles_table(results)
+    figure = plots.roles_and_stages(results)
+    if frame is None:
+        return []
+    tables["roles.csv"] = _csv(frame)
+    out = ["<h2>Roles and stages</h2>"]
+    if figure is not None:
+        out.append(fig("roles_stages", figure, "Utilisation by role and waits by stage",
+                       "Per hub: each role's utilisation (busy share of its rostered time) "
+                       "and the mean wait in each stage's own queue, mean and 95 % CI. The "
+                       "role near full utilisation with the longest queue in front of it is "
+                       "the bottleneck."))
+    out.append(_table_html(frame) + "<p class=small>Mean [95 % CI] across replications. A "
+               "role's utilisation counts its rostered time in the window; the staff cost "
+               "is rostered (paid) and overtime staff-hours × each role's hourly cost; a "
+               "stage's wait runs from joining its queue to the start of its work.</p>")
+    return out
 
 
 def write_report(report: Report, out: str | Path) -> list[Path]:

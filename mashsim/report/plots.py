@@ -52,9 +52,11 @@ __all__ = [
     "comparison_chart",
     "demand_capacity_heatmap",
     "metric_label",
+    "metrics_by_hub",
     "paired_differences",
     "read_sweep",
     "realised_shrinkage",
+    "roles_and_stages",
     "sweep_axes",
     "sweep_chart",
     "sweep_paths",
@@ -204,6 +206,25 @@ def _pct_ci(mean: float, lo: float, hi: float) -> str:
 def breach_by_hub(results: Results,
                   metrics: Sequence[str] = ("decision_target_breach", "sd_breach_72h")) -> Figure:
     """Breach rates per hub with 95 % CI error bars, all hubs on top."""
+    return metrics_by_hub(results, metrics,
+                          f"Breach rates by hub ({results.replications} replications)")
+
+
+def roles_and_stages(results: Results) -> Figure | None:
+    """Utilisation of each described role and mean wait in each described stage's queue,
+    per hub with 95 % CI error bars; None for a scenario without roles or stages."""
+    sc = results.scenario
+    roles = dict.fromkeys(r for h in sc.hubs.values() for r in h.roles)
+    metrics = [*(f"utilisation_{r}" for r in roles),
+               *(f"stage_wait_hours_mean_{s}" for s in sc.stages)]
+    if not metrics:
+        return None
+    return metrics_by_hub(results, metrics, "Utilisation by role and waits by stage "
+                          f"({results.replications} replications)")
+
+
+def metrics_by_hub(results: Results, metrics: Sequence[str], title: str) -> Figure:
+    """Metrics per hub with 95 % CI error bars, all hubs on top, one panel per metric."""
     s = results.summary()
     scopes = [("all hubs", s["metrics"])] + [
         (_hub(results.scenario, h), v["metrics"]) for h, v in s["hubs"].items()]
@@ -214,7 +235,7 @@ def breach_by_hub(results: Results,
         label, unit, scale = metric_label(name)
         vals = np.array([_scale_ci(m[name], scale) for _, m in scopes])
         err = np.abs(vals[:, [1, 2]].T - vals[:, 0])
-        colours = [OKABE_ITO["black"]] + [_CYCLE[i]] * (len(scopes) - 1)
+        colours = [OKABE_ITO["black"]] + [_CYCLE[i % len(_CYCLE)]] * (len(scopes) - 1)
         ax.barh(y, np.nan_to_num(vals[:, 0]), color=colours, alpha=0.8)
         ax.errorbar(vals[:, 0], y, xerr=np.nan_to_num(err), fmt="none", ecolor="0.2",
                     capsize=2, lw=1)
@@ -223,7 +244,7 @@ def breach_by_hub(results: Results,
         ax.set_xlabel(f"{label} ({unit}), mean and 95 % CI", fontsize=8)
         ax.set_ylabel("hub", fontsize=8)
         ax.set_xlim(left=0)
-    fig.suptitle(f"Breach rates by hub ({results.replications} replications)", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
