@@ -170,7 +170,7 @@ def test_change_headcount_run_download_and_load_back(page: Page, tmp_path: Path)
 
 def test_bad_upload_shows_the_error(page: Page, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text((ROOT / "scenarios" / "thames_valley.toml").read_text()
+    bad.write_text((ROOT / "tests" / "data" / "one_role" / "thames_valley.toml").read_text()
                    .replace("headcount = 4,", "headcount = -2,", 1))
     page.get_by_text("Upload a TOML file").click()
     page.locator("input[type=file]").set_input_files(str(bad))

@@ -13,7 +13,7 @@ from mashsim import __version__
 from mashsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "scenarios" / "thames_valley.toml"
+DEFAULT = ROOT / "tests" / "data" / "one_role" / "thames_valley.toml"  # one-role form (conftest)
 SWEEP_CSV = Path(__file__).resolve().parent / "data" / "sweep_reading.csv"
 SHORT = ["--set", "run.duration_days=35", "--set", "run.warmup_days=7",
          "--replications", "2", "--workers", "1"]
