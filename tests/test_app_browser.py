@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import DEFAULT, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT_S = 60
@@ -60,7 +60,7 @@ def server() -> Iterator[str]:
     """`mashsim app` on a free port; its address. Stopped, with every child, at the end."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-m", "mashsim.cli", "app", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "mashsim.cli", "app", str(DEFAULT), "--port",
                              str(_free_port())], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
