@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import DEFAULT, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT_S = 60
@@ -60,7 +60,7 @@ def server() -> Iterator[str]:
     """`mashsim app` on a free port; its address. Stopped, with every child, at the end."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-m", "mashsim.cli", "app", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "mashsim.cli", "app", str(DEFAULT), "--port",
                              str(_free_port())], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
@@ -170,7 +170,7 @@ def test_change_headcount_run_download_and_load_back(page: Page, tmp_path: Path)
 
 def test_bad_upload_shows_the_error(page: Page, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text((ROOT / "scenarios" / "thames_valley.toml").read_text()
+    bad.write_text((ROOT / "tests" / "data" / "one_role" / "thames_valley.toml").read_text()
                    .replace("headcount = 4,", "headcount = -2,", 1))
     page.get_by_text("Upload a TOML file").click()
     page.locator("input[type=file]").set_input_files(str(bad))

@@ -15,10 +15,12 @@ from mashsim.calibrate.fit import fit_event_log
 from mashsim.cli import main
 from mashsim.model.replication import run_replication
 
+from .conftest import DEFAULT
+
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
-    truth = load_scenario(default_scenario_path()).with_overrides(
+    truth = load_scenario(DEFAULT).with_overrides(  # one role: the test halves its staff
         {"run.duration_days": 56, "run.warmup_days": 14})
     folder = tmp_path_factory.mktemp("bt")
     frame = simulated_log_frame(truth, run_replication(truth, 21, 0), truth.warmup_hours,
@@ -112,7 +114,7 @@ def truth_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario
     metrics of the very replication that wrote it."""
     from mashsim.metrics.compute import replication_metrics
 
-    truth = load_scenario(default_scenario_path()).with_overrides(
+    truth = load_scenario(DEFAULT).with_overrides(  # one role: the test halves its staff
         {"run.duration_days": 56, "run.warmup_days": 14})
     records = run_replication(truth, 21, 0)
     log = tmp_path_factory.mktemp("bt_truth") / "log.csv"

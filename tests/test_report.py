@@ -13,7 +13,7 @@ from mashsim import __version__
 from mashsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "scenarios" / "thames_valley.toml"
+DEFAULT = ROOT / "tests" / "data" / "one_role" / "thames_valley.toml"  # one-role form (conftest)
 SWEEP_CSV = Path(__file__).resolve().parent / "data" / "sweep_reading.csv"
 SHORT = ["--set", "run.duration_days=35", "--set", "run.warmup_days=7",
          "--replications", "2", "--workers", "1"]
@@ -204,10 +204,11 @@ def test_staffing_table_shows_planned_and_realised_shrinkage_and_the_audit() -> 
 
 @pytest.fixture(scope="module")
 def summer():
-    """Summer 2023 as found (12 of 57 posts vacant), 110 days, 2 replications."""
+    """Summer 2023 as found (12 of 57 posts vacant), 110 days, 2 replications: the one-role
+    form it had before stages and roles, whose posts these tests count."""
     from mashsim import load_scenario, simulate
 
-    sc = load_scenario(ROOT / "scenarios/summer_2023.toml")
+    sc = load_scenario(ROOT / "tests/data/one_role/summer_2023.toml")
     return simulate(sc.with_overrides({"run.duration_days": 110.0}), replications=2, seed=3)
 
 

@@ -195,6 +195,6 @@ def test_stage_and_role_metrics() -> None:
         assert m["utilisation_research"] == pytest.approx(2.0 / 3.0, abs=0.03)
         assert m["utilisation_decision"] == pytest.approx(2.0 / 3.0, abs=0.03)
         assert m["stage_wait_hours_mean_research"] > 0 and 0 < m["stage_wait_over_1h_decision"] < 1
-    legacy = load_scenario(ROOT / "scenarios" / "thames_valley.toml")
+    legacy = load_scenario(ROOT / "tests" / "data" / "one_role" / "thames_valley.toml")
     names = metric_names(legacy)
     assert not [n for n in names if n.startswith(("stage_", "utilisation_", "staff_hours_cost"))]

@@ -25,7 +25,7 @@ from mashsim.model import replication as model_replication
 from mashsim.report import plots
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "scenarios" / "thames_valley.toml"
+DEFAULT = ROOT / "tests" / "data" / "one_role" / "thames_valley.toml"  # one-role form (conftest)
 SAMPLE_LOG = ROOT / "examples" / "referrals_sample.csv"
 SHORT = ["--set", "run.duration_days=35", "--set", "run.warmup_days=7"]
 

@@ -11,7 +11,7 @@ from scipy import stats
 from mashsim import Scenario, load_scenario
 from mashsim.experiment.replications import single_run
 
-from .conftest import ROOT, one_hub
+from .conftest import ROOT, SHIPPED, one_hub
 
 REPS = 16
 
@@ -56,8 +56,22 @@ def test_recovery_brings_the_72_hour_breach_rate_down(runs) -> None:
         [m["decision_target_breach_high"] for m in found])
 
 
-def test_thames_valley_default_is_a_sound_baseline(default_scenario: Scenario) -> None:
-    m = single_run(default_scenario, 1, 0).metrics["overall"]
-    assert 0.6 < m["staff_utilisation"] < 0.95
+def test_thames_valley_default_is_a_sound_baseline() -> None:
+    m = single_run(load_scenario(SHIPPED), 1, 0).metrics["overall"]
+    for role in ("researcher", "decision_maker", "trained_attendee"):
+        assert 0.6 < m[f"utilisation_{role}"] < 0.9, role  # no idle and no swamped role
     assert 0.2 < m["realised_shrinkage"] < 0.35
     assert m["referrals_open_at_end"] < 0.05 * m["referrals_arrived"]
+
+
+def test_summer_2023_worst_hub_is_held_up_by_research(runs) -> None:
+    """The closing note's answer: in the worst hub, research is the bottleneck (referrals
+    wait days for it, researchers and decision makers who help them are all but always
+    busy), decisions wait hours, and the part-time discussion lead is nearly always busy."""
+    found = runs["summer_2023.toml"]
+    research_low, _ = _ci([m["stage_wait_hours_mean_research"] for m in found])
+    _, decision_high = _ci([m["stage_wait_hours_mean_decision"] for m in found])
+    assert research_low > 48 and decision_high < research_low / 4  # found: ≈88 h vs ≈5 h
+    for role in ("researcher", "decision_maker", "trained_attendee"):
+        low, _ = _ci([m[f"utilisation_{role}"] for m in found])
+        assert low > 0.9, role  # found: 0.99, 0.99, 0.96
