@@ -198,3 +198,19 @@ def test_stage_and_role_metrics() -> None:
     legacy = load_scenario(ROOT / "tests" / "data" / "one_role" / "thames_valley.toml")
     names = metric_names(legacy)
     assert not [n for n in names if n.startswith(("stage_", "utilisation_", "staff_hours_cost"))]
+
+
+def test_staff_utilisation_counts_every_role() -> None:
+    """With roles, `staff_utilisation` is busy / rostered hours over all roles' posts, not
+    the first role's: research (λ/3μ = 2/3 busy) and decision at 2 × 1.5/h (4/9 busy) give
+    (3·2/3 + 3·4/9) / 6 = 5/9 over six always-on posts."""
+    from mashsim import simulate
+
+    sc = tandem_scenario(arrival_rate_per_hour=2.0, stages=[("research", 1.0, 3),
+                         ("decision", 1.5, 3)], horizon_hours=3000.0, warmup_hours=100.0)
+    m = {k: v["mean"] for k, v in simulate(sc, replications=3, seed=2).summary()["metrics"]
+         .items()}
+    weighted = (3 * m["utilisation_research"] + 3 * m["utilisation_decision"]) / 6
+    assert m["staff_utilisation"] == pytest.approx(weighted, rel=1e-9)
+    assert m["staff_utilisation"] == pytest.approx(5 / 9, abs=0.03)
+    assert abs(m["staff_utilisation"] - m["utilisation_research"]) > 0.05

@@ -48,6 +48,7 @@ class _View:
         self.overtime = np.concatenate([r.overtime for r in records])
         self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
         self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
+        self.force_wide = force_wide
         pools = {r.pool_key: r.staff for r in records}  # a pooled team counts once
         if force_wide and records[0].overflow_team is not None:
             pools["overflow_team"] = records[0].overflow_team  # it serves every hub
@@ -206,8 +207,16 @@ class Window:
         return int(np.ceil(self.warmup / 24.0))
 
     def utilisation(self) -> float:
-        """Busy on-duty staff-hours / rostered staff-hours over the window."""
-        return self._utilisation(self.v.staff)
+        """Busy on-duty staff-hours / rostered staff-hours over the window: every role's
+        pools where the scenario has roles (a pooled team counts once), plus the overflow
+        team force-wide."""
+        if not self.scenario.has_roles:
+            return self._utilisation(self.v.staff)
+        teams = [(t.busy, t.schedule) for _, t in self.v.role_teams]
+        overflow = self.v.records[0].overflow_team
+        if self.v.force_wide and overflow is not None:
+            teams.append((overflow.busy, overflow.schedule))
+        return self._utilisation(teams)
 
     def _utilisation(self, teams: Sequence[tuple[np.ndarray, CapacitySchedule]]) -> float:
         w, horizon = self.warmup, self.horizon
