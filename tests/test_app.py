@@ -304,11 +304,31 @@ def test_page_returns_to_a_setting_already_run_from_the_cache(page) -> None:
     assert page.session_state["shown"]["other"] is first
 
 
-def test_plan_tab_says_there_is_no_cost_and_plans_posts(page) -> None:
-    assert any("no cost figures" in i.value for i in page.info)
+def test_plan_tab_says_there_is_no_hourly_cost_and_plans_posts(page) -> None:
+    assert any("gives no hourly costs" in i.value for i in page.info)
     _by_label(page.button, "Find least posts").click().run()
     job = page.session_state["plan"]
     assert job.wait(120) == "done"
     page.run()
     plan = next(t.value for t in page.table if "Posts needed" in t.value.columns)
     assert list(plan["Hub"]) == ["Reading", "Slough"]
+
+
+def test_plan_table_shows_roles_and_cost() -> None:
+    """On a roles scenario with hourly costs the Plan tab's table names the role and gives
+    the cost now and at the answer (from the plan's `staff_hours_cost`)."""
+    from mashsim.app.loading import plan_table
+    from mashsim.experiment.plan import plan
+    from mashsim.validation import tandem_scenario
+
+    sc = tandem_scenario(arrival_rate_per_hour=2.0, stages=[("research", 1.0, 3),
+                         ("decision", 1.5, 2)], horizon_hours=500.0, warmup_hours=50.0)
+    sc = sc.with_overrides({"hubs.tandem.roles.research.hourly_cost": 20.0})
+    frame = plan(sc, ["stage_wait_over_1h_research<=0.3"], hubs=["tandem.research"],
+                 replications=3, seed=1, workers=1)
+    table = plan_table(sc, frame)
+    row = table.iloc[0]
+    assert row["Role"] == "research"
+    now = float(row["Cost now (£)"].replace(",", ""))
+    assert now == pytest.approx(frame["staff_hours_cost_now_mean"].iloc[0], abs=0.5)
+    assert "Cost needed (£)" in table.columns

@@ -63,13 +63,17 @@ def markdown_text(text: str) -> str:
 
 
 def plan_table(scenario: Scenario, frame: pd.DataFrame) -> pd.DataFrame:
-    """The plan, as a manager reads it: posts now and needed, and rostered hours."""
+    """The plan, as a manager reads it: posts now and needed (per role where the hub has
+    roles), rostered hours, and the cost over the run where roles have an hourly cost."""
     rows: list[dict[str, Any]] = []
     for _, r in frame.iterrows():
         needed = r["headcount_needed"]
         feasible = bool(r["feasible"])
+        row: dict[str, Any] = {"Hub": display_label(r["hub"], scenario.hubs[r["hub"]].label)}
+        if isinstance(r.get("role"), str):
+            row["Role"] = r["role"].replace("_", " ")
         rows.append({
-            "Hub": display_label(r["hub"], scenario.hubs[r["hub"]].label),
+            **row,
             "Posts now": int(r["headcount_now"]),
             "Posts needed": int(needed) if feasible else f"none up to {int(r['search_limit'])}",
             "Change": f"{int(needed) - int(r['headcount_now']):+d}" if feasible else "n/a",
@@ -77,4 +81,8 @@ def plan_table(scenario: Scenario, frame: pd.DataFrame) -> pd.DataFrame:
             "Staff-hours a week needed": (f"{r['staff_hours_per_week_needed']:.0f}"
                                           if feasible else "n/a"),
         })
+        if frame.attrs.get("costed"):  # roles with an hourly cost: £ over the run's window
+            rows[-1]["Cost now (£)"] = f"{r['staff_hours_cost_now_mean']:,.0f}"
+            rows[-1]["Cost needed (£)"] = (f"{r['staff_hours_cost_at_needed_mean']:,.0f}"
+                                           if feasible else "n/a")
     return pd.DataFrame(rows)

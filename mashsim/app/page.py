@@ -264,10 +264,13 @@ def _baseline_value(sc: Scenario, key: str) -> Any:
 def plan_tab(sc: Scenario | None, settings: RunSettings) -> None:
     st.markdown("Least posts per hub meeting every target with 95 % confidence, with the "
                 "other inputs as set on the What-if tab.")
-    st.info("Costs: this scenario has no cost figures (mashsim has none yet), so the plan "
-            "shows posts and rostered staff-hours, not money.")
     if sc is None:
         return
+    costed = any(role.hourly_cost > 0 for hub in sc.hubs.values()
+                 for role in (hub.roles or {}).values())
+    st.info("Costs: rostered and overtime cost over the run (£), from each role's hourly "
+            "cost." if costed else "Costs: this scenario gives no hourly costs, so the plan "
+            "shows posts and rostered staff-hours, not money.")
     text = st.text_area("Targets, one per line (METRIC<=VALUE)", "sd_breach_72h<=0.05")
     hubs = st.multiselect("Hubs to plan", sc.hub_names, default=sc.hub_names,
                           format_func=sc.hub_display_label)
