@@ -332,3 +332,18 @@ def test_plan_table_shows_roles_and_cost() -> None:
     now = float(row["Cost now (£)"].replace(",", ""))
     assert now == pytest.approx(frame["staff_hours_cost_now_mean"].iloc[0], abs=0.5)
     assert "Cost needed (£)" in table.columns
+
+
+def test_utilisation_table_has_a_row_per_role() -> None:
+    """A scenario described by roles shows each role's utilisation per hub, paired."""
+    from mashsim import simulate
+    from mashsim.validation import tandem_scenario
+
+    sc = tandem_scenario(arrival_rate_per_hour=2.0, stages=[("research", 1.0, 3),
+                         ("decision", 1.5, 2)], horizon_hours=400.0, warmup_hours=40.0)
+    other = sc.with_overrides({"hubs.tandem.roles.research.headcount": 4})
+    diffs = cmp.comparison(simulate(sc, replications=3, seed=1),
+                           simulate(other, replications=3, seed=1))
+    table = cmp.utilisation_table(sc, diffs)
+    assert sorted(set(table["Role"])) == ["decision", "research"]
+    assert len(table) == 4  # all hubs and the one hub, two roles each

@@ -38,14 +38,16 @@ GRADES = ("high", "medium", "standard")
 WAIT_METRICS = tuple(f"staff_wait_hours_mean_{g}" for g in GRADES)
 HEADLINE_METRICS = ("sd_breach_72h", "decision_target_breach", "backlog_mean",
                     "staff_wait_hours_mean")
-ROLE_LABEL = "caseworkers (staff)"  # today's one role; per-role rows come with roles
+ROLE_LABEL = "caseworkers (staff)"  # the one role of a hub not described by roles
 BASE_COLOUR, OTHER_COLOUR = plots.OKABE_ITO["sky_blue"], plots.OKABE_ITO["vermillion"]
 
 
 def comparison(base: Any, other: Any) -> pd.DataFrame:
     """Every metric in every scope: baseline, what-if and paired difference with CIs."""
+    roles = sorted({r for hub in base.scenario.hubs.values() for r in (hub.roles or {})})
     metrics = [*dict.fromkeys([*HEADLINE_METRICS, *BREACH_METRICS, *WAIT_METRICS,
-                               "staff_utilisation", "backlog_max"])]
+                               "staff_utilisation", "backlog_max",
+                               *(f"utilisation_{r}" for r in roles)])]
     return plots.paired_differences(base, other, metrics)
 
 
@@ -115,10 +117,20 @@ def waits_table(diffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def utilisation_table(sc: Scenario, diffs: pd.DataFrame) -> pd.DataFrame:
-    """Staff utilisation by hub and role (one role today: the hub's caseworkers)."""
-    return pd.DataFrame([{"Hub": _scope_label(sc, scope), "Role": ROLE_LABEL,
-                          **_compare_columns(diffs, scope, "staff_utilisation", "Utilisation")}
-                         for scope in ["overall", *sc.hub_names]])
+    """Staff utilisation by hub and role: every role of a scenario described by roles
+    (`utilisation_<role>`), else the hubs' one role of caseworkers (`staff_utilisation`)."""
+    roles = sorted({r for hub in sc.hubs.values() for r in (hub.roles or {})})
+    if not roles:
+        return pd.DataFrame([{"Hub": _scope_label(sc, scope), "Role": ROLE_LABEL,
+                              **_compare_columns(diffs, scope, "staff_utilisation",
+                                                 "Utilisation")}
+                             for scope in ["overall", *sc.hub_names]])
+    metrics = set(diffs["metric"])
+    return pd.DataFrame([{"Hub": _scope_label(sc, scope), "Role": role.replace("_", " "),
+                          **_compare_columns(diffs, scope, f"utilisation_{role}", "Utilisation")}
+                         for scope in ["overall", *sc.hub_names] for role in roles
+                         if f"utilisation_{role}" in metrics
+                         and (scope == "overall" or role in (sc.hubs[scope].roles or {}))])
 
 
 def headline(diffs: pd.DataFrame) -> list[dict[str, str]]:
