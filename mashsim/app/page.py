@@ -123,12 +123,22 @@ def draw_controls(sc: Scenario, token: str) -> dict[str, Any]:
     cs = controls(sc)
     with st.expander("Posts and vacancies by hub", expanded=True):
         per_hub = _by_hub(cs, sc)
-        for first in range(0, len(per_hub), HUBS_PER_ROW):  # two hubs a row: fits a laptop
-            row = [c for hub_controls in per_hub[first:first + HUBS_PER_ROW]
-                   for c in hub_controls]
-            for col, c in zip(st.columns(max(len(row), 4)), row, strict=False):
-                with col:
-                    chosen[c.key] = widget(c, token)
+        if all(len({c.subject for c in h}) <= 1 for h in per_hub):
+            for first in range(0, len(per_hub), HUBS_PER_ROW):  # two hubs a row: a laptop
+                row = [c for hub_controls in per_hub[first:first + HUBS_PER_ROW]
+                       for c in hub_controls]
+                for col, c in zip(st.columns(max(len(row), 4)), row, strict=False):
+                    with col:
+                        chosen[c.key] = widget(c, token)
+        else:  # roles: a hub a row, a column a role (its posts above its vacant posts)
+            for hub_controls in per_hub:
+                subjects = list(dict.fromkeys(c.subject for c in hub_controls))
+                for col, subject in zip(st.columns(max(len(subjects), 3)), subjects,
+                                        strict=False):
+                    with col:
+                        for c in hub_controls:
+                            if c.subject == subject:
+                                chosen[c.key] = widget(c, token)
     with st.expander("Process and demand", expanded=True):
         cols = st.columns(3)
         for i, c in enumerate(c for c in cs if c.group == "process"):

@@ -77,7 +77,8 @@ def _rosters(scenario: Scenario) -> list[tuple[str, str, str, Roster]]:
         name = scenario.hub_display_label(hub)
         if not h.roles:
             out.append((hub, f"hubs.{hub}.staff", name, h.staff))
-        out += [(hub, f"hubs.{hub}.roles.{r}", f"{name} {role.label or r}", role)
+        out += [(hub, f"hubs.{hub}.roles.{r}", f"{name} {role.label or r.replace('_', ' ')}",
+                 role)
                 for r, role in h.roles.items()]
     return out
 
