@@ -14,6 +14,7 @@ theory), so agreement is not bought with noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,14 +90,11 @@ def test_two_roles_on_one_stage_pool() -> None:
     assert_inside(waits["decision"], erlang_c(lam, mu, 3).mean_wait_hours)
 
 
-def test_preferred_stage_is_cobham_priority() -> None:
-    """Two referral types, each needing one stage; one role (c = 2) skilled for both,
-    preferring `urgent`: non-preemptive priority M/M/2."""
-    lam, share, mu, c = 1.4, 0.4, 1.0, 2
-    sc = tandem_scenario(arrival_rate_per_hour=lam, stages=[("urgent", mu, c),
-                         ("routine", mu, c)], horizon_hours=HORIZON, warmup_hours=WARMUP)
+def _two_classes_one_role(share: float, dispatch: str) -> Callable[[dict[str, Any]], None]:
+    """An edit of a two-stage tandem scenario: two referral types, each needing its own
+    stage (both deciding), and one role skilled for both (`urgent` first) with `dispatch`."""
 
-    def two_classes(d: dict[str, Any]) -> None:
+    def edit(d: dict[str, Any]) -> None:
         one = d["referral_types"].pop("referral")
         d["referral_types"] = {"urgent": {**one, "share": share},
                                "routine": {**one, "share": 1.0 - share}}
@@ -105,9 +103,19 @@ def test_preferred_stage_is_cobham_priority() -> None:
         d["stages"]["urgent"]["decides"] = True
         roles = d["hubs"]["tandem"]["roles"]
         roles.pop("routine")
-        roles["urgent"]["skills"] = ["urgent", "routine"]
+        roles["urgent"].update(skills=["urgent", "routine"], dispatch=dispatch)
 
-    waits = stage_waits(_edit(sc, two_classes))
+    return edit
+
+
+def test_preferred_stage_is_cobham_priority() -> None:
+    """Two referral types, each needing one stage; one role (c = 2) skilled for both,
+    preferring `urgent`: non-preemptive priority M/M/2."""
+    lam, share, mu, c = 1.4, 0.4, 1.0, 2
+    sc = tandem_scenario(arrival_rate_per_hour=lam, stages=[("urgent", mu, c),
+                         ("routine", mu, c)], horizon_hours=HORIZON, warmup_hours=WARMUP)
+
+    waits = stage_waits(_edit(sc, _two_classes_one_role(share, "preference")))
     w_urgent, w_routine = cobham_waits_hours([share * lam, (1 - share) * lam], mu, c)
     assert_inside(waits["urgent"], w_urgent)
     assert_inside(waits["routine"], w_routine)
@@ -122,17 +130,7 @@ def test_oldest_first_dispatch_is_fcfs_across_stages() -> None:
     sc = tandem_scenario(arrival_rate_per_hour=lam, stages=[("urgent", mu, c),
                          ("routine", mu, c)], horizon_hours=HORIZON, warmup_hours=WARMUP)
 
-    def two_classes(d: dict[str, Any]) -> None:
-        one = d["referral_types"].pop("referral")
-        d["referral_types"] = {"urgent": {**one, "share": share},
-                               "routine": {**one, "share": 1.0 - share}}
-        d["stages"]["urgent"]["share_by_type"] = {"routine": {"standard": 0.0}}
-        d["stages"]["routine"]["share_by_type"] = {"urgent": {"standard": 0.0}}
-        roles = d["hubs"]["tandem"]["roles"]
-        roles.pop("routine")
-        roles["urgent"].update(skills=["urgent", "routine"], dispatch="oldest_first")
-
-    waits = stage_waits(_edit(sc, two_classes))
+    waits = stage_waits(_edit(sc, _two_classes_one_role(share, "oldest_first")))
     fcfs = erlang_c(lam, mu, c).mean_wait_hours
     assert_inside(waits["urgent"], fcfs)
     assert_inside(waits["routine"], fcfs)
