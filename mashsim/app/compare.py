@@ -44,7 +44,7 @@ BASE_COLOUR, OTHER_COLOUR = plots.OKABE_ITO["sky_blue"], plots.OKABE_ITO["vermil
 
 def comparison(base: Any, other: Any) -> pd.DataFrame:
     """Every metric in every scope: baseline, what-if and paired difference with CIs."""
-    roles = sorted({r for hub in base.scenario.hubs.values() for r in (hub.roles or {})})
+    roles = sorted(base.scenario.role_names)
     metrics = [*dict.fromkeys([*HEADLINE_METRICS, *BREACH_METRICS, *WAIT_METRICS,
                                "staff_utilisation", "backlog_max",
                                *(f"utilisation_{r}" for r in roles)])]
@@ -119,7 +119,7 @@ def waits_table(diffs: pd.DataFrame) -> pd.DataFrame:
 def utilisation_table(sc: Scenario, diffs: pd.DataFrame) -> pd.DataFrame:
     """Staff utilisation by hub and role: every role of a scenario described by roles
     (`utilisation_<role>`), else the hubs' one role of caseworkers (`staff_utilisation`)."""
-    roles = sorted({r for hub in sc.hubs.values() for r in (hub.roles or {})})
+    roles = sorted(sc.role_names)
     if not roles:
         return pd.DataFrame([{"Hub": _scope_label(sc, scope), "Role": ROLE_LABEL,
                               **_compare_columns(diffs, scope, "staff_utilisation",

@@ -276,10 +276,8 @@ def plan_tab(sc: Scenario | None, settings: RunSettings) -> None:
                 "other inputs as set on the What-if tab.")
     if sc is None:
         return
-    costed = any(role.hourly_cost > 0 for hub in sc.hubs.values()
-                 for role in (hub.roles or {}).values())
     st.info("Costs: rostered and overtime cost over the run (£), from each role's hourly "
-            "cost." if costed else "Costs: this scenario gives no hourly costs, so the plan "
+            "cost." if sc.costed else "Costs: this scenario gives no hourly costs, so the plan "
             "shows posts and rostered staff-hours, not money.")
     text = st.text_area("Targets, one per line (METRIC<=VALUE)", "sd_breach_72h<=0.05")
     hubs = st.multiselect("Hubs to plan", sc.hub_names, default=sc.hub_names,

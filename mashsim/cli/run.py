@@ -194,7 +194,7 @@ def role_stage_columns(scenario: Scenario) -> tuple[Columns, Columns]:
              for r, role in h.roles.items()}
     cols: list[tuple[Any, ...]] = [(f"utilisation_{r}", (terminal(label), "utilisation",
                                                          "%")) for r, label in roles.items()]
-    if any(role.hourly_cost > 0 for h in scenario.hubs.values() for role in h.roles.values()):
+    if scenario.costed:
         cols.append(("staff_hours_cost", ("staff", "cost", "(£)")))
     stage_cols: list[tuple[Any, ...]] = []
     if scenario.stages:

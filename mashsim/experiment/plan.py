@@ -491,6 +491,5 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
                         "seed": seed, "scenario": scenario.name,
                         "targets": [str(t) for t in targets]})
     if with_roles:  # what the table needs to show roles and cost
-        frame.attrs["costed"] = any(r.hourly_cost > 0 for h in scenario.hubs.values()
-                                    for r in h.roles.values())
+        frame.attrs["costed"] = scenario.costed
     return frame

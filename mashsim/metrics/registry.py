@@ -229,8 +229,7 @@ def _roles(scenario: Scenario | None) -> list[tuple[str, str]]:
     """Described roles only, in order of first appearance across hubs."""
     if scenario is None:
         return []
-    names = dict.fromkeys(r for h in scenario.hubs.values() for r in h.roles)
-    return [(r, r) for r in names]
+    return [(r, r) for r in scenario.role_names]
 
 
 def _grade_breach(w: Window, g: int) -> float:

@@ -277,8 +277,7 @@ def roles_table(results: Results) -> pd.DataFrame | None:
     from mashsim.report.plots import metric_label
 
     sc, s = results.scenario, results.summary()
-    roles = dict.fromkeys(r for h in sc.hubs.values() for r in h.roles)
-    costed = any(r.hourly_cost > 0 for h in sc.hubs.values() for r in h.roles.values())
+    roles, costed = sc.role_names, sc.costed
     tag = f"{sc.reporting.wait_thresholds_hours[0]:g}".replace(".", "p")
     metrics = [*(f"utilisation_{r}" for r in roles), *(["staff_hours_cost"] if costed else []),
                *(m for st in sc.stages for m in (f"stage_wait_hours_mean_{st}",

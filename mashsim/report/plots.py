@@ -214,8 +214,7 @@ def roles_and_stages(results: Results) -> Figure | None:
     """Utilisation of each described role and mean wait in each described stage's queue,
     per hub with 95 % CI error bars; None for a scenario without roles or stages."""
     sc = results.scenario
-    roles = dict.fromkeys(r for h in sc.hubs.values() for r in h.roles)
-    metrics = [*(f"utilisation_{r}" for r in roles),
+    metrics = [*(f"utilisation_{r}" for r in sc.role_names),
                *(f"stage_wait_hours_mean_{s}" for s in sc.stages)]
     if not metrics:
         return None

@@ -814,6 +814,17 @@ class Scenario(_Frozen):
         return {STAFF_ROLE: Role(**h.staff.model_dump(), skills=self.stage_names)}
 
     @property
+    def role_names(self) -> list[str]:
+        """The described roles (`hubs.<hub>.roles.<role>`), in order of first appearance
+        across hubs; none for a scenario of one implicit role per hub."""
+        return list(dict.fromkeys(r for h in self.hubs.values() for r in h.roles))
+
+    @property
+    def costed(self) -> bool:
+        """Whether any described role has an hourly cost (so plans and tables show money)."""
+        return any(r.hourly_cost > 0 for h in self.hubs.values() for r in h.roles.values())
+
+    @property
     def has_roles(self) -> bool:
         """Whether stages or roles are described (else: one stage, one role per hub)."""
         return bool(self.stages) or any(h.roles for h in self.hubs.values())
