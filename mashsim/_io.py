@@ -25,8 +25,8 @@ from pathlib import Path
 
 from mashsim.errors import ScenarioError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_writable", "output_error",
-           "output_set", "recover_kept"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_out_folder", "check_writable",
+           "output_error", "output_set", "recover_kept"]
 
 #: Entries of an output folder carried over into each new result set.
 KEPT = ("cache",)
@@ -156,6 +156,13 @@ def _swap_in(new: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_out_folder(folder: Path) -> None:
+    """Before a run: `--out` is a folder (or not yet there) that files can be made in."""
+    check_writable(folder)  # first: a too-long name cannot even be looked at
+    if folder.exists() and not folder.is_dir():
+        raise ScenarioError([f"--out {folder}: exists and is not a folder"])
+
+
 @contextmanager
 def output_set(folder: Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside `folder`; fill it; it is swapped in whole.
@@ -163,9 +170,7 @@ def output_set(folder: Path) -> Iterator[Path]:
     On any failure the temporary folder is removed and `folder` keeps its old set.
     """
     folder = Path(folder)
-    check_writable(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ScenarioError([f"--out {folder}: exists and is not a folder"])
+    check_out_folder(folder)
     try:
         folder.resolve().parent.mkdir(parents=True, exist_ok=True)
         if folder.exists():

@@ -125,13 +125,10 @@ def load_with_overrides(path: Path | None, overrides: Sequence[str]) -> Scenario
 
 def check_out_dir(out: Path | None) -> None:
     """--out must be a folder that can be written (checked before any replication runs)."""
-    if out is None:
-        return
-    from mashsim._io import check_writable
+    if out is not None:
+        from mashsim._io import check_out_folder
 
-    check_writable(out)  # first: a too-long name cannot even be looked at
-    if out.exists() and not out.is_dir():
-        raise ScenarioError([f"--out {out}: exists and is not a folder"])
+        check_out_folder(out)
 
 
 def prepare_run(args: argparse.Namespace, scenarios: Sequence[Scenario], replications: int,
