@@ -15,7 +15,7 @@ from mashsim.cli.common import (
 )
 from mashsim.experiment.runner import replication_runner
 from mashsim.experiment.simulate import simulate
-from mashsim.metrics.registry import metric_info, metrics_help
+from mashsim.metrics.registry import hours_tag, metric_info, metrics_help
 from mashsim.safe_text import terminal
 from mashsim.scenario.schema import Scenario, load_scenario
 from mashsim.stats import fixed, format_ci
@@ -199,7 +199,7 @@ def role_stage_columns(scenario: Scenario) -> tuple[Columns, Columns]:
     stage_cols: list[tuple[Any, ...]] = []
     if scenario.stages:
         hours = scenario.reporting.wait_thresholds_hours[0]
-        tag = f"{hours:g}".replace(".", "p")
+        tag = hours_tag(hours)
         for name, stage in scenario.stages.items():
             label = terminal(stage.label or name)
             stage_cols += [(f"stage_wait_hours_mean_{name}", (label, "mean wait", "(hours)")),

@@ -31,7 +31,7 @@ __all__ = [
     "COUNT", "DAYS", "FRACTION", "HOURS", "KINDS", "METRICS", "METRIC_INFO", "POUNDS",
     "REFERRALS",
     "REGISTRY", "STAFF_HOURS", "WAIT_OVER_PATTERN", "Family", "Kind", "Metric",
-    "MetricInfo", "Registry", "metric_info", "metrics_help",
+    "MetricInfo", "Registry", "hours_tag", "metric_info", "metrics_help",
 ]
 
 
@@ -207,9 +207,14 @@ def _grades(_: Scenario | None) -> list[tuple[str, int]]:
     return [(g, i) for i, g in enumerate(GRADES)]
 
 
+def hours_tag(hours: float) -> str:
+    """Hours as metric names spell them: 4 → "4", 1.5 → "1p5" (a name has no dot)."""
+    return f"{hours:g}".replace(".", "p")
+
+
 def _thresholds(scenario: Scenario | None) -> list[tuple[str, float]]:
     hours = () if scenario is None else scenario.reporting.wait_thresholds_hours
-    return [(f"{h:g}".replace(".", "p"), h) for h in hours]  # 1.5 h is written 1p5
+    return [(hours_tag(h), h) for h in hours]
 
 
 def _stages(scenario: Scenario | None) -> list[tuple[str, str]]:
@@ -221,8 +226,7 @@ def _first_threshold_stages(scenario: Scenario | None) -> list[tuple[str, tuple[
     if scenario is None or not scenario.stages:
         return []
     h = scenario.reporting.wait_thresholds_hours[0]
-    tag = f"{h:g}".replace(".", "p")
-    return [(f"{tag}h_{s}", (s, h)) for s in scenario.stages]
+    return [(f"{hours_tag(h)}h_{s}", (s, h)) for s in scenario.stages]
 
 
 def _roles(scenario: Scenario | None) -> list[tuple[str, str]]:

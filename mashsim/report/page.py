@@ -26,6 +26,7 @@ import pandas as pd
 from mashsim._io import atomic_write_bytes, atomic_write_text
 from mashsim._version import __version__
 from mashsim.experiment.results import Results
+from mashsim.metrics.registry import hours_tag
 from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, input_rows, staff_balance, stress_des
 from mashsim.safe_text import csv_frame, html_text
@@ -278,7 +279,7 @@ def roles_table(results: Results) -> pd.DataFrame | None:
 
     sc, s = results.scenario, results.summary()
     roles, costed = sc.role_names, sc.costed
-    tag = f"{sc.reporting.wait_thresholds_hours[0]:g}".replace(".", "p")
+    tag = hours_tag(sc.reporting.wait_thresholds_hours[0])
     metrics = [*(f"utilisation_{r}" for r in roles), *(["staff_hours_cost"] if costed else []),
                *(m for st in sc.stages for m in (f"stage_wait_hours_mean_{st}",
                                                  f"stage_wait_over_{tag}h_{st}"))]
