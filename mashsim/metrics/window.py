@@ -67,14 +67,14 @@ class _View:
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
     """Rostered cost (paid staff-hours of each role from the window's first whole day ×
     its hourly cost) plus overtime (staff-hours of blocks starting in the window × the
-    hourly cost of the role they join)."""
+    overtime rate of the role they join, `overtime.premium` included)."""
     total = 0.0
     for r in records:
         for role, paid in r.role_paid_hours_per_day.items():
             total += float(paid[first_day:].sum()) * r.role_hourly_cost[role]
-        if len(r.overtime) and r.overtime_role:
+        if len(r.overtime):
             total += float(r.overtime[r.overtime[:, 0] >= warmup, 1].sum()
-                           ) * r.role_hourly_cost[r.overtime_role]
+                           ) * r.overtime_hourly_cost
     return total
 
 

@@ -59,10 +59,12 @@ class HubQueues:
                  else refs.stage_minutes[:, i] / 60.0 for i, st in enumerate(stages)]
         service = np.concatenate((hours[0], refs.notify_hours[notif], refs.sd_service_hours[:k]))
         self.degraded = np.zeros(n, dtype=bool)
-        deg = sc.staffing.degraded_research
-        self._saved_hours = [(refs.stage_minutes[:, i] * (1.0 - deg.handling_factor) / 60.0
-                              ).tolist() if st.research else None
-                             for i, st in enumerate(stages)]
+        rules = [st.degraded(sc.staffing.degraded_research) for st in stages]
+        self._saved_hours = [(refs.stage_minutes[:, i] * (1.0 - rule.handling_factor) / 60.0
+                              ).tolist() if rule is not None else None
+                             for i, rule in enumerate(rules)]
+        self._degrade_threshold = [rule.queue_threshold if rule is not None else 0
+                                   for rule in rules]
         ot = sc.staffing.overtime
         track = ot.enabled and ot.trigger == "oldest_waiting_hours"
         ref_priority = priority[refs.grade_idx]
@@ -71,7 +73,7 @@ class HubQueues:
         self.stage_srcs: list[Source] = []
         for i, st in enumerate(stages):
             first = i == 0
-            hooked = (deg.enabled and st.research) or (first and k > 0)
+            hooked = rules[i] is not None or (first and k > 0)
             book = Book(service.tolist() if first else hours[i].tolist(),
                         on_done=partial(self._stage_done, i),
                         on_start=partial(self._started, i) if hooked else None)
@@ -89,7 +91,6 @@ class HubQueues:
         self.sd_waiting = 0
         self._sd_needed = refs.sd_needed.tolist()
         self._sd_delay = refs.sd_delay_hours.tolist()
-        self._degrade_threshold = deg.queue_threshold if deg.enabled else None
 
     def _route(self, needed: np.ndarray, decides: list[bool]) -> None:
         """Per referral: its first needed stage, the next needed stage after each, and
@@ -138,8 +139,7 @@ class HubQueues:
     def _started(self, stage: int, job: int, src: Source) -> None:
         if job < self.n:
             saved = self._saved_hours[stage]
-            if (saved is not None and self._degrade_threshold is not None
-                    and len(src.queue) > self._degrade_threshold):
+            if saved is not None and len(src.queue) > self._degrade_threshold[stage]:
                 src.book.remaining[job] -= saved[job]
                 self.degraded[job] = True
         elif job >= self.n + self.m:
@@ -215,15 +215,18 @@ class HubQueues:
             return np.asarray(self.staff_book.end[lo:lo + self.n])
         return np.asarray(self.sd_book.end)
 
-    def trigger(self, kind: str) -> Callable[[], float]:
-        srcs = self.stage_srcs
+    def trigger(self, kind: str, stages: list[int] | None = None) -> Callable[[], float]:
+        """The overtime trigger's measure, over `stages` (indices; all when None)."""
+        srcs = self.stage_srcs if stages is None else [self.stage_srcs[i] for i in stages]
         if kind == "staff_queue":  # everything waiting for staff, all stages
             if len(srcs) == 1:
-                return lambda: float(len(self.staff_src.queue))
+                only = srcs[0]
+                return lambda: float(len(only.queue))
             return lambda: float(sum(len(s.queue) for s in srcs))
         if kind == "oldest_waiting_hours":
             if len(srcs) == 1:
-                return lambda: self.staff_src.oldest_wait_hours(self.env.now)
+                only = srcs[0]
+                return lambda: only.oldest_wait_hours(self.env.now)
             return lambda: max(s.oldest_wait_hours(self.env.now) for s in srcs)
         return lambda: float(self.sd_waiting)
 

@@ -19,7 +19,7 @@ from mashsim.model.referrals import Referrals
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.streams import Streams
 from mashsim.model.wiring import HubModel, Team, build_calendar, build_hub_model
-from mashsim.scenario.schema import Scenario
+from mashsim.scenario.schema import Role, Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",
            "run_replication"]
@@ -58,7 +58,7 @@ class HubRecord:
     role_keys: dict[str, str] = field(default_factory=dict)  # role → pool key (pooled: shared)
     role_paid_hours_per_day: dict[str, np.ndarray] = field(default_factory=dict)
     role_hourly_cost: dict[str, float] = field(default_factory=dict)
-    overtime_role: str = ""  # the role whose pool overtime blocks join
+    overtime_hourly_cost: float = 0.0  # pounds per overtime staff-hour (role cost × premium)
 
 
 def _segments(items: list[tuple[float, float]]) -> np.ndarray:
@@ -68,6 +68,12 @@ def _segments(items: list[tuple[float, float]]) -> np.ndarray:
 def _team_record(team: Team, horizon_hours: float) -> TeamRecord:
     """Busy spells (work still in progress counts up to the end) and the roster."""
     return TeamRecord(_segments(team.pool.busy_segments(horizon_hours)), team.schedule)
+
+
+def _overtime_hourly_cost(sc: Scenario, roles: dict[str, Role]) -> float:
+    """What one overtime staff-hour costs in a hub: its overtime role's rate × premium."""
+    ot = sc.staffing.overtime
+    return roles[ot.role or next(iter(roles))].hourly_cost * ot.premium
 
 
 def build_records(model: HubModel) -> dict[str, HubRecord]:
@@ -104,7 +110,7 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
             role_keys={r: model.role_key[h, r] for r in roles},
             role_paid_hours_per_day={r: model.role_capacity[h][r][1] for r in roles},
             role_hourly_cost={r: role.hourly_cost for r, role in roles.items()},
-            overtime_role=next(iter(roles)),
+            overtime_hourly_cost=_overtime_hourly_cost(model.sc, roles),
         )
     return records
 

@@ -89,7 +89,8 @@ class Capacity:
         if not absences:
             hours = base.hours_per_day(self.sc.horizon_hours)
             return base, hours, hours
-        staffing = self.sc.staffing
+        staffing = (roster.absences(self.sc.staffing) if isinstance(roster, Role)
+                    else self.sc.staffing)
         avail = simulate_availability(
             roster, staffing, self.cal, self.n_days,
             lambda name: self.streams.rng("staffing", name, owner))
@@ -214,13 +215,17 @@ build_staff_pools = build_role_pools  # the name before roles
 
 
 def build_overflow_team(model: HubModel) -> None:
-    """A force-wide team taking the longest staff queue over a threshold (overflow mode)."""
+    """A force-wide team taking the longest queue over a threshold (overflow mode), among
+    the stages it is skilled for (`pooling.overflow_skills`; the first stage by default)."""
     sc = model.sc
     if sc.pooling.mode != "overflow":
         return
+    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
+    stages = [stage_index[s] for s in sc.pooling.overflow_skills] or [0]
     model.overflow_team = model.team(
         sc.pooling.overflow_team, "overflow_team",
-        [model.hubs[h].staff_src for h in sc.hubs], longest_over(sc.pooling.overflow_threshold))
+        [model.hubs[h].stage_srcs[i] for h in sc.hubs for i in stages],
+        longest_over(sc.pooling.overflow_threshold))
 
 
 def build_discussion_teams(model: HubModel) -> None:
@@ -236,14 +241,18 @@ def build_discussion_teams(model: HubModel) -> None:
 
 
 def build_overtime(model: HubModel) -> None:
-    """A controller per hub adding overtime blocks to its staff pool under pressure."""
+    """A controller per hub adding overtime blocks under pressure to the pool of
+    `overtime.role` (the hub's first role by default), reading `overtime.stages`."""
     sc, ot = model.sc, model.sc.staffing.overtime
     if not (ot.enabled and ot.weekly_cap_hours > 0):
         return
     permitted = model.capacity.base(Roster(headcount=1, shifts=ot.shifts))
+    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
+    stages = [stage_index[s] for s in ot.stages] or None
     for h, hub in model.hubs.items():
+        team = model.role_team(h, ot.role) if ot.role else model.staff_team(h)
         model.overtime[h] = OvertimeController(
-            model.env, model.staff_team(h).pool, ot, hub.trigger(ot.trigger), permitted,
+            model.env, team.pool, ot, hub.trigger(ot.trigger, stages), permitted,
             sc.run.start_date)
 
 

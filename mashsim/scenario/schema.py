@@ -86,6 +86,7 @@ MAX_REFERRALS_PER_DAY = 100_000.0  # force-wide demand; England and Wales is ≈
 MAX_WEIGHT = 1e6  # relative weights and shares before normalising
 MAX_FACTOR = 1000.0  # date multipliers
 MAX_PRIORITY = 1000
+MAX_OVERTIME_PREMIUM = 5.0  # overtime pay as a multiple of the hourly cost
 MAX_SHIFT_HOURS = 12.0  # longer shifts need `long_shift = true`
 MAX_BACKLOG_AGE_DAYS = 365.0  # the calendar covers 400 days before the start
 MAX_TARGET_CALENDAR_DAYS = 365  # working-clock targets must fall within about a year
@@ -486,7 +487,12 @@ def _overtime_hours() -> list[Shift]:
 
 
 class Overtime(_Frozen):
-    """Extra staff-hours when a hub's queue passes a threshold, up to a weekly cap."""
+    """Extra staff-hours when a hub's queue passes a threshold, up to a weekly cap.
+
+    The extra people are `role`'s (each hub's first role when unset) and take work from
+    that role's queues; the trigger reads the queues of `stages` (all stages when empty),
+    so "researchers do overtime when the research queue passes 50" is one setting. Each
+    overtime staff-hour costs the role's `hourly_cost` × `premium`."""
 
     enabled: bool = False
     trigger: Literal["staff_queue", "oldest_waiting_hours", "sd_pending"] = "staff_queue"
@@ -495,6 +501,9 @@ class Overtime(_Frozen):
     extra_staff: int = Field(default=1, ge=1, le=MAX_PEOPLE)
     block_hours: float = Field(default=1.0, gt=0, le=24)
     shifts: list[Shift] = Field(default_factory=_overtime_hours, min_length=1)
+    role: str | None = None  # whose people work it; None: each hub's first role
+    stages: list[str] = Field(default_factory=list)  # queues the trigger reads; []: all
+    premium: float = Field(default=1.0, ge=1.0, le=MAX_OVERTIME_PREMIUM)  # × hourly cost
 
 
 class DegradedResearch(_Frozen):
@@ -523,6 +532,7 @@ class Pooling(_Frozen):
     mode: Literal["independent", "pooled", "overflow"] = "independent"
     overflow_threshold: Count = 20
     overflow_team: Roster = Roster(headcount=0)
+    overflow_skills: list[str] = Field(default_factory=list)  # stages it works; []: the first
 
 
 class InitialBacklog(_Frozen):
@@ -546,6 +556,7 @@ class InitialBacklog(_Frozen):
 SD_SKILL = "strategy_discussion"  # the skill of holding strategy discussions (not a stage)
 STAFF_ROLE = "staff"  # the one implicit role of a hub described by `staff` alone
 MAX_HOURLY_COST = 10_000.0  # pounds per staff-hour
+ROLE_ABSENCE_KEYS = ("leave", "sickness", "abstraction_share", "recruitment")  # per-role
 
 
 class Stage(_Frozen):
@@ -567,7 +578,14 @@ class Stage(_Frozen):
     decides: bool = False
     includes_sharing: bool = False  # sharing with partners (`sharing.*`) is done here
     research: bool = False  # `staffing.degraded_research` cuts this stage short
+    degraded_research: DegradedResearch | None = None  # this stage's own rule (any stage)
     label: Label | None = None
+
+    def degraded(self, default: DegradedResearch) -> DegradedResearch | None:
+        """The shortcut rule for this stage: its own, else the staffing one for a research
+        stage; None when the stage is never cut short."""
+        rule = self.degraded_research or (default if self.research else None)
+        return rule if rule is not None and rule.enabled else None
 
     def share(self, type_name: str) -> tuple[float, ...]:
         """Share of a type's referrals needing this stage, per grade (GRADES order)."""
@@ -583,7 +601,16 @@ class Role(Roster):
     hourly_cost: float = Field(default=0.0, ge=0, le=MAX_HOURLY_COST)
     skills: list[str] = Field(min_length=1)
     dispatch: Literal["preference", "oldest_first"] = "preference"
+    leave: Leave | None = None  # None: `staffing.leave`
+    sickness: Sickness | None = None  # None: `staffing.sickness`
+    abstraction_share: Share | None = None  # None: `staffing.abstraction_share`
+    recruitment: Recruitment | None = None  # None: `staffing.recruitment`
     label: Label | None = None
+
+    def absences(self, staffing: Staffing) -> Staffing:
+        """The force's absence settings with this role's own in place of any it gives."""
+        own = {k: getattr(self, k) for k in ROLE_ABSENCE_KEYS if getattr(self, k) is not None}
+        return staffing.model_copy(update=own) if own else staffing
 
     @field_validator("skills")
     @classmethod
@@ -741,6 +768,24 @@ class Scenario(_Frozen):
                     if stage not in skilled:
                         raise ValueError(
                             f"hubs.{h}.roles: no role is skilled for stage {stage!r}")
+        self._check_stage_lists()
+
+    def _check_stage_lists(self) -> None:
+        """Stage names in overtime and the overflow team exist; the overtime role is a
+        role of every hub."""
+        lists = [("staffing.overtime.stages", self.staffing.overtime.stages),
+                 ("pooling.overflow_skills", self.pooling.overflow_skills)]
+        for path, names in lists:
+            for name in names:
+                if name not in self.stage_names:
+                    raise ValueError(f"{path}: no stage {name!r} (known: "
+                                     f"{', '.join(self.stage_names)})"
+                                     + _did_you_mean(name, self.stage_names))
+        role = self.staffing.overtime.role
+        for h in self.hubs if role is not None else []:
+            if role not in self.hub_roles(h):
+                raise ValueError(f"staffing.overtime.role: hub {h!r} has no role {role!r} "
+                                 f"(its roles: {', '.join(self.hub_roles(h))})")
 
     def _targets(self) -> list[tuple[str, Target]]:
         out = [(f"grades.{g}.decision_target", grade.decision_target)
