@@ -26,8 +26,16 @@ from mashsim.experiment.runner import ReplicationRunner
 from mashsim.metrics.compute import metric_names
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["METHODS", "Vary", "REPORT_TRAJECTORIES", "check_inputs", "design", "parse_vary", "run_sensitivity",
-           "top_inputs"]
+__all__ = [
+    "METHODS",
+    "REPORT_TRAJECTORIES",
+    "Vary",
+    "check_inputs",
+    "design",
+    "parse_vary",
+    "run_sensitivity",
+    "top_inputs",
+]
 
 Method = Literal["morris", "sobol"]
 METHODS: tuple[Method, ...] = ("morris", "sobol")

@@ -45,10 +45,10 @@ def variance_shares(values: Sequence[float], groups: Sequence[int],
     if k < 2 or n - k < 1:
         return none
     grand = sum(sum(v) for v in by.values()) / n
-    ssb = sum(len(v) * (np.mean(v) - grand) ** 2 for v in by.values())
+    ssb = sum(len(v) * (float(np.mean(v)) - grand) ** 2 for v in by.values())
     ssw = sum(float(np.sum((np.asarray(v) - np.mean(v)) ** 2)) for v in by.values())
     df_b, df_w = k - 1, n - k
-    msb, msw = ssb / df_b, ssw / df_w
+    msb, msw = float(ssb) / df_b, ssw / df_w
     n0 = (n - sum(len(v) ** 2 for v in by.values()) / n) / df_b
     var_input = max(0.0, (msb - msw) / n0)
     total = var_input + msw

@@ -23,20 +23,21 @@ import copy
 import types
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mashsim.scenario.distributions import FAMILIES, MAX_PARAMETER
 
-if TYPE_CHECKING:
-    from mashsim.scenario.schema import Scenario
+# The scenario (`mashsim.scenario.schema.Scenario`), which imports this module: named
+# here only by what is used of it, so the two modules do not import each other.
+Scenario = Any
 
 __all__ = ["InputRange", "Uncertainty", "check_uncertain", "draw_index", "draw_point",
            "forget_overridden", "has_uncertainty", "split_uncertain"]
 
-Bound = typing.Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER)]
+Bound = Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER)]
 MAX_REPLICATIONS_PER_DRAW = 1000
 
 
@@ -65,7 +66,7 @@ class InputRange(BaseModel):
     def nominal(self) -> float:
         """The one value shown where a single number is read: midpoint or mode."""
         if self.dist == "triangular":
-            return float(self.mode)  # type: ignore[arg-type]  # checked in _ordered
+            return float(self.mode or 0.0)  # never None here: checked in _ordered
         return (self.low + self.high) / 2.0
 
     @property
@@ -77,7 +78,7 @@ class InputRange(BaseModel):
         if self.is_point:
             return self.low
         if self.dist == "triangular":
-            return float(rng.triangular(self.low, self.mode, self.high))
+            return float(rng.triangular(self.low, self.nominal, self.high))
         return float(rng.uniform(self.low, self.high))
 
 
@@ -117,19 +118,18 @@ def check_uncertain(sc: Scenario) -> None:
     """Each listed input is a number of the scenario, and the scenario is valid with every
     input at its low end and at its high end (ValueError naming the path otherwise)."""
     from mashsim.errors import ScenarioError
-    from mashsim.scenario.schema import _set_path
 
     u = sc.uncertainty
     if u is None:
         return
     data = sc.to_dict()
     for path in u.inputs:
-        node: Any = copy.deepcopy(data)
         try:
-            _set_path(node, path, 0.0)
-        except KeyError as err:
-            raise ValueError(f"uncertainty.inputs.{path}: {err.args[0]}") from None
-        if not isinstance(_get_path(data, path), float):
+            value = _get_path(data, path)
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise ValueError(f"uncertainty.inputs.{path}: no such key in the scenario"
+                             ) from None
+        if not isinstance(value, float):
             raise ValueError(f"uncertainty.inputs.{path}: not a number the scenario holds "
                              "(a range goes where a decimal number does)")
     for end in ("low", "high"):
@@ -175,8 +175,6 @@ def split_uncertain(data: Any, model: type[BaseModel]) -> Any:
 
 def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
     """`value` with ranges replaced (copied only where something changes)."""
-    from mashsim.scenario.schema import _model_field, _unwrap
-
     tp = _unwrap(tp)
     if tp is float and isinstance(value, Mapping):
         return _take(value, ".".join(path), found)
@@ -186,7 +184,7 @@ def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
         tp = FAMILIES.get(tag) if isinstance(tag, str) else None
     if isinstance(value, Mapping):
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            kinds = {k: _model_field(tp, k) for k in value}
+            kinds = {k: _field_type(tp, k) for k in value}
         elif origin is dict:
             kinds = dict.fromkeys(value, typing.get_args(tp)[-1])
         else:
@@ -199,6 +197,27 @@ def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
         items = [_walk(v, item, [*path, str(i)], found) for i, v in enumerate(value)]
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional: the type a value at this place must have."""
+    while True:
+        if typing.get_origin(tp) is Annotated:
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _field_type(model: type[BaseModel], key: Any) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return None
 
 
 def _take(spec: Mapping[str, Any], path: str, found: dict[str, Any]) -> float:
