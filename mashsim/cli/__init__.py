@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from mashsim._version import __version__
-from mashsim.cli import app, fit, forecast, report, run, sweep
+from mashsim.cli import app, fit, forecast, report, run, sensitivity, sweep
 from mashsim.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from mashsim.errors import ScenarioError
 from mashsim.progress import own_line
@@ -21,7 +21,7 @@ from mashsim.safe_text import terminal
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Every subcommand module, imported by name: a misnamed one fails at import, never silently.
-COMMANDS = (run, sweep, forecast, report, fit, app)
+COMMANDS = (run, sweep, forecast, report, fit, app, sensitivity)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,6 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hub", action="append", default=None, metavar="HUB",
                    help="a hub to show beside the force in the comparison (repeatable; "
                         "default: every hub whose inputs differ from SCENARIO's)")
+    p.add_argument("--sensitivity", action="append", default=[], metavar="KEY=LOW:HIGH",
+                   help="an input to rank in a 'Which inputs matter' section (repeatable): "
+                        "Morris screening of --sensitivity-metric over these ranges")
+    p.add_argument("--sensitivity-metric", default="sd_breach_72h", metavar="METRIC",
+                   help="the metric that section explains (default sd_breach_72h)")
     p.set_defaults(handler=_report)
 
 
@@ -98,6 +103,10 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--set", text]
     for hub in args.hub or []:
         words += ["--hub", hub]
+    for text in args.sensitivity:
+        words += ["--sensitivity", text]
+    if args.sensitivity and args.sensitivity_metric != "sd_breach_72h":
+        words += ["--sensitivity-metric", args.sensitivity_metric]
     if args.breach_target != 0.05:
         words += ["--breach-target", f"{args.breach_target:g}"]
     words += ["--out", str(args.out)]
@@ -132,6 +141,16 @@ def _report(args: argparse.Namespace) -> int:
             sweep = read_sweep(args.sweep)
         except ScenarioError as err:
             problems += err.problems
+    varies = []
+    if args.sensitivity:
+        from mashsim.cli.sensitivity import parse_varies
+        from mashsim.experiment.sensitivity import check_inputs
+
+        try:
+            varies = parse_varies(args.sensitivity, "--sensitivity")
+            check_inputs(base, varies, args.sensitivity_metric, "--sensitivity")
+        except ScenarioError as err:
+            problems += err.problems
     if problems:
         raise ScenarioError(problems)
 
@@ -143,11 +162,11 @@ def _report(args: argparse.Namespace) -> int:
 
     scenarios = [base, *others]
     workers = prepare_run(args, scenarios, args.replications, out_is_folder=not is_file)
-    return interruptible(lambda: _write(args, scenarios, sweep, workers, is_file))
+    return interruptible(lambda: _write(args, scenarios, sweep, workers, is_file, varies))
 
 
 def _write(args: argparse.Namespace, scenarios: list, sweep: object, workers: int,
-           is_file: bool) -> int:
+           is_file: bool, varies: list | None = None) -> int:
     """Simulate (the baseline keeping the waits its figures draw), then build and write."""
     from mashsim.report.page import WAIT_REPLICATIONS, build_report, write_report
 
@@ -158,11 +177,19 @@ def _write(args: argparse.Namespace, scenarios: list, sweep: object, workers: in
         results = [simulate(sc, args.replications, args.seed, runner=runner,
                             outcomes=WAIT_REPLICATIONS if i == 0 else 0)
                    for i, sc in enumerate(scenarios)]
+        sensitivity = None
+        if varies:
+            from mashsim.experiment.sensitivity import REPORT_TRAJECTORIES, run_sensitivity
+
+            stage("ranking the inputs that matter (Morris screening)")
+            sensitivity = run_sensitivity(scenarios[0], varies, args.sensitivity_metric,
+                                          runner, "morris", REPORT_TRAJECTORIES,
+                                          min(args.replications, 2), args.seed)
     stage("drawing figures and writing the report")
     comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
     report = build_report(results[0], comparisons, sweep, command=_command(args),
                           breach_target=args.breach_target, base_name=args.scenario.stem,
-                          hubs=args.hub)
+                          hubs=args.hub, sensitivity=sensitivity)
     if is_file:
         written = write_report(report, out)
     else:  # a folder: written whole beside it and swapped in (one complete set)

@@ -165,6 +165,7 @@ def format_table(summary: dict[str, Any], scenario: Scenario) -> str:
         window_text(scenario),
         f"Referrals arriving in the window; mean ± 95 % CI half-width; SD = strategy "
         f"discussion; at end = {_moment(end)}",
+        *_uncertainty_line(summary),
         "",
         *_grid(rows, TABLE_COLUMNS),
     ]
@@ -180,6 +181,22 @@ def format_table(summary: dict[str, Any], scenario: Scenario) -> str:
                 out += [*part, ""]
             out.pop()
     return "\n".join(out)
+
+
+def _uncertainty_line(summary: dict[str, Any]) -> list[str]:
+    """With uncertain inputs, one line: how many, the design, and how much of the spread
+    of the SD breach rate they explain (the rest is run-to-run noise)."""
+    design = summary.get("uncertainty_design")
+    if design is None:
+        return []
+    s = summary["uncertainty"].get("sd_breach_72h", {})
+    share = ("not estimable" if s.get("input_share") is None else
+             f"{100 * s['input_share']:.0f} % [{100 * s['input_share_ci_low']:.0f}–"
+             f"{100 * s['input_share_ci_high']:.0f} %]")
+    n = len(design["inputs"])
+    return [f"Uncertain inputs: {n} drawn per replication group ({design['draws']} draws × "
+            f"{design['replications_per_draw']} replications); share of SD breach variance "
+            f"from inputs: {share} (JSON: uncertainty)."]
 
 
 Columns = tuple[tuple[Any, ...], ...]

@@ -17,7 +17,9 @@ import numpy as np
 
 from mashsim.metrics.compute import daily_backlog, replication_metrics
 from mashsim.model.replication import run_replication
+from mashsim.model.streams import Streams
 from mashsim.scenario.schema import GRADES, Scenario
+from mashsim.scenario.uncertain import draw_index, draw_point
 from mashsim.stats import mean_ci
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ReplicationResult",
     "confidence_interval",
     "default_workers",
+    "point_scenario",
     "referral_outcomes",
     "single_run",
 ]
@@ -53,6 +56,7 @@ def single_run(scenario: Scenario, seed: int, replication: int,
                outcomes: bool = False) -> ReplicationResult:
     """Simulate one replication and reduce it to flat results (cheap to ship home);
     `outcomes=True` also keeps each referral's waits (`referral_outcomes`)."""
+    scenario = point_scenario(scenario, seed, replication)
     records = run_replication(scenario, seed, replication)
     return ReplicationResult(
         replication=replication,
@@ -61,6 +65,16 @@ def single_run(scenario: Scenario, seed: int, replication: int,
         outcomes=({hub: referral_outcomes(rec, scenario) for hub, rec in records.items()}
                   if outcomes else None),
     )
+
+
+def point_scenario(scenario: Scenario, seed: int, replication: int) -> Scenario:
+    """The scenario replication `replication` runs: its uncertain inputs drawn from the
+    "inputs" stream of its draw (replications of one draw share it; no other stream is
+    touched, so common random numbers hold)."""
+    if scenario.uncertainty is None:
+        return scenario
+    rng = Streams(seed, draw_index(scenario, replication)).rng("inputs")
+    return draw_point(scenario, rng)
 
 
 def referral_outcomes(rec: Any, scenario: Scenario) -> dict[str, np.ndarray]:

@@ -16,9 +16,11 @@ from typing import Any
 from mashsim._io import atomic_write_text, output_set
 from mashsim._version import __version__
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
+from mashsim.experiment.uncertainty import uncertainty_summary
 from mashsim.metrics.compute import STAGES, metric_bounds, metric_names
 from mashsim.safe_text import csv_frame
 from mashsim.scenario.schema import Scenario
+from mashsim.scenario.uncertain import has_uncertainty
 
 __all__ = ["Results"]
 
@@ -43,8 +45,10 @@ class Results:
         }
 
     def summary(self) -> dict[str, Any]:
-        """{"scenario", "seed", "replications", "metrics", "hubs"} with mean and 95 % CI."""
-        return {
+        """{"scenario", "seed", "replications", "metrics", "hubs"} with mean and 95 % CI;
+        with uncertain inputs also "uncertainty" and "uncertainty_design" (see
+        `mashsim.experiment.uncertainty`)."""
+        out = {
             "scenario": self.scenario.name,
             "seed": self.seed,
             "replications": self.replications,
@@ -52,6 +56,10 @@ class Results:
             "metrics": self._summarise("overall"),
             "hubs": {hub: {"metrics": self._summarise(hub)} for hub in self.scenario.hubs},
         }
+        if has_uncertainty(self.scenario):
+            out |= uncertainty_summary(self.scenario, self.runs,
+                                       metric_names(self.scenario))
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.summary(), indent=2, allow_nan=False)

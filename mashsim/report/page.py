@@ -568,11 +568,13 @@ def build_report(
     base_name: str = "baseline",
     wait_replications: int = WAIT_REPLICATIONS,
     hubs: Sequence[str] | None = None,
+    sensitivity: Mapping[str, Any] | None = None,
 ) -> Report:
     """Assemble the page. `comparisons` maps a short name to Results run with the same
     seed (common random numbers); `sweep` is `mashsim.plots.read_sweep(...)`'s table.
     `hubs`: the hubs the comparison shows beside the force (default: those whose inputs
-    changed)."""
+    changed). `sensitivity`: `mashsim.experiment.sensitivity.run_sensitivity`'s result,
+    for a section naming the inputs that move the answer most."""
     from mashsim.report import plots
 
     sc = results.scenario
@@ -688,6 +690,15 @@ def build_report(
                         "Breach rate against headcount",
                         "Breach rates at each swept value with 95 % CI bands (clipped to "
                         f"0–100 %); dashed: the {100 * breach_target:g} % planning target."))
+
+    if sensitivity is not None:
+        from mashsim.report.sensitivity import sensitivity_section, tornado_chart
+
+        tables["sensitivity.csv"] = _csv(pd.DataFrame(sensitivity["inputs"]))
+        body += sensitivity_section(sensitivity, fig(
+            "tornado", tornado_chart(sensitivity), "Inputs that move the answer most",
+            "Each input's influence over its range, most influential at the top, with its "
+            "95 % bootstrap CI."))
 
     rows = input_rows(sc)
     tables["inputs.csv"] = _csv(pd.DataFrame([r.__dict__ for r in rows]))

@@ -43,6 +43,12 @@ from mashsim.scenario.distributions import (
     Triangular,
     Uniform,
 )
+from mashsim.scenario.uncertain import (
+    Uncertainty,
+    check_uncertain,
+    forget_overridden,
+    split_uncertain,
+)
 
 __all__ = [
     "CLOCKS",
@@ -699,6 +705,13 @@ class Scenario(_Frozen):
     pooling: Pooling = Pooling()
     stages: dict[str, Stage] = Field(default_factory=dict)  # in the order work flows
     hubs: dict[str, Hub] = Field(min_length=1)
+    uncertainty: Uncertainty | None = None  # inputs given as ranges (scenario/uncertain.py)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ranges(cls, data: Any) -> Any:
+        """A range where a number goes moves to `uncertainty.inputs`, its nominal stays."""
+        return split_uncertain(data, cls)
 
     @field_validator("hubs", "referral_types", "stages")
     @classmethod
@@ -737,6 +750,8 @@ class Scenario(_Frozen):
         for path, target in self._targets():
             _check_target_span(path, target, self.calendar)
         self._check_stages_and_roles()
+        if self.uncertainty is not None:
+            check_uncertain(self)
         return self
 
     def _check_stages_and_roles(self) -> None:
@@ -820,6 +835,7 @@ class Scenario(_Frozen):
                 _set_path(data, path, value)
             except KeyError as err:
                 problems.append(_printable(f"{source}: {path}: {err.args[0]}"))
+        forget_overridden(data, overrides)
         try:
             scenario = Scenario.from_dict(data, source=source)
         except ScenarioError as err:
