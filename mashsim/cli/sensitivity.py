@@ -26,7 +26,7 @@ from mashsim.experiment.sensitivity import (
     run_sensitivity,
 )
 
-__all__ = ["register"]
+__all__ = ["parse_varies", "register"]
 
 DEFAULT_TRAJECTORIES = 10
 DEFAULT_SAMPLES = 64
