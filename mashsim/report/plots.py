@@ -53,6 +53,7 @@ __all__ = [
     "demand_capacity_heatmap",
     "metric_label",
     "metrics_by_hub",
+    "new_figure",
     "paired_differences",
     "read_sweep",
     "realised_shrinkage",
@@ -107,7 +108,8 @@ def clock_start_text(target: Any) -> str:
     return getattr(target, "starts_at", "creation").replace("mash_receipt", "MASH receipt")
 
 
-def _figure(width_in: float, height_in: float) -> Figure:
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """A figure drawn off-screen (Agg), sized in inches: the one way every chart starts."""
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -151,7 +153,7 @@ def backlog_over_time(results: Results, hubs: Sequence[str] | None = None,
     totals = frame.groupby(["replication", "date"], as_index=False)[
         ["backlog", "staff_queue"]].sum()
     nrows = math.ceil(len(scopes) / ncols)
-    fig = _figure(4.0 * ncols, 2.9 * nrows + 0.5)
+    fig = new_figure(4.0 * ncols, 2.9 * nrows + 0.5)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, scope in zip(axes, scopes, strict=False):
         data = totals if scope == "overall" else frame[frame["hub"] == scope]
@@ -227,7 +229,7 @@ def metrics_by_hub(results: Results, metrics: Sequence[str], title: str) -> Figu
     s = results.summary()
     scopes = [("all hubs", s["metrics"])] + [
         (_hub(results.scenario, h), v["metrics"]) for h, v in s["hubs"].items()]
-    fig = _figure(4.2 * len(metrics), 0.32 * len(scopes) + 1.4)
+    fig = new_figure(4.2 * len(metrics), 0.32 * len(scopes) + 1.4)
     axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True).ravel()
     y = np.arange(len(scopes))[::-1]
     for i, (ax, name) in enumerate(zip(axes, metrics, strict=True)):
@@ -328,7 +330,7 @@ def wait_distribution(results: Results, waits: pd.DataFrame | None = None,
         w = w[w["hub"] == hub]
     top = max(24.0 * 7, float(np.nanmax(w["decision_hours"], initial=1.0)))
     grid = np.geomspace(0.05, top, 400)
-    fig = _figure(12.0, 3.6)
+    fig = new_figure(12.0, 3.6)
     axes = fig.subplots(1, len(GRADES), sharey=True).ravel()
     for ax, grade in zip(axes, GRADES, strict=True):
         g = w[w["grade"] == grade]
@@ -398,7 +400,7 @@ def demand_capacity_heatmap(results: Results | Scenario, hub: str | None = None,
         (b.available_by_hour - b.work_by_hour, "available minus work arriving",
          "staff-hours per hour", "PuOr", "diverging"),
     ]
-    fig = _figure(13.0, 3.6)
+    fig = new_figure(13.0, 3.6)
     axes = fig.subplots(1, 3).ravel()
     for ax, (grid, title, unit, cmap, kind) in zip(axes, panels, strict=True):
         norm = None
@@ -493,7 +495,7 @@ def comparison_chart(base: Results, others: Mapping[str, Results],
     bars = [(scope, i, name) for scope in scopes for i, name in enumerate(diffs)]
     y = np.arange(len(bars))[::-1].astype(float)
     nrows = math.ceil(len(metrics) / ncols)
-    fig = _figure(4.3 * ncols, (0.28 * len(bars) + 1.5) * nrows + 0.6)
+    fig = new_figure(4.3 * ncols, (0.28 * len(bars) + 1.5) * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for k, (ax, m) in enumerate(zip(axes, metrics, strict=False)):
         label, unit, scale = metric_label(m)
@@ -585,7 +587,7 @@ def sweep_chart(frame: pd.DataFrame,
     """
     x, scope, others = sweep_axes(frame, x, scope)
     metrics = [m for m in metrics if m in set(frame["metric"])] or [frame["metric"].iloc[0]]
-    fig = _figure(5.2 * len(metrics), 3.8)
+    fig = new_figure(5.2 * len(metrics), 3.8)
     axes = fig.subplots(1, len(metrics), squeeze=False).ravel()
     sub = frame[frame["scope"] == scope]
     groups = list(sub.groupby(others)) if others else [((), sub)]

@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from mashsim.report.plots import _figure, metric_label
+from mashsim.report.plots import metric_label, new_figure
 from mashsim.safe_text import html_text, plot_label, terminal
 
 __all__ = ["format_sensitivity", "sensitivity_section", "tornado_chart"]
@@ -56,7 +56,7 @@ def tornado_chart(result: Mapping[str, Any]) -> Any:
     """Horizontal bars of the ranking index, largest at the top, with 95 % CI whiskers."""
     rows = list(result["inputs"])[::-1]  # barh draws from the bottom up
     name = result["rank_by"]
-    fig = _figure(7.5, 1.2 + 0.45 * len(rows))
+    fig = new_figure(7.5, 1.2 + 0.45 * len(rows))
     ax = fig.add_subplot()
     values = [r[name] for r in rows]
     lows = [max(0.0, r[name] - r[f"{name}_ci_low"]) for r in rows]
