@@ -94,7 +94,7 @@ def test_intervals_cover_the_truth_at_their_level() -> None:
         r = fit_seasonal(obs, days, dow, [])
         cv_cover += r["overdispersion_ci"][0] <= CV <= r["overdispersion_ci"][1]
         month_cover += np.mean((np.array(r["ci_low"]) <= TRUE_MONTHS)
-                               & (TRUE_MONTHS <= np.array(r["ci_high"])))
+                               & (np.array(r["ci_high"]) >= TRUE_MONTHS))
     sd = np.sqrt(0.95 * 0.05 / n)
     assert abs(cv_cover / n - 0.95) < 4 * sd
     assert abs(month_cover / n - 0.95) < 4 * sd
@@ -117,3 +117,12 @@ def test_a_short_log_says_what_it_could_not_estimate(tmp_path: Path) -> None:
     assert "seasonal" not in prof.diagnostics
     (note,) = prof.diagnostics["not_estimated"]
     assert "arrivals.month_of_year_weights" in note and "200 days" in note
+
+
+def test_fit_command_prints_the_intervals(fitted, capsys: pytest.CaptureFixture) -> None:
+    _, _, folder = fitted
+    assert main(["fit", str(folder / "log.csv"), "--base", str(folder / "truth.toml"),
+                 "--out", str(folder / "again.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "month_of_year_weights (Jan..Dec): " in out
+    assert "growth_per_year +" in out and "overdispersion 0.1" in out and "95% CI" in out
