@@ -38,6 +38,7 @@ __all__ = [
     "DAY_MULTIPLIER_STREAM",
     "day_multipliers",
     "draw_arrival_hours",
+    "has_type_overrides",
     "hourly_rate_per_hour",
     "month_index_per_day",
     "poisson_arrival_hours",
