@@ -31,9 +31,10 @@ from scipy import stats
 
 from mashsim.calibrate.eventlog import EventLogReader, epoch_hours, hours_to_date
 from mashsim.calibrate.fit_dist import DistributionFit, fit_distribution
+from mashsim.calibrate.fit_seasonal import SEASONAL_MIN_DAYS, fit_seasonal
 from mashsim.errors import ScenarioError
 from mashsim.experiment.simulate import default_scenario_path
-from mashsim.scenario.schema import GRADES, Scenario, load_scenario
+from mashsim.scenario.schema import GRADES, DateMultiplier, Scenario, load_scenario
 
 __all__ = ["FitResult", "ProfileFit", "Reservoir", "fit_event_log", "fit_profile"]
 
@@ -196,8 +197,28 @@ def _trend_and_seasonality(obs: np.ndarray, exp_: np.ndarray,
     return out
 
 
+def _multiplier_mask(m: DateMultiplier, days: np.ndarray) -> np.ndarray:
+    """The log days (epoch days) a base date multiplier covers (every year if recurring)."""
+    first, last = hours_to_date(days[0] * 24.0), hours_to_date(days[-1] * 24.0)
+    mask = np.zeros(len(days), dtype=bool)
+    for lo, hi in m.ranges(first, last):
+        mask |= (days >= epoch_hours(lo) / 24) & (days <= epoch_hours(hi) / 24)
+    return mask
+
+
+def _multiplier_item(m: DateMultiplier, factor: float) -> dict[str, Any]:
+    item = {"start": m.start, "end": m.end, "factor": factor, "label": m.label}
+    return {**item, "recurring": True} if m.recurring else item
+
+
 def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> ProfileFit:
-    """Rate, weekly profile and date multipliers from hour-of-week and daily counts."""
+    """Rate, weekly profile and date multipliers from hour-of-week and daily counts.
+
+    A log of at least `SEASONAL_MIN_DAYS` days is fitted with month-of-year weights,
+    growth and over-dispersion (`fit_seasonal`); a shorter one gets monthly multipliers
+    for the months it saw when a trend or seasonality is found, and leaves those three
+    at their defaults (`diagnostics["not_estimated"]` says so).
+    """
     d0, d1 = min(daily), max(daily)
     days = np.arange(d0, d1 + 1)
     obs = np.array([daily.get(int(d), 0) for d in days], dtype=float)
@@ -206,18 +227,34 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
     comps: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
     for m in base.arrivals.date_multipliers:
-        mask = (days >= epoch_hours(m.start) / 24) & (days <= epoch_hours(m.end) / 24)
+        mask = _multiplier_mask(m, days)
         if mask.any():
             comps.append({"mask": mask, "factor": m.factor, "fit": True, "label": m.label,
-                          "start": m.start, "end": m.end, "base_factor": m.factor})
+                          "start": m.start, "end": m.end, "base_factor": m.factor,
+                          "multiplier": m})
         else:
-            kept.append({"start": m.start, "end": m.end, "factor": m.factor, "label": m.label})
-    lam, a = _backfit(how, obs, dow, comps)
+            kept.append(_multiplier_item(m, m.factor))
     months = _month_masks(days)
+    if len(days) >= SEASONAL_MIN_DAYS:
+        seasonal = fit_seasonal(obs, days, dow, comps)
+        lam, a = seasonal.pop("rate_at_first_day"), seasonal.pop("day_of_week")
+        f = seasonal.pop("day_factor")
+        diag = _trend_and_seasonality(obs, lam * a[dow] * f, months)
+        diag.update(trend=seasonal["growth_p"] < FLAG_P, trend_p=seasonal["growth_p"],
+                    trend_growth_per_year=seasonal["growth_per_year"],
+                    seasonality=seasonal["months_p"] < FLAG_P,
+                    seasonality_p=seasonal["months_p"], months_tested=12, seasonal=seasonal)
+        return _profile_fit(how, obs, dow, lam, a, f, comps, kept, diag, first, len(days))
     f = np.ones(len(obs))
+    lam, a = _backfit(how, obs, dow, comps)
     for c in comps:
         f[c["mask"]] *= c["factor"]
     diag = _trend_and_seasonality(obs, lam * a[dow] * f, months)
+    diag["not_estimated"] = [
+        f"arrivals.month_of_year_weights, arrivals.growth_per_year and "
+        f"arrivals.overdispersion: the log covers {len(days)} days; they need "
+        f"{SEASONAL_MIN_DAYS} (12 months); left at their defaults (flat months, no growth, "
+        "Poisson)"]
     if diag.get("trend") or diag.get("seasonality"):
         for label, mask, start, end in months:
             comps.append({"mask": mask, "factor": 1.0, "fit": True, "monthly": True,
@@ -231,6 +268,15 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
     f = np.ones(len(obs))
     for c in comps:
         f[c["mask"]] *= c["factor"]
+    return _profile_fit(how, obs, dow, lam, a, f, comps, kept, diag, first, len(days))
+
+
+def _profile_fit(how: np.ndarray, obs: np.ndarray, dow: np.ndarray, lam: float,
+                 a: np.ndarray, f: np.ndarray, comps: list[dict[str, Any]],
+                 kept: list[dict[str, Any]], diag: dict[str, Any], first: dt.date,
+                 n_days: int) -> ProfileFit:
+    """The hour-of-day weights, the separable-profile diagnostics and the fit itself, from
+    the rate, day-of-week weights and day factors (`f`: everything else on each day)."""
     b = (how.sum(0) + 0.5) / (how.sum() + 12.0) * 24.0
     e_dow = np.bincount(dow, weights=f, minlength=7)
     expected = lam / 24.0 * np.outer(a * e_dow, b)
@@ -252,8 +298,9 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
     )
     mults = [*kept]
     for c in comps:
-        item = {"start": c["start"], "end": c["end"], "factor": float(f"{c['factor']:.4g}"),
-                "label": c["label"]}
+        factor = float(f"{c['factor']:.4g}")
+        item = (_multiplier_item(c["multiplier"], factor) if "multiplier" in c else
+                {"start": c["start"], "end": c["end"], "factor": factor, "label": c["label"]})
         mults.append(item)
         if "base_factor" in c:
             diag.setdefault("refitted_multipliers", []).append(
@@ -262,10 +309,35 @@ def fit_profile(how: np.ndarray, daily: dict[int, int], base: Scenario) -> Profi
     return ProfileFit(
         referrals_per_day=float(lam), day_of_week_weights=[float(f"{v:.5g}") for v in a],
         hour_of_day_weights=[float(f"{v:.5g}") for v in b], date_multipliers=mults,
-        first_day=first, days=len(days), observed_how=how, expected_how=expected,
+        first_day=first, days=n_days, observed_how=how, expected_how=expected,
         smoothed_how=smoothed, daily_observed=obs, daily_expected=lam * a[dow] * f,
         diagnostics=diag,
     )
+
+
+# Per-type seasonality is not fitted (the force-wide profile is): a base's is dropped.
+_TYPE_SEASONAL_KEYS = ("month_of_year_weights", "growth_per_year")
+
+
+def _seasonal_keys(arr: dict[str, Any], seasonal: dict[str, Any] | None,
+                   warmup_days: int) -> None:
+    """Write the fitted month weights, growth and over-dispersion (or their defaults).
+
+    The fitted rate is the log's first day's; the run starts `warmup_days` earlier and
+    growth compounds from the run start, so the rate is carried back by the growth.
+    """
+    for key in ("month_of_year_weights", "overdispersion"):
+        arr.pop(key, None)
+    arr["growth_per_year"] = 0.0
+    if seasonal is None:
+        return
+    growth = seasonal["growth_per_year"]
+    arr["referrals_per_day"] = float(
+        f"{arr['referrals_per_day'] * (1.0 + growth) ** (-warmup_days / 365.25):.6g}")
+    arr["month_of_year_weights"] = [float(f"{w:.4g}")
+                                    for w in seasonal["month_of_year_weights"]]
+    arr["growth_per_year"] = float(f"{growth:.4g}")
+    arr["overdispersion"] = float(f"{seasonal['overdispersion']:.4g}")
 
 
 @dataclass
@@ -335,6 +407,7 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
                day_of_week_weights=prof.day_of_week_weights,
                hour_of_day_weights=prof.hour_of_day_weights,
                date_multipliers=prof.date_multipliers)
+    _seasonal_keys(arr, prof.diagnostics.get("seasonal"), warmup_days)
 
     by_hub = groups.groupby(level="hub").sum()
     first_hub = next(iter(base.hubs))
@@ -370,6 +443,7 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
             sd["strategy_discussion_share_by_grade"] = {
                 g: _sd_share(acc, t, mature_day, i, fallback=sd_info[t])[0]
                 for i, g in enumerate(GRADES)}
+        old = {k: v for k, v in old.items() if k not in _TYPE_SEASONAL_KEYS}
         types[t] = {**old, "share": float(f"{total / n:.6g}"), "grade_mix": mix, **sd}
     gone = [t for t in d["referral_types"] if t not in types]
     if gone:
@@ -381,6 +455,7 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
         d["sharing"]["share_with_partners"] = float(f"{acc.shared[0] / acc.shared[1]:.6g}")
     else:
         assumed.append("sharing.share_with_partners (no shared_with_partners values)")
+    assumed += prof.diagnostics.get("not_estimated", [])
     if "strategy_discussion_at" not in has:
         assumed.append("referral_types.*.strategy_discussion_share (no "
                        "strategy_discussion_at column)")

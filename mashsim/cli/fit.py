@@ -121,6 +121,7 @@ def _fit_text(s: dict, out: Path) -> str:
              f"{'FOUND' if d.get('seasonality') else 'none'}; separable profile loss: "
              f"deviance {d['separable_deviance']:.0f} on {d['separable_df']} df "
              f"(p={d['separable_p']:.2g})"]
+    lines += _seasonal_text(d)
     for k, v in s["distributions"].items():
         c = {x: y for x, y in v["chosen"].items() if x != "values"}
         lines.append(f"  {k}: {c} (n={v['n']}, KS p={v['ks_pvalue']})"
@@ -128,6 +129,21 @@ def _fit_text(s: dict, out: Path) -> str:
     for a_ in s["assumed_from_base"]:
         lines.append(f"  kept from base (no data): {a_}")
     return "\n".join(lines)
+
+
+def _seasonal_text(d: dict) -> list[str]:
+    """Month weights, growth and over-dispersion with their intervals (≥ 12 months)."""
+    se = d.get("seasonal")
+    if se is None:
+        return [f"  not estimated: {note}" for note in d.get("not_estimated", [])]
+    pct = round(100 * se["confidence"])
+    months = ", ".join(f"{w:.2f}" for w in se["month_of_year_weights"])
+    glo, ghi = se["growth_ci"]
+    clo, chi = se["overdispersion_ci"]
+    return [f"  month_of_year_weights (Jan..Dec): {months} (months p={se['months_p']:.2g})",
+            f"  growth_per_year {se['growth_per_year']:+.1%} ({pct}% CI {glo:+.1%} to "
+            f"{ghi:+.1%}); overdispersion {se['overdispersion']:.3f} ({pct}% CI {clo:.3f} "
+            f"to {chi:.3f}; daily variance/mean {se['variance_to_mean_ratio']:.2f})"]
 
 
 def _simulate_log(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mashsim.model.arrivals import hourly_rate_per_hour, poisson_arrival_hours
+from mashsim.model.arrivals import draw_arrival_hours
 from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.rpa import handover_offset_hours
 from mashsim.model.streams import Streams
@@ -57,8 +57,13 @@ class Referrals:
 def _draw(
     sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str, source: str,
     created: np.ndarray, entered: np.ndarray, rpa_stage: bool,
+    type_cum: np.ndarray | None = None,
 ) -> Referrals:
-    """Draw every queue-independent attribute of a batch of referrals."""
+    """Draw every queue-independent attribute of a batch of referrals.
+
+    `type_cum`: each referral's cumulative type probabilities where types vary in time
+    (`draw_arrival_hours`); None: the types' fixed shares.
+    """
     n = len(created)
 
     def rng(name: str) -> np.random.Generator:
@@ -66,10 +71,14 @@ def _draw(
 
     types = list(sc.referral_types.values())
     type_p = np.array([t.share for t in types])
-    type_idx = np.minimum(
-        np.searchsorted(np.cumsum(type_p / type_p.sum()), rng("type").random(n), side="right"),
-        len(types) - 1,
-    )
+    type_u = rng("type").random(n)
+    if type_cum is None:
+        type_idx = np.minimum(
+            np.searchsorted(np.cumsum(type_p / type_p.sum()), type_u, side="right"),
+            len(types) - 1,
+        )
+    else:
+        type_idx = np.minimum((type_u[:, None] >= type_cum).sum(1), len(types) - 1)
     grade_cum = np.cumsum([t.grade_mix.probabilities() for t in types], axis=1)
     grade_idx = np.minimum((rng("grade").random(n)[:, None] >= grade_cum[type_idx]).sum(1), 2)
 
@@ -180,12 +189,9 @@ def draw_referrals(
     sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str
 ) -> Referrals:
     """The hub's initial backlog (waiting for staff at time 0) and its new arrivals."""
-    rate = hourly_rate_per_hour(
-        sc.arrivals, sc.hub_rate_per_day(hub), sc.run.start_date, sc.horizon_hours
-    )
-    created = poisson_arrival_hours(streams.rng("arrivals", hub), rate)
-    created = created[created < sc.horizon_hours]
-    new = _draw(sc, streams, cal, hub, "new", created, created, rpa_stage=True)
+    created, type_cum = draw_arrival_hours(sc, streams, hub)
+    new = _draw(sc, streams, cal, hub, "new", created, created, rpa_stage=True,
+                type_cum=type_cum)
     backlog = sc.hubs[hub].initial_backlog
     if backlog.count == 0:
         return new

@@ -102,6 +102,26 @@ def _table(d: dict[str, Any]) -> str:
         f", {len(d['values'])} quantiles" if "values" in d else "")
 
 
+def _seasonal_lines(diag: dict[str, Any]) -> list[str]:
+    """Month weights, growth and over-dispersion with intervals, or why they are absent."""
+    se = diag.get("seasonal")
+    if se is None:
+        return [f"- not estimated: {note}" for note in diag.get("not_estimated", [])]
+    pct = round(100 * se["confidence"])
+    cells = " | ".join(f"{w:.3f} ({lo:.3f}–{hi:.3f})" for w, lo, hi in
+                       zip(se["month_of_year_weights"], se["ci_low"], se["ci_high"],
+                           strict=True))
+    glo, ghi = se["growth_ci"]
+    clo, chi = se["overdispersion_ci"]
+    return [f"- month_of_year_weights written (Jan..Dec, mean 1, {pct}% CI): {cells}; "
+            f"months differ: p={se['months_p']:.2g}",
+            f"- growth_per_year written: {se['growth_per_year']:+.2%} ({pct}% CI "
+            f"{glo:+.2%} to {ghi:+.2%}, p={se['growth_p']:.2g})",
+            f"- overdispersion written: {se['overdispersion']:.3f} ({pct}% CI {clo:.3f} to "
+            f"{chi:.3f}); daily variance/mean {se['variance_to_mean_ratio']:.2f}",
+            f"- method: {se['method']}"]
+
+
 def write_fit_report(res: FitResult, folder: str | Path) -> Path:
     """Write fit_report.md, its PNGs and fit_summary.json into `folder`."""
     folder = Path(folder)
@@ -134,6 +154,7 @@ def write_fit_report(res: FitResult, folder: str | Path) -> Path:
            f"{diag['raw_rms_relative_error']:.1%} RMS (Poisson noise included).",
            "- sparse cells are smoothed by empirical-Bayes shrinkage towards the separable "
            "fit; margins get 0.5 pseudo-referrals per cell so no weight is 0.",
+           *_seasonal_lines(diag),
            "- date multipliers written:", ""]
     md += [f"  - {m['start']}..{m['end']} ×{m['factor']} {m['label']}"
            for m in a["date_multipliers"]] or ["  - none"]

@@ -57,7 +57,9 @@ __all__ = [
     "SD_SKILL",
     "STAFF_ROLE",
     "Arrivals",
+    "DateMultiplier",
     "Overtime",
+    "ReferralType",
     "Role",
     "Roster",
     "Rpa",
@@ -69,6 +71,7 @@ __all__ = [
     "date_factors_per_day",
     "display_label",
     "load_scenario",
+    "month_factors",
     "parse_override",
 ]
 
@@ -91,6 +94,7 @@ MAX_COUNT = 1_000_000  # referrals (a backlog, a queue threshold)
 MAX_REFERRALS_PER_DAY = 100_000.0  # force-wide demand; England and Wales is ≈8,000 a day
 MAX_WEIGHT = 1e6  # relative weights and shares before normalising
 MAX_FACTOR = 1000.0  # date multipliers
+MAX_OVERDISPERSION = 5.0  # coefficient of variation of the day-level demand multiplier
 MAX_PRIORITY = 1000
 MAX_OVERTIME_PREMIUM = 5.0  # overtime pay as a multiple of the hourly cost
 MAX_SHIFT_HOURS = 12.0  # longer shifts need `long_shift = true`
@@ -291,19 +295,51 @@ class WorkingCalendarConfig(_Frozen):
         return self
 
 
+def _years_later(day: dt.date, years: int) -> dt.date:
+    """The same month and day `years` later (29 February → 28 February off leap years)."""
+    year = day.year + years
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        return dt.date.max if years > 0 else dt.date.min
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return day.replace(year=year, day=28)
+
+
 class DateMultiplier(_Frozen):
-    """Demand × `factor` on every day from `start` to `end` inclusive (e.g. festive)."""
+    """Demand × `factor` on every day from `start` to `end` inclusive (e.g. festive).
+
+    `recurring = true` repeats the range every year (before and after the year written),
+    so a four-year run needs one festive entry, not four; it must then span under a year.
+    Unset (None) is the same as false and is left out of dumps, so existing scenarios'
+    outputs are unchanged.
+    """
 
     start: Date
     end: Date
     factor: float = Field(ge=0, le=MAX_FACTOR)
     label: str = ""
+    recurring: bool | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> DateMultiplier:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.recurring and self.end >= _years_later(self.start, 1):
+            raise ValueError(f"a recurring range must span less than a year, got "
+                             f"{self.start} to {self.end}")
         return self
+
+    def ranges(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+        """The (start, end) ranges it covers that touch [first, last]: one, or one a year."""
+        if not self.recurring:
+            return [(self.start, self.end)]
+        out = []
+        for years in range(first.year - self.end.year - 1, last.year - self.start.year + 2):
+            lo, hi = _years_later(self.start, years), _years_later(self.end, years)
+            if hi >= first and lo <= last:
+                out.append((lo, hi))
+        return out
 
 
 def date_factors_per_day(
@@ -312,12 +348,15 @@ def date_factors_per_day(
     """Product of the multipliers covering each day from `start` (1 where none does).
 
     Used for demand (`arrivals.date_multipliers`) and for leave (`staffing.leave.peaks`).
+    A recurring multiplier covers its month-day range in every year.
     """
     factor = np.ones(n_days)
+    last = start + dt.timedelta(days=max(n_days - 1, 0))
     for m in multipliers:
-        lo, hi = max(0, (m.start - start).days), min(n_days, (m.end - start).days + 1)
-        if lo < hi:
-            factor[lo:hi] *= m.factor
+        for m_start, m_end in m.ranges(start, last):
+            lo, hi = max(0, (m_start - start).days), min(n_days, (m_end - start).days + 1)
+            if lo < hi:
+                factor[lo:hi] *= m.factor
     return factor
 
 
@@ -325,12 +364,35 @@ def _flat(n: int) -> list[float]:
     return [1.0] * n
 
 
+def _some_month(v: list[float]) -> list[float]:
+    if sum(v) <= 0:
+        raise ValueError("month_of_year_weights need a positive sum")
+    return v
+
+
+# Jan..Dec, relative: normalised to mean 1 over the 12 months (`month_factors`).
+MonthWeights = Annotated[list[Weight], Field(min_length=12, max_length=12),
+                         AfterValidator(_some_month)]
+
+
+def month_factors(weights: list[float] | None) -> np.ndarray | None:
+    """Month-of-year weights (Jan..Dec) normalised to mean 1; None stays None."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=float)
+    return w / w.mean()
+
+
 class Arrivals(_Frozen):
     """Force-wide referral demand; hubs take `demand_share` of it.
 
     mode "profile": non-homogeneous Poisson with rate
     referrals_per_day/24 × day_of_week × hour_of_day (normalised to mean 1 over the
-    week) × any date multiplier. mode "constant": homogeneous Poisson.
+    week) × any date multiplier × the month-of-year weight (piecewise constant by calendar
+    month) × growth, compounded from the run start. Per referral type, `month_of_year_weights`
+    and `growth_per_year` may override these. `overdispersion` (the coefficient of variation
+    of a gamma day-level multiplier common to every hub and type) makes it a Cox process.
+    mode "constant": homogeneous Poisson (growth and over-dispersion still apply).
     """
 
     mode: Literal["profile", "constant"] = "profile"
@@ -343,12 +405,26 @@ class Arrivals(_Frozen):
     )
     date_multipliers: list[DateMultiplier] = Field(default_factory=list)
     growth_per_year: float = Field(default=0.0, ge=-0.9, le=10.0)
+    # Seasonality and over-dispersion: None (unset) means all months 1 and Poisson, and is
+    # left out of dumps so that scenarios without them report exactly as before.
+    month_of_year_weights: MonthWeights | None = None
+    overdispersion: float | None = Field(default=None, ge=0, le=MAX_OVERDISPERSION)
 
     @model_validator(mode="after")
     def _some_weight(self) -> Arrivals:
         if sum(self.day_of_week_weights) <= 0 or sum(self.hour_of_day_weights) <= 0:
             raise ValueError("day_of_week_weights and hour_of_day_weights need a positive sum")
         return self
+
+    @property
+    def month_factors(self) -> np.ndarray | None:
+        """The 12 month-of-year weights normalised to mean 1 (None: no seasonality)."""
+        return month_factors(self.month_of_year_weights)
+
+    @property
+    def day_cv(self) -> float:
+        """Coefficient of variation of the day-level rate multiplier (0: Poisson)."""
+        return self.overdispersion or 0.0
 
 
 def _by_grade(values: BaseModel) -> tuple[float, ...]:
@@ -393,6 +469,9 @@ class ReferralType(_Frozen):
     early_notification: bool = False
     strategy_discussion_share: Share = 0.0
     strategy_discussion_share_by_grade: GradeShares | None = None
+    # Per-type seasonality and trend; None: the type follows `arrivals.*`.
+    month_of_year_weights: MonthWeights | None = None
+    growth_per_year: float | None = Field(default=None, ge=-0.9, le=10.0)
 
     def sd_share_by_grade(self) -> tuple[float, ...]:
         g = self.strategy_discussion_share_by_grade
