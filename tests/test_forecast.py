@@ -70,3 +70,20 @@ def test_forecast_cli_prints_years_and_writes_json(default_scenario: Scenario, t
     assert len(doc["years"]) == 2
     assert json.loads((tmp_path / "out" / "forecast.json").read_text()) == doc
     assert main(["forecast", str(path), "--years", "11", "--target", "sd_breach_72h<=0.1"]) == 2
+
+
+def test_a_type_with_its_own_growth_shifts_the_mix(default_scenario: Scenario) -> None:
+    """Type rates compound separately: total demand is the sum of the grown type rates and
+    each type's share of it is its grown rate's."""
+    sc = _small(default_scenario, **{"arrivals.growth_per_year": 0.0})
+    first = next(iter(sc.referral_types))
+    sc = sc.with_overrides({f"referral_types.{first}.growth_per_year": 1.0})
+    shares = {t: rt.share for t, rt in sc.referral_types.items()}
+    total = sum(shares.values())
+    grown = {t: v * (4.0 if t == first else 1.0) for t, v in shares.items()}  # (1 + 1)^2
+    two = year_scenario(sc, 2)
+    assert two.arrivals.referrals_per_day == pytest.approx(
+        sc.arrivals.referrals_per_day * sum(grown.values()) / total)
+    new = {t: rt.share for t, rt in two.referral_types.items()}
+    assert {t: v / sum(new.values()) for t, v in new.items()} == pytest.approx(
+        {t: v / sum(grown.values()) for t, v in grown.items()})
