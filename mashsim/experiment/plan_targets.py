@@ -11,15 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mashsim.errors import ScenarioError
 from mashsim.experiment.precision import parse_fraction
 from mashsim.metrics.compute import metric_names
 from mashsim.metrics.registry import FRACTION, Metric, metric_info
-from mashsim.scenario.schema import Scenario
+from mashsim.scenario.schema import Pattern, Scenario, Shift
 
-__all__ = ["Target", "is_breach_metric", "is_fraction_metric", "plan_targets",
-           "scenario_targets"]
+__all__ = ["Target", "is_breach_metric", "is_fraction_metric", "load_patterns",
+           "plan_targets", "scenario_targets"]
 
 _TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+%?)\s*$")
 
@@ -134,3 +135,37 @@ def plan_targets(scenario: Scenario, targets: Sequence[str | Target] = (),
     if unknown:
         raise ScenarioError(unknown)
     return parsed
+
+
+def load_patterns(path: str | Path) -> dict[str, list[Shift]]:
+    """`plan --patterns FILE`: a TOML file of `[patterns.<name>]` tables (`shifts = [...]`,
+    as in a scenario), each a candidate roster for every searched role. Errors name
+    `FILE: patterns.<name>...`."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    where = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ScenarioError([f"{where}: cannot read patterns: {err}"]) from None
+    tables = data.get("patterns")
+    extra = sorted(set(data) - {"patterns"})
+    problems = [f"{where}: {k}: unknown key (a patterns file holds [patterns.<name>])"
+                for k in extra]
+    if not isinstance(tables, dict) or not tables:
+        problems.append(f"{where}: patterns: no [patterns.<name>] table")
+        raise ScenarioError(problems)
+    out = {}
+    for name, table in tables.items():
+        try:
+            out[name] = list(Pattern.model_validate(table).shifts)
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            problems.append(f"{where}: patterns.{name}{'.' + loc if loc else ''}: "
+                            f"{first['msg']}")
+    if problems:
+        raise ScenarioError(problems)
+    return out
