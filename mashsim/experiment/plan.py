@@ -292,7 +292,7 @@ def _searches(scenario: Scenario, hubs: str | Sequence[str] | None,
     out = []
     for hub, roles in by_hub.items():
         h = scenario.hubs[hub]
-        order = list(h.roles) or [None]
+        order: list[str | None] = [*h.roles] or [None]
         roles = [r for r in order if r in roles]
         now = tuple(_posts_now(scenario, hub, r) for r in roles)
         top = max(now)
