@@ -4,12 +4,14 @@ Per hub, over the roles searched (every role of the hub, or those `--vary-staff`
 the others stay as they are), by coordinate descent from the Erlang C first guess
 (`plan_guess`):
 
-1. **Up**: while the staffing misses a target, add one post to the bottleneck — the
-   searched role with the highest utilisation (`utilisation_<role>`, or
-   `staff_utilisation`) among those below the search limit. None left: infeasible.
-2. **Down**: try removing one post role by role (objective `cost`: the role whose post
-   costs most a year first; `posts`: in the hub's role order); keep a removal when every
-   target still holds, and start the round again; stop when no single removal holds.
+1. **Up**: while the staffing misses a target, try one more post of each searched role
+   below the search limit, side by side; keep the cheapest that meets every target, else
+   the one closest to meeting them (the smallest relative shortfall of the worst target's
+   mean). None left below the limit: infeasible.
+2. **Down**: role by role (objective `cost`: the role whose post costs most a year first;
+   `posts`: in the hub's role order), the least posts of that role still meeting every
+   target with the others as they are, stepping 1, 2, 4, ... below until a staffing
+   misses a target, then bisecting.
 
 Every role's "one below" (the answer with one post fewer of it) is therefore simulated
 and misses a target. With shift patterns, the search runs once per combination of the
@@ -91,7 +93,7 @@ class Request:
     reps: range
 
 
-Search = Generator[Request, list[dict[str, float]], Any]
+Search = Generator[list[Request], list[list[dict[str, float]]], Any]
 
 
 @dataclass
@@ -170,26 +172,43 @@ class Planner:
         self.seed = seed
         self.objective = objective
 
-    # -- one candidate --------------------------------------------------------------
+    # -- candidates -----------------------------------------------------------------
+
+    def evaluate_many(self, s: HubSearch, staffings: Sequence[tuple[Posts, Patterns]],
+                      seed: int | None = None) -> Search:
+        """Judge staffings side by side with sequential replications (cached per seed):
+        each undecided one gets its next batch in the same round."""
+        seed = self.seed if seed is None else seed
+        done: dict[int, Point] = {}
+        while True:
+            wanted: list[tuple[int, Request]] = []
+            for k, (posts, patterns) in enumerate(staffings):
+                if k in done:
+                    continue
+                runs = s._cache.setdefault((posts, patterns, seed), [])
+                point = self._point(s, posts, patterns, seed, runs)
+                verdict = None if point is None else _judge(
+                    self.targets, point.metrics, len(runs) >= self.max_reps)
+                if verdict is not None and point is not None:
+                    point.meets = verdict
+                    done[k] = point
+                    continue
+                n = len(runs)
+                more = FIRST_BATCH if n == 0 else BATCH
+                wanted.append((k, Request(s.scenario(posts, patterns), seed,
+                                          range(n, min(n + more, self.max_reps)))))
+            if not wanted:
+                return [done[k] for k in range(len(staffings))]
+            got = yield [req for _, req in wanted]
+            for (k, _), results in zip(wanted, got, strict=True):
+                posts, patterns = staffings[k]
+                s._cache[(posts, patterns, seed)].extend(results)
+                s.replications_used += len(results)
 
     def evaluate(self, s: HubSearch, posts: Posts, patterns: Patterns,
                  seed: int | None = None) -> Search:
-        """Judge one staffing with sequential replications (cached per seed)."""
-        seed = self.seed if seed is None else seed
-        runs = s._cache.setdefault((posts, patterns, seed), [])
-        while True:
-            point = self._point(s, posts, patterns, seed, runs)
-            verdict = None if point is None else _judge(
-                self.targets, point.metrics, len(runs) >= self.max_reps)
-            if verdict is not None and point is not None:
-                point.meets = verdict
-                return point
-            n = len(runs)
-            more = FIRST_BATCH if n == 0 else BATCH
-            got = yield Request(s.scenario(posts, patterns), seed,
-                                range(n, min(n + more, self.max_reps)))
-            runs.extend(got)
-            s.replications_used += len(got)
+        points = yield from self.evaluate_many(s, [(posts, patterns)], seed)
+        return points[0]
 
     def _point(self, s: HubSearch, posts: Posts, patterns: Patterns, seed: int,
                runs: list[dict[str, float]]) -> Point | None:
@@ -203,10 +222,16 @@ class Planner:
 
     # -- one hub --------------------------------------------------------------------
 
-    def _utilisation(self, point: Point, role: str | None) -> float:
-        name = "staff_utilisation" if role is None else f"utilisation_{role}"
-        mean = point.metrics.get(name, {}).get("mean")
-        return -math.inf if mean is None else float(mean)
+    def _shortfall(self, point: Point) -> float:
+        """How far the worst target's mean is on the wrong side, relative to its value."""
+        worst = -math.inf
+        for t in self.targets:
+            mean = point.metrics[t.metric].get("mean")
+            if mean is None:
+                return math.inf
+            gap = mean - t.value if t.op in ("<=", "<") else t.value - mean
+            worst = max(worst, gap / max(abs(t.value), 1e-9))
+        return worst
 
     def _removal_order(self, s: HubSearch, patterns: Patterns) -> list[int]:
         idx = list(range(len(s.roles)))
@@ -214,43 +239,69 @@ class Planner:
             return idx
         return sorted(idx, key=lambda i: -s.role_cost_per_year(s.roles[i], 1, patterns[i]))
 
-    def descend(self, s: HubSearch, patterns: Patterns, start: Posts) -> Search:
-        """Coordinate descent from `start` (rule in the module docstring)."""
-        x = list(start)
-        point = yield from self.evaluate(s, tuple(x), patterns)
-        while not point.meets:
-            open_ = [i for i in range(len(x)) if x[i] < s.limit]
-            if not open_:
-                return point, False
-            i = max(open_, key=lambda i: (self._utilisation(point, s.roles[i]), -i))
-            x[i] += 1
-            point = yield from self.evaluate(s, tuple(x), patterns)
-        improved = True
-        while improved:
-            improved = False
-            for i in self._removal_order(s, patterns):
-                if x[i] <= MIN_POSTS:
-                    continue
-                y = list(x)
-                y[i] -= 1
-                trial = yield from self.evaluate(s, tuple(y), patterns)
-                if trial.meets:
-                    x, point, improved = y, trial, True
-                    break
-        return point, True
-
     def _key(self, s: HubSearch, point: Point) -> tuple[float, ...]:
         cost, posts = s.cost_per_year(point.posts, point.patterns), float(sum(point.posts))
         return (cost, posts) if self.objective == "cost" else (posts, cost)
 
+    def climb(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
+        """Up: while a target is missed, try one more post of each searched role below
+        the limit side by side, and keep the cheapest that meets every target, else the
+        one closest to meeting them (smallest relative shortfall of the worst target)."""
+        while not point.meets:
+            x = point.posts
+            steps = [tuple(v + (j == i) for j, v in enumerate(x))
+                     for i in range(len(x)) if x[i] < s.limit]
+            if not steps:
+                return point, False
+            probes = yield from self.evaluate_many(s, [(y, patterns) for y in steps])
+            meeting = [p for p in probes if p.meets]
+            point = (min(meeting, key=lambda p: self._key(s, p)) if meeting
+                     else min(probes, key=lambda p: (self._shortfall(p), self._key(s, p))))
+        return point, True
+
+    def trim(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
+        """Down: role by role (objective cost: the dearest post first), the least posts of
+        that role still meeting every target with the others as they are — stepping 1, 2,
+        4, ... below until a staffing misses, then bisecting."""
+        for i in self._removal_order(s, patterns):
+            meets, fails, step = point, None, 1
+            while True:
+                m = meets.posts[i]
+                if fails is None:  # stepping down
+                    if m <= MIN_POSTS:
+                        break
+                    h = max(MIN_POSTS, m - step)
+                else:  # bisecting between a miss and a meet
+                    if m - fails <= 1:
+                        break
+                    h = (fails + m) // 2
+                y = tuple(h if j == i else v for j, v in enumerate(meets.posts))
+                trial = yield from self.evaluate(s, y, patterns)
+                if trial.meets:
+                    meets, step = trial, 2 * step
+                else:
+                    fails = h
+            point = meets
+        return point
+
+    def descend(self, s: HubSearch, patterns: Patterns, start: Point) -> Search:
+        """Coordinate descent from `start` (rule in the module docstring)."""
+        point, ok = yield from self.climb(s, patterns, start)
+        if not ok:
+            return point, False
+        point = yield from self.trim(s, patterns, point)
+        return point, True
+
     def search(self, s: HubSearch) -> Search:
         """Every pattern combination's descent, the best kept, then its confirmation."""
-        s.now_point = yield from self.evaluate(s, s.now, s.now_patterns)
         options = [[p for p, _ in s.candidates[r or ""]] for r in s.roles]
+        combos = [tuple(c) for c in itertools.product(*options)]
+        firsts = yield from self.evaluate_many(
+            s, [(s.now, s.now_patterns), *((self._start(s, c), c) for c in combos)])
+        s.now_point = firsts[0]
         best: Point | None = None
-        for patterns in itertools.product(*options):
-            start = self._start(s, tuple(patterns))
-            point, ok = yield from self.descend(s, tuple(patterns), start)
+        for start in firsts[1:]:
+            point, ok = yield from self.descend(s, start.patterns, start)
             if not ok and s.last is None:
                 s.last = point
             if ok and (best is None or self._key(s, point) < self._key(s, best)):
@@ -258,10 +309,10 @@ class Planner:
         s.answer = best
         if best is None:
             return
-        for i, r in enumerate(s.roles):
-            if best.posts[i] > MIN_POSTS:
-                below = tuple(x - (j == i) for j, x in enumerate(best.posts))
-                s.one_below[r] = yield from self.evaluate(s, below, best.patterns)
+        below = {r: tuple(x - (j == i) for j, x in enumerate(best.posts))
+                 for i, r in enumerate(s.roles) if best.posts[i] > MIN_POSTS}
+        points = yield from self.evaluate_many(s, [(y, best.patterns) for y in below.values()])
+        s.one_below = dict(zip(below, points, strict=True))
         yield from self.confirm(s, best)
 
     def _start(self, s: HubSearch, patterns: Patterns) -> Posts:
@@ -272,15 +323,16 @@ class Planner:
                      for r, x in zip(s.roles, s.now, strict=True))
 
     def confirm(self, s: HubSearch, best: Point) -> Search:
-        """The answer and every one-below again, with seeds the search never used."""
+        """The answer and every one-below again, side by side, with seeds the search
+        never used."""
         seed = self.seed + CONFIRM_SEED_OFFSET
-        at = yield from self.evaluate(s, best.posts, best.patterns, seed)
-        below = {}
-        for r, p in s.one_below.items():
-            q = yield from self.evaluate(s, p.posts, p.patterns, seed)
-            below[s.label(r)] = not q.meets
-        s.confirmed = {"seed": seed, "needed_meets": at.meets,
-                       "one_below_fails": below,
+        points = yield from self.evaluate_many(
+            s, [(best.posts, best.patterns), *((p.posts, p.patterns)
+                                               for p in s.one_below.values())], seed)
+        at, rest = points[0], points[1:]
+        below = {s.label(r): not q.meets for r, q in zip(s.one_below, rest, strict=True)}
+        s.confirmed = {"seed": seed, "replications": at.replications,
+                       "needed_meets": at.meets, "one_below_fails": below,
                        "confirmed": at.meets and all(below.values())}
 
 
@@ -288,26 +340,29 @@ def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: Replic
                  hub_of: Callable[[HubSearch], str]) -> None:
     """Drive every hub's search in lock step: one round's requests run together."""
     gens = {id(s): planner.search(s) for s in searches}
-    pending: dict[int, tuple[HubSearch, Request]] = {}
+    pending: dict[int, tuple[HubSearch, list[Request]]] = {}
     for s in searches:
-        req = _advance(gens[id(s)], None)
-        if req is not None:
-            pending[id(s)] = (s, req)
+        reqs = _advance(gens[id(s)], None)
+        if reqs is not None:
+            pending[id(s)] = (s, reqs)
     while pending:
         items = list(pending.values())
-        tasks = [Task(req.scenario, req.seed, r) for _, req in items for r in req.reps]
+        tasks = [Task(req.scenario, req.seed, r)
+                 for _, reqs in items for req in reqs for r in req.reps]
         flat = runner.run_all(tasks)
         pending = {}
         k = 0
-        for s, req in items:
-            got = [res.metrics[hub_of(s)] for res in flat[k:k + len(req.reps)]]
-            k += len(req.reps)
+        for s, reqs in items:
+            got = []
+            for req in reqs:
+                got.append([res.metrics[hub_of(s)] for res in flat[k:k + len(req.reps)]])
+                k += len(req.reps)
             nxt = _advance(gens[id(s)], got)
             if nxt is not None:
                 pending[id(s)] = (s, nxt)
 
 
-def _advance(gen: Search, value: list[dict[str, float]] | None) -> Request | None:
+def _advance(gen: Search, value: list[list[dict[str, float]]] | None) -> list[Request] | None:
     try:
         return gen.send(value)  # type: ignore[arg-type]
     except StopIteration:
