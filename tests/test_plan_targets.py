@@ -127,3 +127,26 @@ def test_workers_1_and_2_give_identical_json(tmp_path: Path, capsys) -> None:
     assert docs[0] == docs[1]
     doc = json.loads(docs[0])
     assert doc["hubs"]["tandem"]["roles"]["work"]["pattern_needed"] == "cheap"
+
+
+def test_all_roles_of_a_hub_together_where_one_role_alone_cannot(tmp_path: Path,
+                                                                 capsys) -> None:
+    """Both stages understaffed (one post each, decision unstable): no number of
+    researchers alone meets both targets (the search before issue 14 varied one role at
+    a time and exited 2); `--vary-staff all` searches both roles together."""
+    sc = tandem_scenario(LAM, [("research", MU, 1), ("decision", 1.5, 1)],
+                         horizon_hours=600.0, warmup_hours=50.0)
+    path = tmp_path / "t.toml"
+    data = sc.to_dict()
+    data["targets"] = {"stage_wait_over_1h_research": f"<={WAIT_1H}",
+                       "stage_wait_over_1h_decision": f"<={WAIT_1H}"}
+    Scenario.from_dict(data).to_toml(path)
+    assert main(["plan", str(path), "--vary-staff", "all", "--replications", "6",
+                 "--max-headcount", "8", "--format", "json"]) == 0
+    roles = json.loads(capsys.readouterr().out)["hubs"]["tandem"]["roles"]
+    assert roles["research"]["headcount_needed"] >= 3
+    assert roles["decision"]["headcount_needed"] >= 2
+    # one role alone: infeasible, exit 2
+    assert main(["plan", str(path), "--vary-staff", "tandem.research", "--replications",
+                 "3", "--max-headcount", "5"]) == 2
+    assert "at hub tandem" in capsys.readouterr().err

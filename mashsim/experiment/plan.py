@@ -321,6 +321,7 @@ def plan(
     objective: str | None = None,
     patterns: dict[str, list[Shift]] | None = None,
     source: str | None = None,
+    sequential: bool = True,
 ):  # -> pandas.DataFrame
     """Least-cost (or fewest-post) staffing per hub meeting every target with 95 %
     confidence; a DataFrame, one row per hub and searched role.
@@ -336,6 +337,7 @@ def plan(
     (this role one post fewer; target metrics first). `frame.attrs["plan"]` is the JSON
     document (`plan_summary`). The search limit per role is `max_headcount`, else
     max(3 × now, now + 20). `out` caches each replication there, so a plan resumes.
+    `sequential=False` runs every staffing tried to `replications` (a baseline).
     """
     parsed = plan_targets(scenario, targets, source)
     objective = objective or default_objective(scenario)
@@ -346,7 +348,7 @@ def plan(
         raise ValueError("plan needs at least 2 replications for a confidence interval")
     names = metric_names(scenario)
     searches = _searches(scenario, hubs, max_headcount, single_hub, patterns or {})
-    planner = Planner(parsed, names, replications, seed, objective)
+    planner = Planner(parsed, names, replications, seed, objective, sequential)
     with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
         run_searches(planner, searches, runner, lambda s: s.hub)
     return _frame(scenario, parsed, searches, replications, seed, objective)

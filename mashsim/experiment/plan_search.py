@@ -165,8 +165,11 @@ class Planner:
     """Runs every hub's search in lock step on one runner."""
 
     def __init__(self, targets: Sequence[Target], names: Sequence[str], replications: int,
-                 seed: int, objective: str) -> None:
+                 seed: int, objective: str, sequential: bool = True) -> None:
         self.targets = list(targets)
+        #: replications in a staffing's first look; all of them (`replications`) when
+        #: not sequential, the fixed-count baseline benchmarks/plan.py compares with
+        self.first_batch = FIRST_BATCH if sequential else replications
         self.names = list(names)
         self.max_reps = replications
         self.seed = seed
@@ -194,7 +197,7 @@ class Planner:
                     done[k] = point
                     continue
                 n = len(runs)
-                more = FIRST_BATCH if n == 0 else BATCH
+                more = self.first_batch if n == 0 else BATCH
                 wanted.append((k, Request(s.scenario(posts, patterns), seed,
                                           range(n, min(n + more, self.max_reps)))))
             if not wanted:
