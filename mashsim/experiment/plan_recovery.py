@@ -27,7 +27,7 @@ def recovery_table(scenario: Scenario, hub: str, backlogs: Sequence[int],
 
     base = hub_scenario(scenario, hub).with_overrides(
         {"staffing.overtime.enabled": True}, source="recovery_table")
-    vary = {f"hubs.{hub}.initial_backlog.count": list(backlogs),
+    vary: dict[str, list[Any]] = {f"hubs.{hub}.initial_backlog.count": list(backlogs),
             "staffing.overtime.weekly_cap_hours": list(overtime_hours_per_week)}
     frame = sweep(base, vary, replications=replications, seed=seed, workers=workers)
     rows: list[dict[str, Any]] = []
