@@ -50,6 +50,7 @@ from mashsim.scenario.schema import Roster, Scenario, Shift
 __all__ = [
     "CONFIRM_SEED_OFFSET",
     "FIRST_BATCH",
+    "OWN",
     "WEEKS_PER_YEAR",
     "HubSearch",
     "Planner",
