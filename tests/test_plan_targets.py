@@ -150,3 +150,28 @@ def test_all_roles_of_a_hub_together_where_one_role_alone_cannot(tmp_path: Path,
     assert main(["plan", str(path), "--vary-staff", "tandem.research", "--replications",
                  "3", "--max-headcount", "5"]) == 2
     assert "at hub tandem" in capsys.readouterr().err
+
+
+def test_patterns_file_and_objective_posts(tmp_path: Path, capsys) -> None:
+    """`--patterns FILE` adds candidate rosters for every searched role; a bad file is
+    exit 2 naming `patterns.<name>`; `--objective posts` is recorded."""
+    data = _two_patterns().to_dict()
+    data.pop("patterns")
+    data["hubs"]["tandem"]["roles"]["work"].pop("patterns")
+    path, pats, bad = tmp_path / "s.toml", tmp_path / "p.toml", tmp_path / "bad.toml"
+    Scenario.from_dict(data).to_toml(path)
+    pats.write_text('[patterns.cheap]\nshifts = [{ days = ["Mon", "Tue", "Wed", "Thu", '
+                    '"Fri", "Sat", "Sun"], start = "00:00", end = "24:00", '
+                    'long_shift = true }]\n', encoding="utf-8")
+    assert main(["plan", str(path), "--vary-staff", "all", "--replications", "4",
+                 "--patterns", str(pats), "--objective", "posts", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["objective"] == "posts"
+    # same posts either way: the tie is broken by cost, so the cheaper pattern still wins
+    assert doc["hubs"]["tandem"]["roles"]["work"]["pattern_needed"] == "cheap"
+    bad.write_text('[patterns.night]\nshifts = [{ days = ["Mon"], start = "25:00" }]\n',
+                   encoding="utf-8")
+    assert main(["plan", str(path), "--vary-staff", "all", "--patterns", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mashsim: error: {bad}: patterns.night.shifts.0.start: ")
+    assert "Traceback" not in err
