@@ -44,3 +44,9 @@ def test_national_benchmark_quick() -> None:
     assert "per-referral cost, 18 hubs / 9 hubs:" in out
     assert "peak bytes per referral, 18 hubs:" in out
     assert "per-referral cost, summer_2023 / default:" in out
+
+
+def test_plan_benchmark_quick() -> None:
+    out = run_quick("plan.py")
+    assert "\n  fixed 20 " in out and "\n  sequential " in out, out
+    assert "replications, fixed / sequential:" in out

@@ -110,8 +110,9 @@ def test_cli_plan_json_shape(capsys, tmp_path):
     assert isinstance(doc["warnings"], list)
     assert list(doc["hubs"]) == ["reading", "slough"]
     for hub in doc["hubs"].values():
-        assert set(hub) == {"headcount_now", "headcount_needed", "metrics_now",
-                            "metrics_at_needed", "metrics_one_below"}
+        assert set(hub) >= {"headcount_now", "headcount_needed", "metrics_now",
+                            "metrics_at_needed", "metrics_one_below", "cost_per_year_now",
+                            "cost_per_year_needed", "replications_used", "confirmed"}
         ci = hub["metrics_at_needed"]["staff_wait_over_72h"]
         assert set(ci) == {"mean", "ci_low", "ci_high"} and ci["ci_high"] <= 0.5
     assert json.loads((tmp_path / "plan.json").read_text()) == doc

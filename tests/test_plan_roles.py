@@ -20,6 +20,10 @@ COST_RESEARCH, COST_DECISION = 20.0, 35.0
 TARGET_P = 0.06  # P(stage wait > 1 h) at most this, each stage
 SEARCH_KEYS = {"headcount_now", "headcount_needed", "metrics_now", "metrics_at_needed",
                "metrics_one_below"}
+ROLE_KEYS = SEARCH_KEYS | {"pattern_now", "pattern_needed", "cost_per_year_now",
+                           "cost_per_year_needed"}
+HUB_KEYS = {"feasible", "cost_per_year_now", "cost_per_year_needed", "metrics_at_limit",
+            "replications_used", "confirmed"}
 
 
 def _tandem(research: int = 6, decision: int = 5, horizon_hours: float = 1500.0):
@@ -36,9 +40,9 @@ def _targets() -> list[str]:
 
 
 def test_each_role_needs_its_own_erlang_c_requirement() -> None:
-    """Tandem M/M/c stages (Jackson): each stage is an M/M/c at λ, so with the other role
-    generously staffed a role's least posts are the Erlang C requirement of its stage.
-    The requirement and the one below are far from the target (not marginal)."""
+    """Tandem M/M/c stages (Jackson): each stage is an M/M/c at λ, so the least-cost
+    staffing of both roles together is each stage's Erlang C requirement. The requirement
+    and the one below are far from the target (not marginal)."""
     need = {"research": servers_needed(LAM, MU_RESEARCH, 1.0, TARGET_P),
             "decision": servers_needed(LAM, MU_DECISION, 1.0, TARGET_P)}
     for role, mu in (("research", MU_RESEARCH), ("decision", MU_DECISION)):
@@ -49,21 +53,29 @@ def test_each_role_needs_its_own_erlang_c_requirement() -> None:
     assert list(frame["role"]) == ["research", "decision"]
     assert dict(zip(frame["role"], frame["headcount_needed"], strict=True)) == need
     doc = frame.attrs["plan"]["hubs"]["tandem"]
-    assert set(doc) == {"roles"}  # two roles searched: per role only
+    assert set(doc) == {"roles"} | HUB_KEYS  # two roles searched: per role only
     for role, entry in doc["roles"].items():
-        assert set(entry) == SEARCH_KEYS
+        assert set(entry) == ROLE_KEYS
         metric = f"stage_wait_over_1h_{role}"
         assert entry["metrics_at_needed"][metric]["ci_high"] <= TARGET_P
         assert entry["metrics_one_below"][metric]["ci_high"] > TARGET_P
-    # the cost of the window's paid hours: always-on posts, whole days after the warm-up
+    # the cost of the window's paid hours at the answer: always-on posts, whole days
+    # after the warm-up
     hours = 1500.0 - 5 * 24.0
     cost = doc["roles"]["research"]["metrics_at_needed"]["staff_hours_cost"]["mean"]
-    assert cost == pytest.approx(hours * (need["research"] * COST_RESEARCH + 5 * COST_DECISION))
+    assert cost == pytest.approx(hours * (need["research"] * COST_RESEARCH
+                                          + need["decision"] * COST_DECISION))
+    # cost a year: posts × hourly cost × rostered hours (168 a week, always on) × 52
+    year = 168.0 * 52.0
+    assert doc["cost_per_year_needed"] == pytest.approx(
+        year * (need["research"] * COST_RESEARCH + need["decision"] * COST_DECISION))
+    assert doc["roles"]["decision"]["cost_per_year_now"] == year * 5 * COST_DECISION
     table = format_plan(frame)
-    assert "cost £ now→needed" in table and "role util. % now→needed" in table
-    now_cost = hours * (6 * COST_RESEARCH + 5 * COST_DECISION)
-    assert f"{now_cost:,.0f} → {cost:,.0f}" in table
-    assert "least posts per hub and role" in table
+    assert "cost £/yr now→needed" in table and "role util. % now→needed" in table
+    now_cost = year * 6 * COST_RESEARCH
+    need_cost = year * need["research"] * COST_RESEARCH
+    assert f"{now_cost:,.0f} → {need_cost:,.0f}" in table
+    assert "least cost per hub and role" in table
 
 
 def test_vary_staff_names_hubs_roles_or_all(default_scenario) -> None:
@@ -97,9 +109,10 @@ def test_cli_one_role_keeps_the_hub_keys(tmp_path: Path, capsys) -> None:
                    "--format", "json"))
     assert rc == 0
     hub = json.loads(capsys.readouterr().out)["hubs"]["tandem"]
-    assert set(hub) == SEARCH_KEYS | {"roles"}
+    assert set(hub) == SEARCH_KEYS | {"roles"} | HUB_KEYS
     assert list(hub["roles"]) == ["decision"]
-    assert {k: hub[k] for k in SEARCH_KEYS} == hub["roles"]["decision"]
+    assert {k: hub[k] for k in SEARCH_KEYS} == {
+        k: hub["roles"]["decision"][k] for k in SEARCH_KEYS}
     assert hub["headcount_now"] == 5
 
 
@@ -128,7 +141,7 @@ def test_hub_described_by_staff_keeps_its_table_and_json() -> None:
     frame = plan(sc, ["staff_wait_over_72h<=0.9"], "reading", replications=2, seed=1,
                  workers=1, max_headcount=4)
     assert "role" not in frame.columns and "costed" not in frame.attrs
-    assert set(frame.attrs["plan"]["hubs"]["reading"]) == SEARCH_KEYS
+    assert set(frame.attrs["plan"]["hubs"]["reading"]) == SEARCH_KEYS | HUB_KEYS
     head = format_plan(frame).splitlines()[1].split()
     assert head[:3] == ["hub", "now", "needed"] and "role" not in head
     assert "cost" not in head

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mashsim.cli.common import (
@@ -43,6 +44,7 @@ PLAN_CONTEXT = (
     ("staff_utilisation", "utilisation %"),
 )
 WARNED = " !"
+PLAN_ROUNDS = 8  # staffings a plan tries per hub, for the memory and time check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,15 +71,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl = sub.add_parser("plan", help="least headcount per hub meeting targets with 95%% "
                         "confidence")
     add_scenario_options(pl)
-    pl.add_argument("--target", action="append", default=[], required=True,
+    pl.add_argument("--target", action="append", default=[],
                     metavar="METRIC<=VALUE", help="e.g. 'sd_breach_72h<=0.05' (repeatable; "
-                    "all must hold; <=, <, >=, >)")
+                    "all must hold; <=, <, >=, >); default: the scenario's [targets]")
+    pl.add_argument("--objective", choices=("cost", "posts"), default=None,
+                    help="least cost a year (default when any role has an hourly cost) or "
+                    "fewest posts")
+    pl.add_argument("--patterns", type=Path, default=None, metavar="FILE",
+                    help="TOML file of [patterns.<name>] shifts: candidate rosters for every "
+                    "searched role")
     pl.add_argument("--vary-staff", action="append", default=[], required=True,
                     metavar="HUB|HUB.ROLE|all", help="hub whose headcount to search "
                     "(repeatable), or all; in a hub described by roles, HUB.ROLE searches "
                     "one role's posts and HUB each of its roles in turn")
     pl.add_argument("--replications", type=positive_int, default=20,
-                    help="replications per headcount tried (default 20)")
+                    help="most replications per staffing tried (default 20; sequential: "
+                    "fewer where the 95%% CI decides sooner)")
     pl.add_argument("--max-headcount", type=positive_int, default=None,
                     help="search limit per hub (default max(3 × now, now + 20))")
     add_execution_options(pl)
@@ -128,19 +137,22 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from mashsim.experiment.plan import plan
+    from mashsim.experiment.plan_targets import load_patterns, plan_targets
 
     scenario = load_with_overrides(args.scenario, args.overrides)
+    source = str(args.scenario) if args.scenario is not None else None
+    targets = plan_targets(scenario, args.target, source)
+    patterns = None if args.patterns is None else load_patterns(args.patterns)
     hubs = [h.strip() for text in args.vary_staff for h in text.split(",") if h.strip()]
-    # the search tries about 2·log2(limit) headcounts per hub (stepping, then bisecting)
-    limit = args.max_headcount or max(max(3 * h.staff.headcount, h.staff.headcount + 20)
-                                      for h in scenario.hubs.values())
-    rounds = 2 * max(1, math.ceil(math.log2(limit + 1)))
-    args.workers = prepare_run(args, [scenario], args.replications * rounds)
+    # a coordinate-descent search tries a few staffings per role, each up to
+    # --replications (sequential: usually far fewer)
+    args.workers = prepare_run(args, [scenario], args.replications * PLAN_ROUNDS)
 
     def run() -> int:
-        frame = plan(scenario, args.target, hubs, replications=args.replications,
+        frame = plan(scenario, targets, hubs, replications=args.replications,
                      seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                     max_headcount=args.max_headcount, out=args.out, progress=True)
+                     max_headcount=args.max_headcount, out=args.out, progress=True,
+                     objective=args.objective, patterns=patterns)
         doc = frame.attrs["plan"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
@@ -234,30 +246,38 @@ def _sweep_row(frame, indexed, scope: str, p: int, paths: list[str]) -> list[str
 
 
 def format_plan(frame) -> str:
-    """Per hub: headcount now and needed, each target metric at the answer and one below,
-    and beside them the breaches and utilisation now → at the answer (in %), with `!`
-    where a cut makes a breach worse beyond its 95 % CI."""
+    """Per hub and searched role: posts now and needed, pattern, cost a year now → needed,
+    each target metric at the answer and one below (this role one post fewer), and beside
+    them the breaches and utilisation now → at the answer (in %), with `!` where a cut
+    makes a breach worse beyond its 95 % CI; then replications used and confirmation."""
     from mashsim.experiment.plan import Target
 
     a = frame.attrs
+    doc = a["plan"]
     metrics = list(dict.fromkeys(Target.parse(t).metric for t in a["targets"]))
-    warned = {(w["hub"], w.get("role"), w["metric"]) for w in a["plan"]["warnings"]}
+    warned = {(w["hub"], w.get("role"), w["metric"]) for w in doc["warnings"]}
     roles = "role" in frame.columns
-    head = ["hub", *(["role"] if roles else []), "now", "needed"]
+    patterns = bool((frame["pattern_needed"].fillna("own") != "own").any())
+    costed = bool(a.get("costed"))
+    unchanged = {h for h, e in doc["hubs"].items() if _unchanged(frame, h)}
+    head = ["hub", *(["role"] if roles else []), "now", "needed",
+            *(["pattern"] if patterns else [])]
     for m in metrics:
         head += [f"{m} at needed", "at needed−1"]
     head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
     head += [*(["role util. % now→needed"] if roles else []),
-             *(["cost £ now→needed"] if a.get("costed") else [])]
+             *(["cost £/yr now→needed"] if costed else [])]
     head += ["staff-h/wk now", "needed", "Δ"]
     body = []
     for row in frame.to_dict(orient="records"):
         needed = row["headcount_needed"]
         feasible = row["feasible"]
         role = row.get("role") if roles else None
+        same = row["hub"] in unchanged
         cells = [row["hub"], *([terminal(role or "staff")] if roles else []),
                  str(row["headcount_now"]),
-                 str(int(needed)) if feasible else f"> {row['search_limit']}"]
+                 str(int(needed)) if feasible else f"> {row['search_limit']}",
+                 *([terminal(row["pattern_needed"] or "")] if patterns else [])]
         for m in metrics:
             label = "at_needed" if feasible else "at_limit"
             cell = _plan_ci(row, f"{m}_{label}")
@@ -265,32 +285,49 @@ def format_plan(frame) -> str:
             cells.append(_plan_ci(row, f"{m}_one_below")
                          if feasible and _num(row[f"{m}_one_below_mean"]) is not None else "")
         for m, _ in PLAN_CONTEXT:
-            cells.append(_now_to_needed(row, m)
+            cells.append(_now_to_needed(row, m, same=same)
                          + (WARNED if (row["hub"], role, m) in warned else ""))
         if roles:
-            cells.append(_now_to_needed(row, f"utilisation_{role}") if role else "")
-        if a.get("costed"):
-            cells.append(_now_to_needed(row, "staff_hours_cost", _pounds))
+            cells.append(_now_to_needed(row, f"utilisation_{role}", same=same)
+                         if role else "")
+        if costed:
+            now_c, need_c = row["cost_per_year_now"], _num(row["cost_per_year_needed"])
+            cells.append(_pounds(now_c) if need_c == now_c
+                         else f"{_pounds(now_c)} → {_pounds(need_c)}")
         now_h = row["staff_hours_per_week_now"]
         need_h = _num(row["staff_hours_per_week_needed"])
         cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
         body.append(cells)
-    what = "least posts per hub and role" if roles else "least headcount"
+    what = (("least cost" if a.get("objective") == "cost" else "fewest posts")
+            + (" per hub and role" if roles else " per hub"))
     title = (f"{terminal(a.get('scenario'))} — {what} meeting "
              f"{' and '.join(a['targets'])} "
-             f"with 95% confidence; {a.get('replications')} replications per headcount, seed "
-             f"{a.get('seed')}; metric mean ± 95% CI half-width; now→needed in %"
+             f"with 95% confidence; up to {a.get('replications')} replications per "
+             f"staffing (sequential), seed {a.get('seed')}; metric mean ± 95% CI "
+             "half-width; needed−1: this role one post fewer; now→needed in %"
              " (needed: at the limit where none meets)")
-    if roles:
-        title += ("; each role searched with the hub's other roles as they are"
-                  + ("; cost: staff_hours_cost in the window" if a.get("costed") else ""))
     lines = [title, *_grid(head, body)]
-    if a["plan"]["warnings"]:
+    if costed and doc.get("cost_per_year_needed") is not None:
+        lines.append(f"cost a year (posts × hourly cost × rostered hours × 52): "
+                     f"£{_pounds(doc['cost_per_year_now'])} now → "
+                     f"£{_pounds(doc['cost_per_year_needed'])} needed")
+    state = ("confirmed" if doc.get("confirmed") else
+             "NOT confirmed everywhere (see \"confirmed\" in the JSON)")
+    lines.append(f"replications used: {doc.get('replications_used')} one-hub replications; "
+                 f"answer and one-below re-run with fresh seeds: {state}")
+    if doc["warnings"]:
         lines.append(f"{WARNED.strip()} a cut makes this breach worse beyond its 95% CI "
                      "(paired); every such breach is listed on stderr and in the JSON "
                      "\"warnings\"")
     return "\n".join(lines)
+
+
+def _unchanged(frame, hub: str) -> bool:
+    rows = frame[frame["hub"] == hub]
+    return bool(rows["feasible"].all()
+                and (rows["headcount_needed"] == rows["headcount_now"]).all()
+                and (rows["pattern_needed"] == rows["pattern_now"]).all())
 
 
 def _plan_ci(row: dict[str, Any], prefix: str) -> str:
@@ -300,13 +337,13 @@ def _plan_ci(row: dict[str, Any], prefix: str) -> str:
 
 
 def _now_to_needed(row: dict[str, Any], metric: str,
-                   shown: Callable[[float | None], str] | None = None) -> str:
+                   shown: Callable[[float | None], str] | None = None,
+                   same: bool = False) -> str:
     """'4.9 → 13.2' (% unless `shown` says), or one figure when the headcount does not
     change."""
     show = _pct if shown is None else shown
     label = "at_needed" if row["feasible"] else "at_limit"
     now, then = _num(row.get(f"{metric}_now_mean")), _num(row.get(f"{metric}_{label}_mean"))
-    same = row["feasible"] and row["headcount_needed"] == row["headcount_now"]
     if now is None and then is None:
         return "n/a"
     return show(then) if same else f"{show(now)} → {show(then)}"

@@ -1,40 +1,22 @@
-"""Minimum staffing: the least headcount per hub meeting every target with 95 % confidence.
+"""Least-cost staffing: the cheapest posts per role (and shift pattern) per hub meeting
+every target with 95 % confidence, as a pandas DataFrame (issue 14).
 
-A target `metric<=value` is met at a headcount when the upper 95 % CI bound of the hub's
-metric is at or below the value (`>=`: the lower bound at or above it), so "met" means met
-with 95 % confidence, not merely on average.
+Targets come from `--target` or, when none is given, the scenario's `[targets]`
+(`plan_targets`); a target is met when its 95 % CI clears the value. The search
+(`plan_search`: Erlang C first guess, coordinate descent over the hub's roles, sequential
+replications with common random numbers, confirmation with fresh seeds) runs per hub on
+the hub alone (`hub_scenario`): independent hubs do not interact (separate demand, staff
+and random streams keyed by hub name), so a hub's results are exactly those of the full
+scenario at a fraction of the cost; pooled hubs or an overflow team are simulated whole.
 
-Search, per hub, without running the whole grid: evaluate the current headcount; if it
-meets the targets step down (1, 2, 4, ... below), else step up (1, 2, 4, ... above, to the
-search limit), until the answer is bracketed between a headcount that fails and one that
-meets; then bisect. The answer and the headcount one below it are therefore both
-simulated. Every headcount uses the same seeds (common random numbers), which makes the
-breach rate close to monotone in headcount, so bisection is sound. Hubs are searched in
-lock step so that one round's replications for all hubs run in parallel.
-
-Only one hub's headcount changes at a time, the others staying at their current values.
-In a hub described by roles (`hubs.<hub>.roles.<role>`) the search varies one role's
-posts at a time (`--vary-staff HUB.ROLE`; `HUB` or `all` search each role of the hub in
-turn), every other role staying at its current posts: the answer is the least posts of
-that role meeting the targets with the rest of the hub as it is, which names the role
-whose shortage breaks a target. A hub described by `staff` alone is one search, as before.
-Independent hubs do not interact (separate demand, staff and random streams keyed by hub
-name), so each hub is simulated on its own: a one-hub scenario with the hub's
-demand rate, which gives that hub exactly the same results as the full scenario at a
-fraction of the cost (`single_hub=False` simulates every hub instead; pooled hubs or an
-overflow team always are).
-
-Targets on fractions (breach rates, shares of waits, utilisation) are written 0.05 or 5%;
-a bare 5 is an error rather than a target every headcount meets. A plan that cuts a hub's
-headcount is checked against the current headcount on every breach metric, not only the
-targeted one, with paired (common-random-number) differences: a cut that makes any breach
-worse beyond its 95 % CI is reported as a warning.
+A plan that cuts a hub's posts is checked against the current staffing on every breach
+metric, not only the targeted ones, with paired (common-random-number) differences: a cut
+that makes any breach worse beyond its 95 % CI is reported as a warning. `HubPlan` (the
+bracket-and-bisect search of one headcount, used before issue 14) is kept for callers.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,18 +25,30 @@ from typing import Any
 import numpy as np
 
 from mashsim.errors import ScenarioError
-from mashsim.experiment.precision import parse_fraction
-from mashsim.experiment.replications import ReplicationResult, confidence_interval
-from mashsim.experiment.runner import ReplicationRunner, replication_runner
-from mashsim.experiment.sweep import run_points
-from mashsim.metrics.compute import metric_bounds, metric_names
-from mashsim.metrics.registry import FRACTION, Metric, metric_info
-from mashsim.scenario.schema import STAFF_ROLE, Scenario
+from mashsim.experiment.plan_search import (
+    OWN,
+    HubSearch,
+    Planner,
+    Point,
+    run_searches,
+)
+from mashsim.experiment.plan_targets import (
+    Target,
+    is_breach_metric,
+    is_fraction_metric,
+    plan_targets,
+)
+from mashsim.experiment.replications import confidence_interval
+from mashsim.experiment.runner import replication_runner
+from mashsim.metrics.compute import metric_names
+from mashsim.scenario.schema import STAFF_ROLE, Roster, Scenario, Shift
 
 __all__ = [
+    "OBJECTIVES",
     "HubPlan",
     "Target",
     "breach_warnings",
+    "default_objective",
     "headcount_path",
     "hub_scenario",
     "is_breach_metric",
@@ -64,69 +58,8 @@ __all__ = [
     "staff_hours_per_week",
 ]
 
-_TARGET = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+%?)\s*$")
+OBJECTIVES = ("cost", "posts")
 MIN_HEADCOUNT = 1
-
-
-def _registered(name: str) -> Metric | None:
-    try:
-        return metric_info(name)
-    except KeyError:  # an unknown target metric is reported with the known names later
-        return None
-
-
-def is_fraction_metric(name: str) -> bool:
-    """Whether a metric is a fraction (0–1), from its kind in the metric registry: the
-    one place a threshold's reading (0.05 or 5%) is decided."""
-    m = _registered(name)
-    return m is not None and m.kind == FRACTION
-
-
-def is_breach_metric(name: str) -> bool:
-    """A breach rate (a deadline missed), as the registry declares it, checked when a
-    plan cuts a headcount."""
-    m = _registered(name)
-    return m is not None and m.breach
-
-
-@dataclass(frozen=True)
-class Target:
-    """`metric op value`, judged on the CI bound on the far side (95 % confidence)."""
-
-    metric: str
-    op: str
-    value: float
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        m = _TARGET.match(text)
-        if m is None:
-            raise ScenarioError([f"--target {text!r}: expected METRIC<=VALUE (or >=, <, >), "
-                                 "e.g. 'sd_breach_72h<=0.05'"])
-        metric, raw = m.group(1), m.group(3)
-        if is_fraction_metric(metric):
-            return cls(metric, m.group(2), parse_fraction(raw, f"--target {text!r}"))
-        if raw.endswith("%"):
-            raise ScenarioError([f"--target {text!r}: {metric} is not a fraction; write the "
-                                 "value in its own unit, without %"])
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ScenarioError([f"--target {text!r}: {raw!r} is not a number"]) from None
-        return cls(metric, m.group(2), value)
-
-    def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.value:g}"
-
-    def met(self, ci: dict[str, float | None]) -> bool:
-        """Met with 95 % confidence; an unknown CI (no data) never meets a target."""
-        if self.op in ("<=", "<"):
-            bound = ci.get("ci_high")
-            return bound is not None and (bound <= self.value if self.op == "<="
-                                          else bound < self.value)
-        bound = ci.get("ci_low")
-        return bound is not None and (bound >= self.value if self.op == ">="
-                                      else bound > self.value)
 
 
 def staff_hours_per_week(scenario: Scenario, hub: str, headcount: int,
@@ -233,16 +166,6 @@ class HubPlan:
         return None if self.meets is None or self.meets - 1 < MIN_HEADCOUNT else self.meets - 1
 
 
-def _hub_values(runs: Sequence[ReplicationResult], hub: str, names: Sequence[str]
-                ) -> dict[str, np.ndarray]:
-    return {m: np.array([r.metrics[hub].get(m, math.nan) for r in runs], dtype=float)
-            for m in names}
-
-
-def _hub_metrics(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
-    return {m: confidence_interval(x, bounds=metric_bounds(m)) for m, x in values.items()}
-
-
 def _worse(now: np.ndarray | None, new: np.ndarray | None,
            ci_now: dict[str, float | None], ci_new: dict[str, float | None]
            ) -> tuple[bool, dict[str, float | None], bool]:
@@ -339,9 +262,52 @@ def _posts_now(scenario: Scenario, hub: str, role: str | None) -> int:
     return h.staff.headcount if role is None else h.roles[role].headcount
 
 
+
+
+def default_objective(scenario: Scenario) -> str:
+    """`cost` when any role has an hourly cost, else `posts`."""
+    return "cost" if scenario.costed else "posts"
+
+
+def _candidates(scenario: Scenario, hub: str, role: str | None,
+                extra: dict[str, list[Shift]]) -> list[tuple[str, list[Shift]]]:
+    """A searched role's candidate rosters: its own shifts, then the scenario's patterns
+    (those the role names, else all) and `extra` (`--patterns`)."""
+    h = scenario.hubs[hub]
+    if role is None:
+        return [(OWN, list(h.staff.shifts))]
+    r = h.roles[role]
+    pool = {**{n: list(p.shifts) for n, p in scenario.patterns.items()}, **extra}
+    names = r.patterns if r.patterns is not None else list(pool)
+    return [(OWN, list(r.shifts)), *((n, pool[n]) for n in names if n in pool)]
+
+
+def _searches(scenario: Scenario, hubs: str | Sequence[str] | None,
+              max_headcount: int | None, single_hub: bool,
+              patterns: dict[str, list[Shift]]) -> list[HubSearch]:
+    """One HubSearch per hub, over the roles `hubs` names (in the hub's role order)."""
+    by_hub: dict[str, list[str | None]] = {}
+    for hub, role in _resolve_units(scenario, hubs):
+        by_hub.setdefault(hub, []).append(role)
+    out = []
+    for hub, roles in by_hub.items():
+        h = scenario.hubs[hub]
+        order: list[str | None] = [*h.roles] or [None]
+        roles = [r for r in order if r in roles]
+        now = tuple(_posts_now(scenario, hub, r) for r in roles)
+        top = max(now)
+        limit = max_headcount if max_headcount is not None else max(3 * top, top + 20)
+        out.append(HubSearch(
+            hub=hub, roles=roles, now=now, limit=max(limit, MIN_HEADCOUNT),
+            candidates={r or "": _candidates(scenario, hub, r, patterns) for r in roles},
+            base=hub_scenario(scenario, hub) if single_hub else scenario,
+            cost_rate={r: role.hourly_cost for r, role in h.roles.items()}))
+    return out
+
+
 def plan(
     scenario: Scenario,
-    targets: Sequence[str | Target],
+    targets: Sequence[str | Target] = (),
     hubs: str | Sequence[str] | None = "all",
     replications: int = 20,
     seed: int = 1,
@@ -352,108 +318,137 @@ def plan(
     single_hub: bool = True,
     progress: bool = False,
     on_done: Callable[[], None] | None = None,
+    objective: str | None = None,
+    patterns: dict[str, list[Shift]] | None = None,
+    source: str | None = None,
+    sequential: bool = True,
 ):  # -> pandas.DataFrame
-    """Least headcount per hub (or per role of a hub) meeting every target with 95 %
-    confidence; a DataFrame.
+    """Least-cost (or fewest-post) staffing per hub meeting every target with 95 %
+    confidence; a DataFrame, one row per hub and searched role.
 
-    `hubs`: "all", hub names, or "hub.role" for one role of a hub described by roles (a
-    hub name alone searches each of its roles in turn). One row per hub (per hub and
-    role, with a `role` column, where the scenario has roles): headcount now and needed
-    (None when no headcount up to the limit meets the targets), staff-hours per week at
-    each, and every metric's mean and CI now, at the answer and one below (target
-    metrics first). `frame.attrs["plan"]` is the JSON document (`plan_summary`), whose
-    "warnings" list every breach metric a cut makes worse beyond its 95 % CI. The search
-    limit is `max_headcount`, else max(3 × now, now + 20). `out` caches each replication
-    there, so an interrupted plan resumes.
+    `targets`: METRIC<=VALUE texts or Targets; none: the scenario's `[targets]`.
+    `hubs`: "all" (every role of every hub), hub names (each of the hub's roles), or
+    "hub.role" (that role; the hub's other roles stay as they are). `objective`: "cost"
+    or "posts" (default `default_objective`). `replications`: the most per candidate
+    (sequential: fewer where the CI decides sooner). `patterns`: extra candidate rosters
+    ({name: shifts}, as `plan --patterns`). Columns: headcount now and needed (None when
+    nothing up to the limit meets the targets), pattern, cost per year and staff-hours
+    per week at each, and every metric's mean and CI now, at the answer and one below
+    (this role one post fewer; target metrics first). `frame.attrs["plan"]` is the JSON
+    document (`plan_summary`). The search limit per role is `max_headcount`, else
+    max(3 × now, now + 20). `out` caches each replication there, so a plan resumes.
+    `sequential=False` runs every staffing tried to `replications` (a baseline).
     """
-    parsed = [t if isinstance(t, Target) else Target.parse(t) for t in targets]
-    if not parsed:
-        raise ScenarioError(["plan: give at least one --target, e.g. 'sd_breach_72h<=0.05'"])
-    names = metric_names(scenario)
-    unknown = [f"--target {t}: unknown metric {t.metric!r} (known: {', '.join(names)})"
-               for t in parsed if t.metric not in names]
-    if unknown:
-        raise ScenarioError(unknown)
+    parsed = plan_targets(scenario, targets, source)
+    objective = objective or default_objective(scenario)
+    if objective not in OBJECTIVES:
+        raise ScenarioError([f"--objective {objective}: expected one of "
+                             f"{', '.join(OBJECTIVES)}"])
     if replications < 2:
         raise ValueError("plan needs at least 2 replications for a confidence interval")
-    searches = []
-    for hub, role in _resolve_units(scenario, hubs):
-        now = _posts_now(scenario, hub, role)
-        limit = max_headcount if max_headcount is not None else max(3 * now, now + 20)
-        searches.append(HubPlan(hub, now, max(limit, MIN_HEADCOUNT), role=role))
-    base = {s.hub: hub_scenario(scenario, s.hub) if single_hub else scenario for s in searches}
+    names = metric_names(scenario)
+    searches = _searches(scenario, hubs, max_headcount, single_hub, patterns or {})
+    planner = Planner(parsed, names, replications, seed, objective, sequential)
     with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
-        while True:
-            round_ = [(s, h) for s in searches if (h := s.next_headcount()) is not None]
-            if not round_:
-                break
-            scenarios = [base[s.hub].with_overrides(
-                {s.path: h}, source=f"plan {s.name}={h}")
-                for s, h in round_]
-            results = run_points(scenarios, seed, range(replications), runner)
-            for (s, h), runs in zip(round_, results, strict=True):
-                values = _hub_values(runs, s.hub, names)
-                metrics = _hub_metrics(values)
-                s.observe(h, all(t.met(metrics[t.metric]) for t in parsed), metrics,
-                          values)
-        _simulate_now(searches, base, seed, replications, names, runner)
-    return _frame(scenario, parsed, searches, replications, seed)
+        run_searches(planner, searches, runner, lambda s: s.hub)
+    return _frame(scenario, parsed, searches, replications, seed, objective)
 
 
-def _simulate_now(searches: Sequence[HubPlan], base: dict[str, Scenario], seed: int,
-                  replications: int, names: Sequence[str], runner: ReplicationRunner
-                  ) -> None:
-    """Simulate the current headcount where a cut must be compared with it but the search
-    never tried it (current headcount above --max-headcount)."""
-    todo = [(s, h) for s in searches if (h := s.now_to_compare) is not None]
-    if not todo:
-        return
-    scenarios = [base[s.hub].with_overrides({s.path: h},
-                                            source=f"plan {s.name}={h}") for s, h in todo]
-    results = run_points(scenarios, seed, range(replications), runner)
-    for (s, h), runs in zip(todo, results, strict=True):
-        values = _hub_values(runs, s.hub, names)
-        s.record(h, _hub_metrics(values), values)
+# -- the answer as JSON and a frame ----------------------------------------------------
 
 
-def _search_summary(s: HubPlan) -> dict[str, Any]:
+def _posts_of(s: HubSearch, point: Point | None, role: str | None) -> int | None:
+    return None if point is None else point.posts[s.roles.index(role)]
+
+
+def _pattern_of(s: HubSearch, point: Point | None, role: str | None) -> str | None:
+    return None if point is None else point.patterns[s.roles.index(role)]
+
+
+def _role_summary(s: HubSearch, role: str | None) -> dict[str, Any]:
+    """Today's keys for one searched role, plus pattern and cost."""
+    a = s.answer
+    below = s.one_below.get(role)
+    i = s.roles.index(role)
     return {
-        "headcount_now": s.now,
-        "headcount_needed": s.needed,
-        "metrics_now": s.metrics.get(s.now),
-        "metrics_at_needed": None if s.needed is None else s.metrics[s.needed],
-        "metrics_one_below": None if s.one_below is None else s.metrics.get(s.one_below),
+        "headcount_now": s.now[i],
+        "headcount_needed": _posts_of(s, a, role),
+        "metrics_now": None if s.now_point is None else s.now_point.metrics,
+        "metrics_at_needed": None if a is None else a.metrics,
+        "metrics_one_below": None if below is None else below.metrics,
+        "pattern_now": OWN,
+        "pattern_needed": _pattern_of(s, a, role),
+        "cost_per_year_now": s.role_cost_per_year(role, s.now[i], OWN),
+        "cost_per_year_needed": None if a is None
+        else s.role_cost_per_year(role, a.posts[i], a.patterns[i]),
     }
 
 
-def _hubs_summary(searches: Sequence[HubPlan]) -> dict[str, dict[str, Any]]:
-    """Per hub: a staff search's keys as they always were; for a hub described by roles,
-    `roles` {role: the same keys}, and the same keys at the hub's level too when one role
-    of it was searched (so that readers of one-search hubs need not know about roles)."""
-    out: dict[str, dict[str, Any]] = {}
-    for s in searches:
-        if s.role is None:
-            out[s.hub] = _search_summary(s)
-        else:
-            out.setdefault(s.hub, {"roles": {}})["roles"][s.role] = _search_summary(s)
-    for hub in out.values():
-        if len(hub.get("roles", ())) == 1:
-            hub.update({**next(iter(hub["roles"].values())), "roles": hub.pop("roles")})
-    return out
+ONE_ROLE_KEYS = ("headcount_now", "headcount_needed", "metrics_now", "metrics_at_needed",
+                 "metrics_one_below")
 
 
-def plan_summary(targets: Sequence[Target], searches: Sequence[HubPlan]) -> dict[str, Any]:
-    """{"targets": [...], "hubs": {hub: {headcount_now, headcount_needed, metrics_now,
-    metrics_at_needed, metrics_one_below}}, "warnings": [...]}; metrics dicts hold every
-    metric as {metric: {mean, ci_low, ci_high}}; `metrics_now` is null when the current
-    headcount was not simulated. A hub described by roles holds those keys per searched
-    role under `roles` (`hubs[hub]["roles"][role]`), and at the hub's level only when one
-    of its roles was searched."""
+def _hub_summary(s: HubSearch) -> dict[str, Any]:
+    """A staff search's keys as they always were; with roles, `roles` {role: the same
+    keys, pattern and cost}, and today's keys at the hub's level when one role was
+    searched (outside checks read them)."""
+    a = s.answer
+    hub: dict[str, Any] = {}
+    if s.roles == [None]:
+        hub.update({k: v for k, v in _role_summary(s, None).items() if k in ONE_ROLE_KEYS})
+    else:
+        roles = {r: _role_summary(s, r) for r in s.roles if r is not None}
+        if len(roles) == 1:
+            only = next(iter(roles.values()))
+            hub.update({k: only[k] for k in ONE_ROLE_KEYS})
+        hub["roles"] = roles
+    hub.update({
+        "feasible": a is not None,
+        "cost_per_year_now": s.cost_per_year(s.now, s.now_patterns),
+        "cost_per_year_needed": None if a is None else s.cost_per_year(a.posts, a.patterns),
+        "metrics_at_limit": None if a is not None or s.last is None else s.last.metrics,
+        "replications_used": s.replications_used,
+        "confirmed": s.confirmed,
+    })
+    return hub
+
+
+def _warning_plan(s: HubSearch) -> HubPlan | None:
+    """The cut now → answer as a HubPlan of total posts, paired over the replications
+    both have (common random numbers), for `breach_warnings`."""
+    a, now = s.answer, s.now_point
+    if a is None or now is None:
+        return None
+    before, after = sum(s.now), sum(a.posts)
+    name = s.roles[0] if len(s.roles) == 1 else None
+    hp = HubPlan(s.hub, before, s.limit, role=name)
+    n = min(now.replications, a.replications)
+    for h, p in ((before, now), (after, a)):
+        hp.record(h, p.metrics, {m: x[:n] for m, x in p.values.items()})
+    hp.meets = after
+    return hp
+
+
+def plan_summary(targets: Sequence[Target], searches: Sequence[HubSearch],
+                 objective: str = "posts") -> dict[str, Any]:
+    """{"targets", "objective", "hubs": {hub: {...}}, "cost_per_year_now",
+    "cost_per_year_needed", "replications_used", "confirmed", "warnings"}: see
+    docs/planning.md for every key."""
+    hubs = {s.hub: _hub_summary(s) for s in searches}
+    feasible = all(h["feasible"] for h in hubs.values())
+    warned = [w for s in searches if (hp := _warning_plan(s)) is not None
+              for w in breach_warnings(hp, [t.metric for t in targets])]
     return {
         "targets": [str(t) for t in targets],
-        "hubs": _hubs_summary(searches),
-        "warnings": [w for s in searches
-                     for w in breach_warnings(s, [t.metric for t in targets])],
+        "objective": objective,
+        "hubs": hubs,
+        "cost_per_year_now": sum(h["cost_per_year_now"] for h in hubs.values()),
+        "cost_per_year_needed": sum(h["cost_per_year_needed"] for h in hubs.values())
+        if feasible else None,
+        "replications_used": sum(s.replications_used for s in searches),
+        "confirmed": all((h["confirmed"] or {}).get("confirmed", False)
+                         for h in hubs.values()),
+        "warnings": warned,
     }
 
 
@@ -462,34 +457,55 @@ def _metric_order(targets: Sequence[Target], names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*(t.metric for t in targets), *names]))
 
 
-def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[HubPlan],
-           replications: int, seed: int):
+def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[HubSearch],
+           replications: int, seed: int, objective: str):
     import pandas as pd
 
-    names = metric_names(scenario)
-    with_roles = any(s.role is not None for s in searches)
+    names = _metric_order(targets, metric_names(scenario))
+    with_roles = any(r is not None for s in searches for r in s.roles)
     rows = []
     for s in searches:
-        row: dict[str, Any] = {"hub": s.hub, **({"role": s.role} if with_roles else {})}
-        row.update({
-            "headcount_now": s.now, "headcount_needed": s.needed,
-            "feasible": s.needed is not None, "search_limit": s.limit,
-            "staff_hours_per_week_now": staff_hours_per_week(scenario, s.hub, s.now, s.role),
-            "staff_hours_per_week_needed": None if s.needed is None
-            else staff_hours_per_week(scenario, s.hub, s.needed, s.role),
-        })
-        at = {"now": s.now, "at_needed": s.needed, "one_below": s.one_below,
-              "at_limit": s.limit if s.needed is None else None}
-        for t in _metric_order(targets, names):
-            for label, h in at.items():
-                ci = s.metrics.get(h, {}).get(t, {}) if h is not None else {}
-                for k in ("mean", "ci_low", "ci_high"):
-                    row[f"{t}_{label}_{k}"] = ci.get(k)
-        rows.append(row)
+        for role in s.roles:
+            rows.append(_row(scenario, s, role, names, with_roles))
     frame = pd.DataFrame(rows)
-    frame.attrs.update({"plan": plan_summary(targets, searches), "replications": replications,
-                        "seed": seed, "scenario": scenario.name,
+    frame.attrs.update({"plan": plan_summary(targets, searches, objective),
+                        "replications": replications, "seed": seed,
+                        "scenario": scenario.name, "objective": objective,
                         "targets": [str(t) for t in targets]})
     if with_roles:  # what the table needs to show roles and cost
         frame.attrs["costed"] = scenario.costed
     return frame
+
+
+def _row(scenario: Scenario, s: HubSearch, role: str | None, names: Sequence[str],
+         with_roles: bool) -> dict[str, Any]:
+    a, i = s.answer, s.roles.index(role)
+    summary = _role_summary(s, role)
+    needed = summary["headcount_needed"]
+    row: dict[str, Any] = {"hub": s.hub, **({"role": role} if with_roles else {})}
+    row.update({
+        "headcount_now": s.now[i], "headcount_needed": needed,
+        "feasible": a is not None, "search_limit": s.limit,
+        "pattern_now": OWN, "pattern_needed": summary["pattern_needed"],
+        "cost_per_year_now": summary["cost_per_year_now"],
+        "cost_per_year_needed": summary["cost_per_year_needed"],
+        "staff_hours_per_week_now": staff_hours_per_week(scenario, s.hub, s.now[i], role),
+        "staff_hours_per_week_needed": None if a is None
+        else _hours(s, role, needed, a.patterns[i]),
+        "replications_used": s.replications_used,
+        "confirmed": (s.confirmed or {}).get("confirmed"),
+    })
+    below = s.one_below.get(role)
+    at = {"now": s.now_point, "at_needed": a, "one_below": below,
+          "at_limit": s.last if a is None else None}
+    for t in names:
+        for label, p in at.items():
+            ci = p.metrics.get(t, {}) if p is not None else {}
+            for k in ("mean", "ci_low", "ci_high"):
+                row[f"{t}_{label}_{k}"] = ci.get(k)
+    return row
+
+
+def _hours(s: HubSearch, role: str | None, posts: int, pattern: str) -> float:
+    """Rostered staff-hours a week of `posts` on a candidate pattern."""
+    return Roster(headcount=posts, shifts=s.shifts(role, pattern)).staff_hours_per_week()

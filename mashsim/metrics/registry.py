@@ -248,6 +248,22 @@ def _backlog_mean(w: Window) -> float:
     return float(open_hours.sum() / (w.horizon - w.warmup))
 
 
+def _backlog_clear_days(w: Window) -> float:
+    """Days from the run's start (when an initial backlog is there) until the backlog at
+    midnight first falls within its normal band: at most the 95th percentile of the
+    midnight backlog over the second half of the run. NaN: it never does."""
+    end = np.where(np.isfinite(w.v.end), w.v.end, np.inf)
+    days = np.arange(0.0, w.horizon + 1e-9, 24.0)
+    if len(days) < 2:
+        return math.nan
+    counts = (np.searchsorted(np.sort(w.refs.entered), days, side="right")
+              - np.searchsorted(np.sort(end), days, side="right"))
+    steady = counts[days >= w.horizon / 2]
+    band = float(np.percentile(steady, 95)) if len(steady) else math.inf
+    within = np.flatnonzero(counts <= band)
+    return float(days[within[0]] / 24.0) if len(within) else math.nan
+
+
 def _shrinkage(w: Window) -> float:
     d = w.first_day
     return 1.0 - ratio(w.v.available_hours[d:].sum(), w.v.paid_hours[d:].sum())
@@ -298,6 +314,8 @@ REGISTRY = Registry([
            _backlog_mean),
     Metric("backlog_max", REFERRALS, "peak backlog", "peak backlog",
            lambda w: max_open(w.refs.entered, w.v.end, w.warmup, w.horizon)),
+    Metric("backlog_clear_days", DAYS, "days from the start until the backlog is back "
+           "within its normal band", "days to clear backlog", _backlog_clear_days),
     Metric("oldest_waiting_days_at_end", DAYS, "oldest referral waiting for a decision at "
            "end", "oldest waiting at end", lambda w: w.at_end[2], when="end"),
     Metric("staff_utilisation", FRACTION, "staff utilisation (busy share of rostered time)",

@@ -50,6 +50,8 @@ PROVENANCE: tuple[tuple[str, str, str], ...] = (
     ("name", "setting", "label"),
     ("description", "setting", "label"),
     ("run.*", "setting", "experimental design"),
+    ("targets.*", "setting", "planning target `mashsim plan` meets (the force's objective)"),
+    ("patterns.*", "setting", "candidate roster `mashsim plan` may choose"),
     ("reporting.*", "setting", "what is reported"),
     ("calendar.exclude_bank_holidays", "rule", "statutory working-day clocks"),
     ("calendar.*", "rule", "working time for working-hour and working-day clocks"),

@@ -59,6 +59,7 @@ __all__ = [
     "Arrivals",
     "DateMultiplier",
     "Overtime",
+    "Pattern",
     "ReferralType",
     "Role",
     "Roster",
@@ -691,6 +692,9 @@ class Role(Roster):
     abstraction_share: Share | None = None  # None: `staffing.abstraction_share`
     recruitment: Recruitment | None = None  # None: `staffing.recruitment`
     label: Label | None = None
+    #: candidate shift patterns `plan` may choose for this role (names of `patterns.*`);
+    #: None: every pattern of the scenario
+    patterns: list[str] | None = None
 
     def absences(self, staffing: Staffing) -> Staffing:
         """The force's absence settings with this role's own in place of any it gives."""
@@ -703,6 +707,29 @@ class Role(Roster):
         if len(set(v)) != len(v):
             raise ValueError("a skill is listed twice")
         return v
+
+
+class Pattern(_Frozen):
+    """A candidate roster (`patterns.<name>`): shifts a role may work instead of its own,
+    which `plan` tries when it searches that role (issue 14)."""
+
+    shifts: list[Shift] = Field(min_length=1)
+    label: Label | None = None
+
+
+#: a planning target's text, `OP VALUE` (`targets.<metric> = "<=0.05"`); the metric name
+#: is checked against the metric registry by `plan` (a layer above this one)
+TARGET_TEXT = re.compile(r"\s*(<=|>=|<|>)\s*[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?%?\s*")
+
+
+def _check_target_texts(v: dict[str, str]) -> dict[str, str]:
+    for metric, text in v.items():
+        if not _NAME.fullmatch(metric):
+            raise ValueError(f"{metric!r} is not a metric name")
+        if not TARGET_TEXT.fullmatch(text):
+            raise ValueError(f"{metric}: expected 'OP VALUE' with OP one of <=, <, >=, >, "
+                             f"e.g. \"<=0.05\" or \"<=5%\", got {text!r}")
+    return v
 
 
 def _roles_summary(roles: Mapping[str, Role]) -> Roster:
@@ -784,6 +811,10 @@ class Scenario(_Frozen):
     pooling: Pooling = Pooling()
     stages: dict[str, Stage] = Field(default_factory=dict)  # in the order work flows
     hubs: dict[str, Hub] = Field(min_length=1)
+    #: the force's planning targets, metric → "OP VALUE", all to hold with 95 % confidence
+    targets: dict[str, str] = Field(default_factory=dict)
+    #: candidate rosters `plan` may give a searched role (`hubs.<hub>.roles.<role>.patterns`)
+    patterns: dict[str, Pattern] = Field(default_factory=dict)
     uncertainty: Uncertainty | None = None  # inputs given as ranges (scenario/uncertain.py)
 
     @model_validator(mode="before")
@@ -802,6 +833,11 @@ class Scenario(_Frozen):
                     "starting with a letter"
                 )
         return v
+
+    @field_validator("targets")
+    @classmethod
+    def _target_texts(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_target_texts(v)
 
     @field_validator("grades")
     @classmethod
@@ -851,6 +887,11 @@ class Scenario(_Frozen):
         known = [*self.stages, SD_SKILL]
         for h, hub in self.hubs.items():
             for r, role in hub.roles.items():
+                for name in role.patterns or ():
+                    if name not in self.patterns:
+                        raise ValueError(
+                            f"hubs.{h}.roles.{r}.patterns: no pattern {name!r} (known: "
+                            f"{', '.join(self.patterns) or 'none: add [patterns.<name>]'})")
                 for skill in role.skills:
                     if skill not in known:
                         raise ValueError(

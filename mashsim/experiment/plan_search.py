@@ -1,0 +1,373 @@
+"""The staffing search of `plan`: posts per role (and a shift pattern) per hub, least cost.
+
+Per hub, over the roles searched (every role of the hub, or those `--vary-staff` names;
+the others stay as they are), by coordinate descent from the Erlang C first guess
+(`plan_guess`):
+
+1. **Up**: while the staffing misses a target, try one more post of each searched role
+   below the search limit, side by side; keep the cheapest that meets every target, else
+   the one closest to meeting them (the smallest relative shortfall of the worst target's
+   mean). None left below the limit: infeasible.
+2. **Down**: role by role (objective `cost`: the role whose post costs most a year first;
+   `posts`: in the hub's role order), the least posts of that role still meeting every
+   target with the others as they are, stepping 1, 2, 4, ... below until a staffing
+   misses a target, then bisecting.
+
+Every role's "one below" (the answer with one post fewer of it) is therefore simulated
+and misses a target. With shift patterns, the search runs once per combination of the
+searched roles' candidate rosters (their own shifts and `patterns.*`), keeping the
+cheapest answer (objective `posts`: the fewest posts), ties broken by fewer posts (then
+lower cost).
+
+Each candidate staffing is judged with **sequential replications**: a first batch, then
+more in batches until, for every target, the 95 % CI clears the value (met) or lies wholly
+on the wrong side (missed), or `replications` is reached (then met only if every CI
+clears). Replication r of every candidate uses the same seed streams (common random
+numbers), so comparisons between candidates are paired. The answer and each one-below are
+then **confirmed** with fresh seeds (no winner's curse). Hubs are searched in lock step so
+that one round's replications for every hub run in parallel, and each hub is simulated
+alone (`hub_scenario`), so a hub that does not change is never simulated again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mashsim.experiment.executors import Task
+from mashsim.experiment.plan_guess import first_guess
+from mashsim.experiment.plan_targets import Target
+from mashsim.experiment.replications import confidence_interval
+from mashsim.experiment.runner import ReplicationRunner
+from mashsim.metrics.compute import metric_bounds
+from mashsim.scenario.schema import Roster, Scenario, Shift
+
+__all__ = [
+    "CONFIRM_SEED_OFFSET",
+    "FIRST_BATCH",
+    "OWN",
+    "WEEKS_PER_YEAR",
+    "HubSearch",
+    "Planner",
+    "Point",
+    "run_searches",
+]
+
+FIRST_BATCH = 5  # replications before the first look at a candidate
+BATCH = 5  # replications added at each further look
+CONFIRM_SEED_OFFSET = 1_000_003  # confirmation seed = seed + this: streams never used
+WEEKS_PER_YEAR = 52.0
+OWN = "own"  # the name of a role's own shifts among its candidate patterns
+MIN_POSTS = 1
+
+Posts = tuple[int, ...]  # posts per searched role, in the hub's role order
+Patterns = tuple[str, ...]  # pattern name per searched role
+
+
+@dataclass
+class Point:
+    """One candidate staffing judged: every metric's CI over the replications run."""
+
+    posts: Posts
+    patterns: Patterns
+    seed: int
+    meets: bool
+    metrics: dict[str, dict[str, float | None]]
+    values: dict[str, np.ndarray]
+
+    @property
+    def replications(self) -> int:
+        return len(next(iter(self.values.values()), ()))
+
+
+@dataclass
+class Request:
+    """Replications `reps` of `scenario` wanted by one hub's search."""
+
+    scenario: Scenario
+    seed: int
+    reps: range
+
+
+Search = Generator[list[Request], list[list[dict[str, float]]], Any]
+
+
+@dataclass
+class HubSearch:
+    """One hub's search: what is searched, and what it found."""
+
+    hub: str
+    roles: list[str | None]  # searched roles; [None]: the hub's staff roster
+    now: Posts
+    limit: int
+    candidates: dict[str, list[tuple[str, list[Shift]]]]  # role → [(pattern, shifts)]
+    base: Scenario  # the hub alone (or the whole scenario where hubs are tied)
+    cost_rate: dict[str, float]  # role → pounds per rostered hour
+    answer: Point | None = None
+    last: Point | None = None  # where the search stopped (at the limit if infeasible)
+    now_point: Point | None = None
+    one_below: dict[str | None, Point] = field(default_factory=dict)
+    confirmed: dict[str, Any] | None = None
+    replications_used: int = 0
+    _cache: dict[tuple[Posts, Patterns, int], list[dict[str, float]]] = field(
+        default_factory=dict)
+
+    @property
+    def now_patterns(self) -> Patterns:
+        return tuple(OWN for _ in self.roles)
+
+    def label(self, role: str | None) -> str:
+        return self.hub if role is None else f"{self.hub}.{role}"
+
+    def path(self, role: str | None, key: str) -> str:
+        return (f"hubs.{self.hub}.staff.{key}" if role is None
+                else f"hubs.{self.hub}.roles.{role}.{key}")
+
+    def shifts(self, role: str | None, pattern: str) -> list[Shift]:
+        return dict(self.candidates[role or ""])[pattern]
+
+    def role_cost_per_year(self, role: str | None, posts: int, pattern: str) -> float:
+        """Pounds a year: posts × hourly cost × rostered hours (`staff_hours_per_week`)."""
+        rate = self.cost_rate.get(role or "", 0.0)
+        roster = Roster(headcount=posts, shifts=self.shifts(role, pattern))
+        return rate * roster.staff_hours_per_week() * WEEKS_PER_YEAR
+
+    def cost_per_year(self, posts: Posts, patterns: Patterns) -> float:
+        return sum(self.role_cost_per_year(r, x, p)
+                   for r, x, p in zip(self.roles, posts, patterns, strict=True))
+
+    def scenario(self, posts: Posts, patterns: Patterns) -> Scenario:
+        changes: dict[str, Any] = {}
+        for r, x, p in zip(self.roles, posts, patterns, strict=True):
+            changes[self.path(r, "headcount")] = x
+            if p != OWN:
+                changes[self.path(r, "shifts")] = [s.model_dump() for s in self.shifts(r, p)]
+        text = ",".join(f"{self.label(r)}={x}" + ("" if p == OWN else f"@{p}")
+                        for r, x, p in zip(self.roles, posts, patterns, strict=True))
+        return self.base.with_overrides(changes, source=f"plan {text}")
+
+
+def _judge(targets: Sequence[Target], metrics: dict[str, dict[str, float | None]],
+           final: bool) -> bool | None:
+    """True: every target met; False: one missed; None: undecided (run more)."""
+    if any(t.failed(metrics[t.metric]) for t in targets):
+        return False
+    if all(t.met(metrics[t.metric]) for t in targets):
+        return True
+    return False if final else None
+
+
+class Planner:
+    """Runs every hub's search in lock step on one runner."""
+
+    def __init__(self, targets: Sequence[Target], names: Sequence[str], replications: int,
+                 seed: int, objective: str, sequential: bool = True) -> None:
+        self.targets = list(targets)
+        #: replications in a staffing's first look; all of them (`replications`) when
+        #: not sequential, the fixed-count baseline benchmarks/plan.py compares with
+        self.first_batch = FIRST_BATCH if sequential else replications
+        self.names = list(names)
+        self.max_reps = replications
+        self.seed = seed
+        self.objective = objective
+
+    # -- candidates -----------------------------------------------------------------
+
+    def evaluate_many(self, s: HubSearch, staffings: Sequence[tuple[Posts, Patterns]],
+                      seed: int | None = None) -> Search:
+        """Judge staffings side by side with sequential replications (cached per seed):
+        each undecided one gets its next batch in the same round."""
+        seed = self.seed if seed is None else seed
+        done: dict[int, Point] = {}
+        while True:
+            wanted: list[tuple[int, Request]] = []
+            for k, (posts, patterns) in enumerate(staffings):
+                if k in done:
+                    continue
+                runs = s._cache.setdefault((posts, patterns, seed), [])
+                point = self._point(s, posts, patterns, seed, runs)
+                verdict = None if point is None else _judge(
+                    self.targets, point.metrics, len(runs) >= self.max_reps)
+                if verdict is not None and point is not None:
+                    point.meets = verdict
+                    done[k] = point
+                    continue
+                n = len(runs)
+                more = self.first_batch if n == 0 else BATCH
+                wanted.append((k, Request(s.scenario(posts, patterns), seed,
+                                          range(n, min(n + more, self.max_reps)))))
+            if not wanted:
+                return [done[k] for k in range(len(staffings))]
+            got = yield [req for _, req in wanted]
+            for (k, _), results in zip(wanted, got, strict=True):
+                posts, patterns = staffings[k]
+                s._cache[(posts, patterns, seed)].extend(results)
+                s.replications_used += len(results)
+
+    def evaluate(self, s: HubSearch, posts: Posts, patterns: Patterns,
+                 seed: int | None = None) -> Search:
+        points = yield from self.evaluate_many(s, [(posts, patterns)], seed)
+        return points[0]
+
+    def _point(self, s: HubSearch, posts: Posts, patterns: Patterns, seed: int,
+               runs: list[dict[str, float]]) -> Point | None:
+        if len(runs) < 2:
+            return None
+        values = {m: np.array([r.get(m, math.nan) for r in runs], dtype=float)
+                  for m in self.names}
+        metrics = {m: confidence_interval(x, bounds=metric_bounds(m))
+                   for m, x in values.items()}
+        return Point(posts, patterns, seed, False, metrics, values)
+
+    # -- one hub --------------------------------------------------------------------
+
+    def _shortfall(self, point: Point) -> float:
+        """How far the worst target's mean is on the wrong side, relative to its value."""
+        worst = -math.inf
+        for t in self.targets:
+            mean = point.metrics[t.metric].get("mean")
+            if mean is None:
+                return math.inf
+            gap = mean - t.value if t.op in ("<=", "<") else t.value - mean
+            worst = max(worst, gap / max(abs(t.value), 1e-9))
+        return worst
+
+    def _removal_order(self, s: HubSearch, patterns: Patterns) -> list[int]:
+        idx = list(range(len(s.roles)))
+        if self.objective != "cost":
+            return idx
+        return sorted(idx, key=lambda i: -s.role_cost_per_year(s.roles[i], 1, patterns[i]))
+
+    def _key(self, s: HubSearch, point: Point) -> tuple[float, ...]:
+        cost, posts = s.cost_per_year(point.posts, point.patterns), float(sum(point.posts))
+        return (cost, posts) if self.objective == "cost" else (posts, cost)
+
+    def climb(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
+        """Up: while a target is missed, try one more post of each searched role below
+        the limit side by side, and keep the cheapest that meets every target, else the
+        one closest to meeting them (smallest relative shortfall of the worst target)."""
+        while not point.meets:
+            x = point.posts
+            steps = [tuple(v + (j == i) for j, v in enumerate(x))
+                     for i in range(len(x)) if x[i] < s.limit]
+            if not steps:
+                return point, False
+            probes = yield from self.evaluate_many(s, [(y, patterns) for y in steps])
+            meeting = [p for p in probes if p.meets]
+            point = (min(meeting, key=lambda p: self._key(s, p)) if meeting
+                     else min(probes, key=lambda p: (self._shortfall(p), self._key(s, p))))
+        return point, True
+
+    def trim(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
+        """Down: role by role (objective cost: the dearest post first), the least posts of
+        that role still meeting every target with the others as they are — stepping 1, 2,
+        4, ... below until a staffing misses, then bisecting."""
+        for i in self._removal_order(s, patterns):
+            meets, fails, step = point, None, 1
+            while True:
+                m = meets.posts[i]
+                if fails is None:  # stepping down
+                    if m <= MIN_POSTS:
+                        break
+                    h = max(MIN_POSTS, m - step)
+                else:  # bisecting between a miss and a meet
+                    if m - fails <= 1:
+                        break
+                    h = (fails + m) // 2
+                y = tuple(h if j == i else v for j, v in enumerate(meets.posts))
+                trial = yield from self.evaluate(s, y, patterns)
+                if trial.meets:
+                    meets, step = trial, 2 * step
+                else:
+                    fails = h
+            point = meets
+        return point
+
+    def descend(self, s: HubSearch, patterns: Patterns, start: Point) -> Search:
+        """Coordinate descent from `start` (rule in the module docstring)."""
+        point, ok = yield from self.climb(s, patterns, start)
+        if not ok:
+            return point, False
+        point = yield from self.trim(s, patterns, point)
+        return point, True
+
+    def search(self, s: HubSearch) -> Search:
+        """Every pattern combination's descent, the best kept, then its confirmation."""
+        options = [[p for p, _ in s.candidates[r or ""]] for r in s.roles]
+        combos = [tuple(c) for c in itertools.product(*options)]
+        firsts = yield from self.evaluate_many(
+            s, [(s.now, s.now_patterns), *((self._start(s, c), c) for c in combos)])
+        s.now_point = firsts[0]
+        best: Point | None = None
+        for start in firsts[1:]:
+            point, ok = yield from self.descend(s, start.patterns, start)
+            if not ok and s.last is None:
+                s.last = point
+            if ok and (best is None or self._key(s, point) < self._key(s, best)):
+                best = point
+        s.answer = best
+        if best is None:
+            return
+        below = {r: tuple(x - (j == i) for j, x in enumerate(best.posts))
+                 for i, r in enumerate(s.roles) if best.posts[i] > MIN_POSTS}
+        points = yield from self.evaluate_many(s, [(y, best.patterns) for y in below.values()])
+        s.one_below = dict(zip(below, points, strict=True))
+        yield from self.confirm(s, best)
+
+    def _start(self, s: HubSearch, patterns: Patterns) -> Posts:
+        shifts = {r: Roster(headcount=1, shifts=s.shifts(r, p))
+                  for r, p in zip(s.roles, patterns, strict=True) if r is not None}
+        guess = first_guess(s.base, s.hub, shifts, s.limit)
+        return tuple(min(s.limit, max(MIN_POSTS, guess.get(r or "staff", x)))
+                     for r, x in zip(s.roles, s.now, strict=True))
+
+    def confirm(self, s: HubSearch, best: Point) -> Search:
+        """The answer and every one-below again, side by side, with seeds the search
+        never used."""
+        seed = self.seed + CONFIRM_SEED_OFFSET
+        points = yield from self.evaluate_many(
+            s, [(best.posts, best.patterns), *((p.posts, p.patterns)
+                                               for p in s.one_below.values())], seed)
+        at, rest = points[0], points[1:]
+        below = {s.label(r): not q.meets for r, q in zip(s.one_below, rest, strict=True)}
+        s.confirmed = {"seed": seed, "replications": at.replications,
+                       "needed_meets": at.meets, "one_below_fails": below,
+                       "confirmed": at.meets and all(below.values())}
+
+
+def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: ReplicationRunner,
+                 hub_of: Callable[[HubSearch], str]) -> None:
+    """Drive every hub's search in lock step: one round's requests run together."""
+    gens = {id(s): planner.search(s) for s in searches}
+    pending: dict[int, tuple[HubSearch, list[Request]]] = {}
+    for s in searches:
+        reqs = _advance(gens[id(s)], None)
+        if reqs is not None:
+            pending[id(s)] = (s, reqs)
+    while pending:
+        items = list(pending.values())
+        tasks = [Task(req.scenario, req.seed, r)
+                 for _, reqs in items for req in reqs for r in req.reps]
+        flat = runner.run_all(tasks)
+        pending = {}
+        k = 0
+        for s, reqs in items:
+            got = []
+            for req in reqs:
+                got.append([res.metrics[hub_of(s)] for res in flat[k:k + len(req.reps)]])
+                k += len(req.reps)
+            nxt = _advance(gens[id(s)], got)
+            if nxt is not None:
+                pending[id(s)] = (s, nxt)
+
+
+def _advance(gen: Search, value: list[list[dict[str, float]]] | None) -> list[Request] | None:
+    try:
+        return gen.send(value)  # type: ignore[arg-type]
+    except StopIteration:
+        return None
