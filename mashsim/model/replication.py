@@ -18,6 +18,7 @@ import numpy as np
 from mashsim.model.referrals import Referrals
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.streams import Streams
+from mashsim.model.work import WorkRecord, work_record
 from mashsim.model.wiring import HubModel, Team, build_calendar, build_hub_model
 from mashsim.scenario.schema import Scenario
 
@@ -59,6 +60,7 @@ class HubRecord:
     role_paid_hours_per_day: dict[str, np.ndarray] = field(default_factory=dict)
     role_hourly_cost: dict[str, float] = field(default_factory=dict)
     overtime_role: str = ""  # the role whose pool overtime blocks join
+    work: WorkRecord | None = field(default=None)  # the work streams (issue 13)
 
 
 def _segments(items: list[tuple[float, float]]) -> np.ndarray:
@@ -105,6 +107,7 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
             role_paid_hours_per_day={r: model.role_capacity[h][r][1] for r in roles},
             role_hourly_cost={r: role.hourly_cost for r, role in roles.items()},
             overtime_role=next(iter(roles)),
+            work=work_record(hub),
         )
     return records
 

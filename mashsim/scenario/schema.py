@@ -45,11 +45,15 @@ from mashsim.scenario.distributions import (
 )
 
 __all__ = [
+    "ASM_SKILL",
     "CLOCKS",
     "DAY_NAMES",
+    "EN_SKILL",
     "GRADES",
+    "MARAC_SKILL",
     "SD_SKILL",
     "STAFF_ROLE",
+    "WORK_SKILLS",
     "Arrivals",
     "Overtime",
     "Role",
@@ -379,13 +383,26 @@ class GradeShares(_Frozen):
 class ReferralType(_Frozen):
     """A kind of referral. Strategy-discussion need is either one share for the type or,
     more faithfully, a share per risk grade (`strategy_discussion_share_by_grade`, which
-    then replaces `strategy_discussion_share`)."""
+    then replaces `strategy_discussion_share`).
+
+    `repeat_share` of its referrals are repeats about someone seen recently: their
+    handling (every stage) × `repeat_handling_factor`, and with `repeat_escalate` one
+    grade higher. `linked_child_share` of them (domestic-abuse incidents with children
+    present) make a linked referral of type `linked_child_type`, handled `separately`
+    (a referral of its own, created at the same moment) or `together` (its handling
+    added to this referral's, its strategy-discussion need joining this one's)."""
 
     share: Weight
     grade_mix: GradeMix = GradeMix()
     early_notification: bool = False
     strategy_discussion_share: Share = 0.0
     strategy_discussion_share_by_grade: GradeShares | None = None
+    repeat_share: Share = 0.0
+    repeat_handling_factor: float = Field(default=1.0, gt=0, le=MAX_FACTOR)
+    repeat_escalate: bool = False
+    linked_child_share: Share = 0.0
+    linked_child_type: str | None = None
+    linked_handling: Literal["together", "separately"] = "separately"
 
     def sd_share_by_grade(self) -> tuple[float, ...]:
         g = self.strategy_discussion_share_by_grade
@@ -455,6 +472,60 @@ class StrategyDiscussions(_Frozen):
     discipline: SdDiscipline = "deadline"
     held_by: Literal["attendees", "staff"] = "attendees"
     staff_queue_as: GradeName = "high"
+    # discussions asked for by partners (social care), force-wide, split by demand_share
+    # with the referrals' hour-of-week and date profile; 0: none (as before)
+    partner_initiated_per_day: float = Field(default=0.0, ge=0, le=MAX_REFERRALS_PER_DAY)
+    partner_research_minutes: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    partner_queue_as: GradeName = "high"
+
+
+class AdultStrategyMeetings(_Frozen):
+    """Adult strategy meetings: needed by `share_by_type.<type>` (per grade; types not
+    listed: none) of referrals, called at the decision; held by the skill
+    `adult_strategy_meeting` (else by the hub's `sd_attendees`). Deadline per grade
+    (`deadline_by_grade.<grade>`), else `deadline`."""
+
+    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
+    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
+    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
+    deadline: Target = Target(amount=5.0, clock="working_days")
+    deadline_by_grade: dict[GradeName, Target] = Field(default_factory=dict)
+    discipline: SdDiscipline = "deadline"
+
+    @property
+    def enabled(self) -> bool:
+        return any(any(_by_grade(g)) for g in self.share_by_type.values())
+
+    def share(self, type_name: str) -> tuple[float, ...]:
+        g = self.share_by_type.get(type_name)
+        return (0.0,) * len(GRADES) if g is None else _by_grade(g)
+
+    def grade_deadline(self, grade: str) -> Target:
+        return self.deadline_by_grade.get(grade, self.deadline)  # type: ignore[call-overload]
+
+
+class Marac(_Frozen):
+    """MARAC-style scheduled meetings, one calendar per hub: a meeting every `every_days`
+    from the first `weekday` on or after the run start, at `hour`, hearing up to
+    `cases_per_meeting` cases. `share_by_type.<type>` (per grade) of referrals are listed
+    at their decision for the next meeting; each needs `research_minutes` of research
+    (skill `marac_research`) done before the meeting that hears it."""
+
+    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
+    every_days: int = Field(default=14, ge=1, le=365)
+    weekday: DayName = "Tue"
+    hour: float = Field(default=10.0, ge=0, lt=24)
+    cases_per_meeting: int = Field(default=16, ge=1, le=MAX_COUNT)
+    research_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=30, mode=60, max=120))
+
+    @property
+    def enabled(self) -> bool:
+        return any(any(_by_grade(g)) for g in self.share_by_type.values())
+
+    def share(self, type_name: str) -> tuple[float, ...]:
+        g = self.share_by_type.get(type_name)
+        return (0.0,) * len(GRADES) if g is None else _by_grade(g)
 
 
 class Leave(_Frozen):
@@ -544,6 +615,10 @@ class InitialBacklog(_Frozen):
 
 
 SD_SKILL = "strategy_discussion"  # the skill of holding strategy discussions (not a stage)
+EN_SKILL = "early_notification"  # handling early notifications in a queue of their own
+ASM_SKILL = "adult_strategy_meeting"  # holding adult strategy meetings
+MARAC_SKILL = "marac_research"  # researching cases listed for a MARAC meeting
+WORK_SKILLS = (SD_SKILL, EN_SKILL, ASM_SKILL, MARAC_SKILL)  # work streams, not stages
 STAFF_ROLE = "staff"  # the one implicit role of a hub described by `staff` alone
 MAX_HOURLY_COST = 10_000.0  # pounds per staff-hour
 
@@ -668,6 +743,8 @@ class Scenario(_Frozen):
     sharing: Sharing = Sharing()
     queue: Queue = Queue()
     strategy_discussions: StrategyDiscussions = StrategyDiscussions()
+    adult_strategy_meetings: AdultStrategyMeetings = AdultStrategyMeetings()
+    marac: Marac = Marac()
     staffing: Staffing = Staffing()
     pooling: Pooling = Pooling()
     stages: dict[str, Stage] = Field(default_factory=dict)  # in the order work flows
@@ -710,14 +787,47 @@ class Scenario(_Frozen):
         for path, target in self._targets():
             _check_target_span(path, target, self.calendar)
         self._check_stages_and_roles()
+        self._check_work_streams()
         return self
+
+    def _check_work_streams(self) -> None:
+        """Types named by the work streams exist; the streams beyond police child
+        discussions need attendees or skilled roles (not `held_by = "staff"`)."""
+        types = list(self.referral_types)
+        for t, rt in self.referral_types.items():
+            if rt.linked_child_share > 0 and rt.linked_child_type not in types:
+                raise ValueError(f"referral_types.{t}.linked_child_type: name the linked "
+                                 f"referral's type (known: {', '.join(types)})")
+        for key, table in (("adult_strategy_meetings", self.adult_strategy_meetings),
+                           ("marac", self.marac)):
+            for t in table.share_by_type:
+                if t not in types:
+                    raise ValueError(f"{key}.share_by_type.{t}: no such referral type "
+                                     f"(known: {', '.join(types)})")
+        streams = {ASM_SKILL: self.adult_strategy_meetings.enabled,
+                   MARAC_SKILL: self.marac.enabled}
+        partner = self.strategy_discussions.partner_initiated_per_day > 0
+        if self.strategy_discussions.held_by == "staff" and (partner or any(streams.values())):
+            raise ValueError("strategy_discussions.held_by: \"staff\" holds police-referral "
+                             "discussions only; partner-initiated discussions, adult strategy "
+                             "meetings and MARAC need attendees or skilled roles")
+        for h, hub in self.hubs.items():
+            skilled = {s for role in hub.roles.values() for s in role.skills}
+            if SD_SKILL not in skilled:
+                continue  # the hub's sd_attendees take what no role is skilled for
+            for skill, on in streams.items():
+                if on and skill not in skilled:
+                    raise ValueError(
+                        f"hubs.{h}.roles: no role is skilled for {skill!r}; a role skilled "
+                        f"for {SD_SKILL!r} replaces the sd_attendees, who would hold it")
 
     def _check_stages_and_roles(self) -> None:
         """Stages name known types and one decides; every role's skills exist; every
         stage of a hub described by roles has someone skilled for it."""
-        if SD_SKILL in self.stages:
-            raise ValueError(f"stages.{SD_SKILL}: this name is the strategy-discussion "
-                             "skill, not a stage; strategy discussions have their own queue")
+        for skill in WORK_SKILLS:
+            if skill in self.stages:
+                raise ValueError(f"stages.{skill}: this name is a work stream's skill, not "
+                                 "a stage; that work has its own queue")
         if self.stages and not any(st.decides for st in self.stages.values()):
             last = list(self.stages)[-1]
             raise ValueError(f"stages.{last}.decides: no stage decides; mark the stage "
@@ -727,7 +837,7 @@ class Scenario(_Frozen):
                 if t not in self.referral_types:
                     raise ValueError(f"stages.{name}.share_by_type.{t}: no such referral type "
                                      f"(known: {', '.join(self.referral_types)})")
-        known = [*self.stages, SD_SKILL]
+        known = [*self.stages, *WORK_SKILLS]
         for h, hub in self.hubs.items():
             for r, role in hub.roles.items():
                 for skill in role.skills:
@@ -745,7 +855,11 @@ class Scenario(_Frozen):
     def _targets(self) -> list[tuple[str, Target]]:
         out = [(f"grades.{g}.decision_target", grade.decision_target)
                for g, grade in self.grades.items()]
-        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline)]
+        asm = self.adult_strategy_meetings
+        out += [(f"adult_strategy_meetings.deadline_by_grade.{g}", t)
+                for g, t in asm.deadline_by_grade.items()]
+        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline),
+                ("adult_strategy_meetings.deadline", asm.deadline)]
 
     # -- conversions -------------------------------------------------------------
 
@@ -757,8 +871,8 @@ class Scenario(_Frozen):
             raise ScenarioError(_problems(err, source)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return _without_derived(self.model_dump(mode="python", by_alias=True,
-                                                exclude_none=True))
+        return _without_idle_streams(_without_derived(self.model_dump(
+            mode="python", by_alias=True, exclude_none=True)))
 
     def to_toml(self, path: str | Path) -> None:
         """Write a TOML file that `load_scenario` reads back as an equal Scenario."""
@@ -869,6 +983,34 @@ def _without_derived(data: dict[str, Any]) -> dict[str, Any]:
     for hub in data.get("hubs", {}).values():
         if hub.get("roles"):
             hub.pop("staff", None)
+    return data
+
+
+# Work-stream keys (issue 13) left out of a dump while they hold their default, so a
+# scenario without them writes (and reports its inputs) exactly as before they existed.
+_STREAM_TABLES = {"adult_strategy_meetings": AdultStrategyMeetings, "marac": Marac}
+_STREAM_KEYS = {
+    "strategy_discussions": ("partner_initiated_per_day", "partner_research_minutes",
+                             "partner_queue_as"),
+    "referral_types": ("repeat_share", "repeat_handling_factor", "repeat_escalate",
+                       "linked_child_share", "linked_handling"),
+}
+
+
+def _without_idle_streams(data: dict[str, Any]) -> dict[str, Any]:
+    for key, table in _STREAM_TABLES.items():
+        if data.get(key) == table().model_dump(mode="python", exclude_none=True):
+            data.pop(key)
+    sd_default = StrategyDiscussions().model_dump(mode="python")
+    sd = data.get("strategy_discussions", {})
+    for k in _STREAM_KEYS["strategy_discussions"]:
+        if k in sd and sd[k] == sd_default[k]:
+            sd.pop(k)
+    rt_default = ReferralType(share=1.0).model_dump(mode="python")
+    for rt in data.get("referral_types", {}).values():
+        for k in _STREAM_KEYS["referral_types"]:
+            if k in rt and rt[k] == rt_default[k]:
+                rt.pop(k)
     return data
 
 
