@@ -311,8 +311,9 @@ def link_referrals(sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: st
         return refs
     kids = _take(children, apart)
     kids.linked[:] = True
-    kids.linked_parent[:] = parent[apart] - len(refs)  # `concat` adds the offset back
-    return Referrals.concat([refs, kids])
+    out = Referrals.concat([refs, kids])
+    out.linked_parent[len(refs):] = parent[apart]
+    return out
 
 
 def _take(refs: Referrals, idx: np.ndarray) -> Referrals:

@@ -18,8 +18,8 @@ import numpy as np
 from mashsim.model.referrals import Referrals
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.streams import Streams
-from mashsim.model.work import WorkRecord, work_record
 from mashsim.model.wiring import HubModel, Team, build_calendar, build_hub_model
+from mashsim.model.work import WorkRecord, work_record
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",

@@ -21,6 +21,7 @@ class WorkRecord:
 
     partner_created: np.ndarray  # per partner-initiated discussion
     partner_deadline: np.ndarray
+    partner_start: np.ndarray
     partner_held: np.ndarray
     asm_held: np.ndarray
     marac_listed: np.ndarray
@@ -42,6 +43,7 @@ def work_record(hub: HubQueues) -> WorkRecord:
     return WorkRecord(
         partner_created=partner.created if partner is not None else none,
         partner_deadline=partner.deadline if partner is not None else none,
+        partner_start=np.asarray(hub.sd_book.first_start[hub.n:], dtype=float),
         partner_held=hub.partner_held(),
         asm_held=np.asarray(hub.asm_book.end, dtype=float),
         marac_listed=np.asarray(marac.listed, dtype=float),
