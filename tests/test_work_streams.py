@@ -261,3 +261,20 @@ def test_repeat_and_linked_shares_are_recovered(handling: str) -> None:
         assert not kids.any()
     m = replication_metrics(recs, sc)["overall"]
     assert m["repeat_referrals"] == (refs.repeat & (refs.entered >= sc.warmup_hours)).sum()
+
+
+def test_a_hub_can_keep_its_own_marac_calendar() -> None:
+    from mashsim.model.marac import meeting_hours
+
+    sc = marac_scenario(5.0, 8, weeks=30)
+    own = edited(sc, marac={"hubs": {"mmc": {"every_days": 7, "weekday": "Thu",
+                                             "cases_per_meeting": 3}}})
+    assert own.marac.calendar("mmc") == (7, "Thu", 10.0, 3)
+    times = meeting_hours(own, "mmc")
+    assert np.allclose(np.diff(times), 168.0)
+    w = next(iter(run_replication(own, 1, 0).values())).work
+    assert w is not None
+    heard = w.marac_heard[np.isfinite(w.marac_heard)]
+    assert np.unique(heard, return_counts=True)[1].max() <= 3
+    with pytest.raises(ScenarioError, match=r"marac\.hubs\.nope: no such hub"):
+        edited(sc, marac={"hubs": {"nope": {"every_days": 7}}})

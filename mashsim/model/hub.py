@@ -135,7 +135,8 @@ class HubQueues:
         self.asm_src = Source(self.asm_book, make_queue(
             asm.discipline, self.asm_entry, priority[refs.grade_idx], refs.asm_deadline))
         self._asm_needed = refs.asm_needed.tolist()
-        self.marac = MaracMeetings(self.env, sc, refs.marac_research_hours, sc.marac.enabled)
+        self.marac = MaracMeetings(self.env, sc, self.name, refs.marac_research_hours,
+                                   sc.marac.enabled)
         self._marac_needed = refs.marac_needed.tolist()
 
     def skill_source(self, skill: str) -> Source:

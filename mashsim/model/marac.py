@@ -22,21 +22,21 @@ from mashsim.scenario.schema import DAY_NAMES, Scenario
 __all__ = ["MaracMeetings", "meeting_hours"]
 
 
-def meeting_hours(sc: Scenario) -> np.ndarray:
-    """Meeting times (hours from the run start) inside the run."""
-    m = sc.marac
-    first_day = (DAY_NAMES.index(m.weekday) - sc.run.start_date.weekday()) % 7
-    return np.arange(first_day * 24.0 + m.hour, sc.horizon_hours, m.every_days * 24.0)
+def meeting_hours(sc: Scenario, hub: str) -> np.ndarray:
+    """A hub's meeting times (hours from the run start) inside the run."""
+    every_days, weekday, hour, _ = sc.marac.calendar(hub)
+    first_day = (DAY_NAMES.index(weekday) - sc.run.start_date.weekday()) % 7
+    return np.arange(first_day * 24.0 + hour, sc.horizon_hours, every_days * 24.0)
 
 
 class MaracMeetings:
     """One hub's MARAC: research book and queue, waiting list, and per-case times."""
 
-    def __init__(self, env: simpy.Environment, sc: Scenario, research_hours: np.ndarray,
-                 start: bool) -> None:
+    def __init__(self, env: simpy.Environment, sc: Scenario, hub: str,
+                 research_hours: np.ndarray, start: bool) -> None:
         n = len(research_hours)
-        self.env, self.capacity = env, sc.marac.cases_per_meeting
-        self.meetings = meeting_hours(sc) if start else np.empty(0)
+        self.env, self.capacity = env, sc.marac.calendar(hub)[3]
+        self.meetings = meeting_hours(sc, hub) if start else np.empty(0)
         self.listed = [math.nan] * n  # entry to the research queue = listing time
         self.first_meeting = np.full(n, np.nan)
         self.heard = np.full(n, np.nan)

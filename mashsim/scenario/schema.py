@@ -504,12 +504,22 @@ class AdultStrategyMeetings(_Frozen):
         return self.deadline_by_grade.get(grade, self.deadline)  # type: ignore[call-overload]
 
 
+class MaracCalendar(_Frozen):
+    """One hub's meetings where they differ from `[marac]`'s (unset: as there)."""
+
+    every_days: int | None = Field(default=None, ge=1, le=365)
+    weekday: DayName | None = None
+    hour: float | None = Field(default=None, ge=0, lt=24)
+    cases_per_meeting: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+
+
 class Marac(_Frozen):
     """MARAC-style scheduled meetings, one calendar per hub: a meeting every `every_days`
     from the first `weekday` on or after the run start, at `hour`, hearing up to
-    `cases_per_meeting` cases. `share_by_type.<type>` (per grade) of referrals are listed
-    at their decision for the next meeting; each needs `research_minutes` of research
-    (skill `marac_research`) done before the meeting that hears it."""
+    `cases_per_meeting` cases (`hubs.<hub>.*` overrides them for one hub).
+    `share_by_type.<type>` (per grade) of referrals are listed at their decision for the
+    next meeting; each needs `research_minutes` of research (skill `marac_research`) done
+    before the meeting that hears it."""
 
     share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
     every_days: int = Field(default=14, ge=1, le=365)
@@ -518,6 +528,16 @@ class Marac(_Frozen):
     cases_per_meeting: int = Field(default=16, ge=1, le=MAX_COUNT)
     research_minutes: Distribution = Field(
         default_factory=lambda: Triangular(min=30, mode=60, max=120))
+    hubs: dict[str, MaracCalendar] = Field(default_factory=dict)
+
+    def calendar(self, hub: str) -> tuple[int, DayName, float, int]:
+        """(every_days, weekday, hour, cases_per_meeting) of one hub's meetings."""
+        own = self.hubs.get(hub, MaracCalendar())
+        return (self.every_days if own.every_days is None else own.every_days,
+                self.weekday if own.weekday is None else own.weekday,
+                self.hour if own.hour is None else own.hour,
+                self.cases_per_meeting if own.cases_per_meeting is None
+                else own.cases_per_meeting)
 
     @property
     def enabled(self) -> bool:
@@ -798,6 +818,9 @@ class Scenario(_Frozen):
             if rt.linked_child_share > 0 and rt.linked_child_type not in types:
                 raise ValueError(f"referral_types.{t}.linked_child_type: name the linked "
                                  f"referral's type (known: {', '.join(types)})")
+        for h in self.marac.hubs:
+            if h not in self.hubs:
+                raise ValueError(f"marac.hubs.{h}: no such hub (known: {', '.join(self.hubs)})")
         for key, table in (("adult_strategy_meetings", self.adult_strategy_meetings),
                            ("marac", self.marac)):
             for t in table.share_by_type:
