@@ -278,3 +278,14 @@ def test_a_hub_can_keep_its_own_marac_calendar() -> None:
     assert np.unique(heard, return_counts=True)[1].max() <= 3
     with pytest.raises(ScenarioError, match=r"marac\.hubs\.nope: no such hub"):
         edited(sc, marac={"hubs": {"nope": {"every_days": 7}}})
+
+
+def test_a_hub_alone_keeps_its_share_of_partner_discussions_and_its_marac() -> None:
+    sc = marac_scenario(5.0, 8, weeks=30)
+    d = sc.to_dict()
+    d["hubs"]["other"] = {**d["hubs"]["mmc"], "demand_share": 3.0}
+    d["strategy_discussions"] = {"partner_initiated_per_day": 8.0}
+    d["marac"]["hubs"] = {"mmc": {"cases_per_meeting": 4}, "other": {"every_days": 7}}
+    alone = Scenario.from_dict(d).hub_alone("mmc")
+    assert alone.strategy_discussions.partner_initiated_per_day == pytest.approx(2.0)
+    assert alone.marac.calendar("mmc") == (7, "Tue", 10.0, 4)

@@ -981,7 +981,12 @@ class Scenario(_Frozen):
         data = self.to_dict()
         data["arrivals"]["referrals_per_day"] = self.hub_rate_per_day(hub)
         data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
+        _work_streams_alone(data, hub, self.hub_share(hub))
         return Scenario.from_dict(data, source=f"{hub} alone")
+
+    def hub_share(self, hub: str) -> float:
+        """The hub's share of force-wide demand (its demand_share normalised)."""
+        return self.hubs[hub].demand_share / sum(h.demand_share for h in self.hubs.values())
 
     def hub_rate_per_day(self, hub: str) -> float:
         total = sum(h.demand_share for h in self.hubs.values())
@@ -1035,6 +1040,17 @@ def _without_idle_streams(data: dict[str, Any]) -> dict[str, Any]:
             if k in rt and rt[k] == rt_default[k]:
                 rt.pop(k)
     return data
+
+
+def _work_streams_alone(data: dict[str, Any], hub: str, share: float) -> None:
+    """`hub_alone` for the work streams: the hub's share of partner-initiated
+    discussions, and its own MARAC calendar only."""
+    sd = data.get("strategy_discussions", {})
+    if sd.get("partner_initiated_per_day"):
+        sd["partner_initiated_per_day"] *= share
+    marac = data.get("marac", {})
+    if "hubs" in marac:
+        marac["hubs"] = {h: v for h, v in marac["hubs"].items() if h == hub}
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:
