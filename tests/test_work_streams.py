@@ -267,17 +267,19 @@ def test_a_hub_can_keep_its_own_marac_calendar() -> None:
     from mashsim.model.marac import meeting_hours
 
     sc = marac_scenario(5.0, 8, weeks=30)
-    own = edited(sc, marac={"hubs": {"mmc": {"every_days": 7, "weekday": "Thu",
-                                             "cases_per_meeting": 3}}})
-    assert own.marac.calendar("mmc") == (7, "Thu", 10.0, 3)
+    d = sc.to_dict()
+    d["hubs"]["mmc"]["marac"] = {"every_days": 7, "weekday": "Thu", "cases_per_meeting": 3}
+    own = Scenario.from_dict(d)
+    assert own.marac_calendar("mmc") == (7, "Thu", 10.0, 3)
     times = meeting_hours(own, "mmc")
     assert np.allclose(np.diff(times), 168.0)
     w = next(iter(run_replication(own, 1, 0).values())).work
     assert w is not None
     heard = w.marac_heard[np.isfinite(w.marac_heard)]
     assert np.unique(heard, return_counts=True)[1].max() <= 3
-    with pytest.raises(ScenarioError, match=r"marac\.hubs\.nope: no such hub"):
-        edited(sc, marac={"hubs": {"nope": {"every_days": 7}}})
+    d["hubs"]["mmc"]["marac"]["every_days"] = 0
+    with pytest.raises(ScenarioError, match=r"hubs\.mmc\.marac\.every_days"):
+        Scenario.from_dict(d)
 
 
 def test_a_hub_alone_keeps_its_share_of_partner_discussions_and_its_marac() -> None:
@@ -285,7 +287,23 @@ def test_a_hub_alone_keeps_its_share_of_partner_discussions_and_its_marac() -> N
     d = sc.to_dict()
     d["hubs"]["other"] = {**d["hubs"]["mmc"], "demand_share": 3.0}
     d["strategy_discussions"] = {"partner_initiated_per_day": 8.0}
-    d["marac"]["hubs"] = {"mmc": {"cases_per_meeting": 4}, "other": {"every_days": 7}}
+    d["hubs"]["mmc"]["marac"] = {"cases_per_meeting": 4}
     alone = Scenario.from_dict(d).hub_alone("mmc")
     assert alone.strategy_discussions.partner_initiated_per_day == pytest.approx(2.0)
-    assert alone.marac.calendar("mmc") == (7, "Tue", 10.0, 4)
+    assert alone.marac_calendar("mmc") == (7, "Tue", 10.0, 4)
+
+
+def test_streams_naming_a_dropped_type_are_pruned() -> None:
+    from mashsim.scenario.schema import drop_missing_types
+
+    d = mmc_scenario(1.0, 2.0, 1).to_dict()
+    base = d["referral_types"]["referral"]
+    d["referral_types"] = {"da": {**base, "linked_child_share": 0.2, "linked_child_type": "kid"}}
+    d["marac"] = {"share_by_type": {"da": {"high": 1.0}, "kid": {"high": 1.0}}}
+    d["adult_strategy_meetings"] = {"share_by_type": {"adult": {"high": 1.0}}}
+    with pytest.raises(ScenarioError):
+        Scenario.from_dict(d)
+    drop_missing_types(d)
+    sc = Scenario.from_dict(d)
+    assert list(sc.marac.share_by_type) == ["da"] and not sc.adult_strategy_meetings.enabled
+    assert sc.referral_types["da"].linked_child_share == 0.0

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from mashsim.metrics.window import SD_14D_HOURS, SD_72H_HOURS, Window, breach_flags, ratio
+from mashsim.metrics.window import Window, breach_flags, ratio
 from mashsim.model.work import WorkRecord
 
 __all__ = ["asm_breach", "asm_held", "asm_pending_over_deadline_at_end", "marac_listed",
@@ -21,6 +21,7 @@ __all__ = ["asm_breach", "asm_held", "asm_pending_over_deadline_at_end", "marac_
            "sd_breach_all", "sd_breach_partner", "sd_breach_police", "sd_held_all",
            "sd_held_partner", "sd_held_police", "work"]
 
+SD_72H_HOURS, SD_14D_HOURS = 72.0, 14 * 24.0  # the inspection's two ages, as `window`'s
 _CACHE: weakref.WeakKeyDictionary[Window, WorkRecord] = weakref.WeakKeyDictionary()
 
 

@@ -24,7 +24,7 @@ __all__ = ["MaracMeetings", "meeting_hours"]
 
 def meeting_hours(sc: Scenario, hub: str) -> np.ndarray:
     """A hub's meeting times (hours from the run start) inside the run."""
-    every_days, weekday, hour, _ = sc.marac.calendar(hub)
+    every_days, weekday, hour, _ = sc.marac_calendar(hub)
     first_day = (DAY_NAMES.index(weekday) - sc.run.start_date.weekday()) % 7
     return np.arange(first_day * 24.0 + hour, sc.horizon_hours, every_days * 24.0)
 
@@ -35,7 +35,7 @@ class MaracMeetings:
     def __init__(self, env: simpy.Environment, sc: Scenario, hub: str,
                  research_hours: np.ndarray, start: bool) -> None:
         n = len(research_hours)
-        self.env, self.capacity = env, sc.marac.calendar(hub)[3]
+        self.env, self.capacity = env, sc.marac_calendar(hub)[3]
         self.meetings = meeting_hours(sc, hub) if start else np.empty(0)
         self.listed = [math.nan] * n  # entry to the research queue = listing time
         self.first_meeting = np.full(n, np.nan)

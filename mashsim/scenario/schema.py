@@ -66,6 +66,7 @@ __all__ = [
     "Target",
     "date_factors_per_day",
     "display_label",
+    "drop_missing_types",
     "load_scenario",
     "parse_override",
 ]
@@ -505,7 +506,8 @@ class AdultStrategyMeetings(_Frozen):
 
 
 class MaracCalendar(_Frozen):
-    """One hub's meetings where they differ from `[marac]`'s (unset: as there)."""
+    """One hub's MARAC meetings where they differ from `[marac]`'s (`hubs.<hub>.marac`;
+    unset: as there)."""
 
     every_days: int | None = Field(default=None, ge=1, le=365)
     weekday: DayName | None = None
@@ -516,7 +518,7 @@ class MaracCalendar(_Frozen):
 class Marac(_Frozen):
     """MARAC-style scheduled meetings, one calendar per hub: a meeting every `every_days`
     from the first `weekday` on or after the run start, at `hour`, hearing up to
-    `cases_per_meeting` cases (`hubs.<hub>.*` overrides them for one hub).
+    `cases_per_meeting` cases (`hubs.<hub>.marac` overrides them for one hub).
     `share_by_type.<type>` (per grade) of referrals are listed at their decision for the
     next meeting; each needs `research_minutes` of research (skill `marac_research`) done
     before the meeting that hears it."""
@@ -528,11 +530,10 @@ class Marac(_Frozen):
     cases_per_meeting: int = Field(default=16, ge=1, le=MAX_COUNT)
     research_minutes: Distribution = Field(
         default_factory=lambda: Triangular(min=30, mode=60, max=120))
-    hubs: dict[str, MaracCalendar] = Field(default_factory=dict)
 
-    def calendar(self, hub: str) -> tuple[int, DayName, float, int]:
-        """(every_days, weekday, hour, cases_per_meeting) of one hub's meetings."""
-        own = self.hubs.get(hub, MaracCalendar())
+    def calendar(self, own: MaracCalendar | None) -> tuple[int, DayName, float, int]:
+        """(every_days, weekday, hour, cases_per_meeting) of a hub with calendar `own`."""
+        own = own or MaracCalendar()
         return (self.every_days if own.every_days is None else own.every_days,
                 self.weekday if own.weekday is None else own.weekday,
                 self.hour if own.hour is None else own.hour,
@@ -707,6 +708,7 @@ class Hub(_Frozen):
     roles: dict[str, Role] = Field(default_factory=dict)
     sd_attendees: Roster = Roster(headcount=2)
     initial_backlog: InitialBacklog = InitialBacklog()
+    marac: MaracCalendar | None = None  # this hub's MARAC calendar where it differs
     label: Label | None = None  # display name; default: the hub id title-cased
 
     @model_validator(mode="after")
@@ -818,9 +820,6 @@ class Scenario(_Frozen):
             if rt.linked_child_share > 0 and rt.linked_child_type not in types:
                 raise ValueError(f"referral_types.{t}.linked_child_type: name the linked "
                                  f"referral's type (known: {', '.join(types)})")
-        for h in self.marac.hubs:
-            if h not in self.hubs:
-                raise ValueError(f"marac.hubs.{h}: no such hub (known: {', '.join(self.hubs)})")
         for key, table in (("adult_strategy_meetings", self.adult_strategy_meetings),
                            ("marac", self.marac)):
             for t in table.share_by_type:
@@ -981,12 +980,16 @@ class Scenario(_Frozen):
         data = self.to_dict()
         data["arrivals"]["referrals_per_day"] = self.hub_rate_per_day(hub)
         data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
-        _work_streams_alone(data, hub, self.hub_share(hub))
+        _work_streams_alone(data, self.hub_share(hub))
         return Scenario.from_dict(data, source=f"{hub} alone")
 
     def hub_share(self, hub: str) -> float:
         """The hub's share of force-wide demand (its demand_share normalised)."""
         return self.hubs[hub].demand_share / sum(h.demand_share for h in self.hubs.values())
+
+    def marac_calendar(self, hub: str) -> tuple[int, DayName, float, int]:
+        """(every_days, weekday, hour, cases_per_meeting) of a hub's MARAC meetings."""
+        return self.marac.calendar(self.hubs[hub].marac)
 
     def hub_rate_per_day(self, hub: str) -> float:
         total = sum(h.demand_share for h in self.hubs.values())
@@ -1042,15 +1045,26 @@ def _without_idle_streams(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _work_streams_alone(data: dict[str, Any], hub: str, share: float) -> None:
+def _work_streams_alone(data: dict[str, Any], share: float) -> None:
     """`hub_alone` for the work streams: the hub's share of partner-initiated
-    discussions, and its own MARAC calendar only."""
+    discussions."""
     sd = data.get("strategy_discussions", {})
     if sd.get("partner_initiated_per_day"):
         sd["partner_initiated_per_day"] *= share
-    marac = data.get("marac", {})
-    if "hubs" in marac:
-        marac["hubs"] = {h: v for h, v in marac["hubs"].items() if h == hub}
+
+
+def drop_missing_types(data: dict[str, Any]) -> None:
+    """Remove the work streams' references to referral types a scenario dict no longer
+    has (a fitted scenario keeps only the types its log shows)."""
+    types = data.get("referral_types", {})
+    for key in ("adult_strategy_meetings", "marac"):
+        by_type = data.get(key, {}).get("share_by_type", {})
+        for t in [t for t in by_type if t not in types]:
+            by_type.pop(t)
+    for rt in types.values():
+        if rt.get("linked_child_type") not in (None, *types):
+            rt.pop("linked_child_type")
+            rt["linked_child_share"] = 0.0
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:
