@@ -67,11 +67,12 @@ def test_thames_valley_default_is_a_sound_baseline() -> None:
 def test_summer_2023_worst_hub_is_held_up_by_research(runs) -> None:
     """The closing note's answer: in the worst hub, research is the bottleneck (referrals
     wait days for it, researchers and decision makers who help them are all but always
-    busy), decisions wait hours, and the part-time discussion lead is nearly always busy."""
+    busy), decisions wait hours, and the discussion attendees (too few for the discussions
+    of every source, issue 13) are nearly always busy."""
     found = runs["summer_2023.toml"]
     research_low, _ = _ci([m["stage_wait_hours_mean_research"] for m in found])
     _, decision_high = _ci([m["stage_wait_hours_mean_decision"] for m in found])
-    assert research_low > 48 and decision_high < research_low / 4  # found: ≈88 h vs ≈5 h
+    assert research_low > 24 and decision_high < research_low / 4  # found: ≈49 h vs ≈3 h
     for role in ("researcher", "decision_maker", "trained_attendee"):
         low, _ = _ci([m[f"utilisation_{role}"] for m in found])
-        assert low > 0.9, role  # found: 0.99, 0.99, 0.96
+        assert low > 0.9, role  # found: 0.96, 0.96, 0.99

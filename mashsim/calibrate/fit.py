@@ -34,7 +34,13 @@ from mashsim.calibrate.fit_dist import DistributionFit, fit_distribution
 from mashsim.calibrate.fit_seasonal import SEASONAL_MIN_DAYS, fit_seasonal
 from mashsim.errors import ScenarioError
 from mashsim.experiment.simulate import default_scenario_path
-from mashsim.scenario.schema import GRADES, DateMultiplier, Scenario, load_scenario
+from mashsim.scenario.schema import (
+    GRADES,
+    DateMultiplier,
+    Scenario,
+    drop_missing_types,
+    load_scenario,
+)
 
 __all__ = ["FitResult", "ProfileFit", "Reservoir", "fit_event_log", "fit_profile"]
 
@@ -449,6 +455,7 @@ def _build(path: str | Path, base: Scenario, base_name: str, acc: _Accumulator,
     if gone:
         warnings.append(f"base referral type(s) absent from the log left out: {', '.join(gone)}")
     d["referral_types"] = types
+    drop_missing_types(d)  # work streams naming a type the log does not have
 
     assumed = []
     if acc.shared[1]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from mashsim.metrics import work as wk
 from mashsim.metrics.window import Window, max_open, overlap_hours, ratio
 from mashsim.scenario.schema import GRADES, Scenario
 
@@ -74,6 +75,7 @@ class Metric:
     decimals: int = 1
     breach: bool = False
     with_roles: bool = False  # exists only in scenarios describing stages or roles
+    needs: Callable[[Scenario], bool] | None = None  # exists only where this holds
 
     @property
     def unit(self) -> str:
@@ -155,7 +157,7 @@ class Registry:
     def fixed_names(self) -> tuple[str, ...]:
         """Every name that exists in every scenario (fixed families' members included)."""
         return tuple(n for e in self.entries for n in (
-            ([] if e.with_roles else [e.name]) if isinstance(e, Metric) else
+            ([] if e.with_roles or e.needs else [e.name]) if isinstance(e, Metric) else
             [e.name(s) for s, _ in e.members(None)] if e.fixed else []))
 
     def documented_names(self) -> tuple[str, ...]:
@@ -169,7 +171,8 @@ class Registry:
         """(name, compute) for every metric of `scenario`, in display order."""
         for e in self.entries:
             if isinstance(e, Metric):
-                if e.compute is not None and (scenario.has_roles or not e.with_roles):
+                if e.compute is not None and (scenario.has_roles or not e.with_roles) and (
+                        e.needs is None or e.needs(scenario)):
                     yield e.name, e.compute
             else:
                 yield from e.expand(scenario)
@@ -273,6 +276,26 @@ def _overtime(w: Window) -> float:
     return float(w.v.overtime[w.v.overtime[:, 0] >= w.warmup, 1].sum())
 
 
+def _partner(sc: Scenario) -> bool:
+    return sc.strategy_discussions.partner_initiated_per_day > 0
+
+
+def _asm(sc: Scenario) -> bool:
+    return sc.adult_strategy_meetings.enabled
+
+
+def _marac(sc: Scenario) -> bool:
+    return sc.marac.enabled
+
+
+def _repeats(sc: Scenario) -> bool:
+    return any(t.repeat_share > 0 for t in sc.referral_types.values())
+
+
+def _linked(sc: Scenario) -> bool:
+    return any(t.linked_child_share > 0 for t in sc.referral_types.values())
+
+
 REGISTRY = Registry([
     Metric("referrals_arrived", COUNT, "referrals arrived in the window",
            "referrals arrived", lambda w: float(w.incl.sum()), decimals=0),
@@ -302,14 +325,45 @@ REGISTRY = Registry([
     Family("decision_target_breach_{grade}", FRACTION, "decision-target breach, {} risk",
            "target breach, {} risk", _grades, _grade_breach, breach=True),
     Metric("sd_breach_72h", FRACTION, "strategy discussions past their deadline (72 h by "
-           "default)", "strategy discussions > 72 h",
-           lambda w: ratio(w.strategy[1].sum(), w.strategy[0].sum()), breach=True),
-    Metric("sd_held", COUNT, "strategy discussions held", "strategy discussions held",
-           lambda w: float((w.incl & w.refs.sd_needed & np.isfinite(w.v.sd_held)).sum())),
+           "default), every source", "strategy discussions > 72 h", wk.sd_breach_all,
+           breach=True),
+    Metric("sd_breach_72h_police_referral", FRACTION, "strategy discussions from police "
+           "referrals past their deadline", "SDs > 72 h, police referrals",
+           wk.sd_breach_police, breach=True, needs=_partner),
+    Metric("sd_breach_72h_partner", FRACTION, "partner-initiated strategy discussions past "
+           "their deadline", "SDs > 72 h, partner-initiated", wk.sd_breach_partner,
+           breach=True, needs=_partner),
+    Metric("sd_held", COUNT, "strategy discussions held, every source",
+           "strategy discussions held", wk.sd_held_all),
+    Metric("sd_held_police_referral", COUNT, "strategy discussions from police referrals "
+           "held", "SDs held, police referrals", wk.sd_held_police, needs=_partner),
+    Metric("sd_held_partner", COUNT, "partner-initiated strategy discussions held",
+           "SDs held, partner-initiated", wk.sd_held_partner, needs=_partner),
     Metric("sd_pending_over_72h_at_end", COUNT, "strategy discussions pending > 72 h at end",
-           "SDs pending > 72 h at end", lambda w: w.at_end[0], when="end"),
+           "SDs pending > 72 h at end",
+           lambda w: w.at_end[0] + wk.pending_72h(w, w.horizon), when="end"),
     Metric("sd_pending_over_14d_at_end", COUNT, "strategy discussions pending > 14 days at "
-           "end", "SDs pending > 14 d at end", lambda w: w.at_end[1], when="end"),
+           "end", "SDs pending > 14 d at end",
+           lambda w: w.at_end[1] + wk.pending_14d(w, w.horizon), when="end"),
+    Metric("asm_breach", FRACTION, "adult strategy meetings past their deadline",
+           "adult meetings past deadline", wk.asm_breach, breach=True, needs=_asm),
+    Metric("asm_held", COUNT, "adult strategy meetings held", "adult meetings held",
+           wk.asm_held, needs=_asm),
+    Metric("asm_pending_over_deadline_at_end", COUNT, "adult strategy meetings pending past "
+           "their deadline at end", "adult meetings overdue at end",
+           wk.asm_pending_over_deadline_at_end, when="end", needs=_asm),
+    Metric("marac_listed", COUNT, "cases listed for MARAC", "MARAC cases listed",
+           wk.marac_listed, decimals=0, needs=_marac),
+    Metric("marac_researched_in_time", FRACTION, "MARAC cases researched by their first "
+           "meeting", "MARAC researched in time", wk.marac_researched_in_time,
+           needs=_marac),
+    Metric("marac_rolled_over", COUNT, "MARAC cases not heard at their first meeting "
+           "(rolled over)", "MARAC cases rolled over", wk.marac_rolled_over, needs=_marac),
+    Metric("repeat_referrals", COUNT, "repeat referrals arrived in the window",
+           "repeat referrals", wk.repeat_referrals, decimals=0, needs=_repeats),
+    Metric("linked_referrals", COUNT, "referrals arrived in the window that are one of a "
+           "linked pair", "linked referrals", wk.linked_referrals, decimals=0,
+           needs=_linked),
     Metric("backlog_mean", REFERRALS, "mean backlog (referrals in the MASH)", "mean backlog",
            _backlog_mean),
     Metric("backlog_max", REFERRALS, "peak backlog", "peak backlog",

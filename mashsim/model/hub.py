@@ -21,10 +21,19 @@ import numpy as np
 import simpy
 
 from mashsim.model.calendar import WorkingCalendar
-from mashsim.model.engine import Book, Feeder, Source
+from mashsim.model.discussions import PartnerDiscussions
+from mashsim.model.engine import Book, Feeder, Select, Source, by_preference, own_queue
+from mashsim.model.marac import MaracMeetings
 from mashsim.model.referrals import Referrals
 from mashsim.scenario.disciplines import make_queue
-from mashsim.scenario.schema import GRADES, Scenario
+from mashsim.scenario.schema import (
+    ASM_SKILL,
+    EN_SKILL,
+    GRADES,
+    MARAC_SKILL,
+    SD_SKILL,
+    Scenario,
+)
 
 __all__ = ["HubQueues"]
 
@@ -33,11 +42,13 @@ class HubQueues:
     """One hub's job books, queues and record-keeping."""
 
     def __init__(self, env: simpy.Environment, sc: Scenario, cal: WorkingCalendar,
-                 hub: str, refs: Referrals) -> None:
+                 hub: str, refs: Referrals, partner: PartnerDiscussions | None = None) -> None:
         self.env, self.sc, self.name, self.refs = env, sc, hub, refs
         n = self.n = len(refs)
         notif = np.flatnonzero(refs.notify)
-        m = self.m = len(notif)
+        skilled = {sk for role in sc.hubs[hub].roles.values() for sk in role.skills}
+        self.en_separate = EN_SKILL in skilled  # notifications get a queue of their own
+        m = self.m = 0 if self.en_separate else len(notif)  # notifications in the staff book
         sdc = sc.strategy_discussions
         self.sd_by_staff = sdc.held_by == "staff"
         k = n if self.sd_by_staff else 0  # strategy-discussion jobs in the staff book
@@ -45,19 +56,19 @@ class HubQueues:
         notif_grade = sc.rpa.early_notification_queue_as
         notif_target = sc.grades[notif_grade].decision_target
         self.notif_created = refs.created[notif]
-        self.entry = np.concatenate((refs.handover, self.notif_created, np.full(k, np.nan)))
+        self.entry = np.concatenate((refs.handover, self.notif_created[:m], np.full(k, np.nan)))
         entry = self._entry_list = self.entry.tolist()  # SD jobs get theirs when ready
         staff_priority = np.concatenate((
             priority[refs.grade_idx], np.full(m, priority[GRADES.index(notif_grade)]),
             np.full(k, priority[GRADES.index(sdc.staff_queue_as)])))
-        staff_deadline = np.concatenate((
-            refs.deadline,
-            cal.deadline_hours(self.notif_created, notif_target.amount, notif_target.clock),
-            refs.sd_deadline[:k]))
+        notif_deadline = cal.deadline_hours(self.notif_created, notif_target.amount,
+                                            notif_target.clock)
+        staff_deadline = np.concatenate((refs.deadline, notif_deadline[:m], refs.sd_deadline[:k]))
         stages = [sc.stage(name) for name in sc.stage_names]
         hours = [(refs.stage_minutes[:, i] + refs.sharing_minutes) / 60.0 if st.includes_sharing
                  else refs.stage_minutes[:, i] / 60.0 for i, st in enumerate(stages)]
-        service = np.concatenate((hours[0], refs.notify_hours[notif], refs.sd_service_hours[:k]))
+        service = np.concatenate((hours[0], refs.notify_hours[notif][:m],
+                                  refs.sd_service_hours[:k]))
         self.degraded = np.zeros(n, dtype=bool)
         rules = [st.degraded(sc.staffing.degraded_research) for st in stages]
         self._saved_hours = [(refs.stage_minutes[:, i] * (1.0 - rule.handling_factor) / 60.0
@@ -84,13 +95,75 @@ class HubQueues:
                 staff_deadline if first else refs.deadline), track_oldest=track))
         self.staff_book, self.staff_src = self.stage_books[0], self.stage_srcs[0]
         self._route(refs.stage_needed, [st.decides for st in stages])
-        self.sd_entry = [math.nan] * n
-        self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
-        self.sd_src = Source(self.sd_book, make_queue(
-            sdc.discipline, self.sd_entry, priority[refs.grade_idx], refs.sd_deadline))
+        self.partner = partner
+        p = len(partner) if partner is not None else 0
+        self.sd_entry = [math.nan] * (n + p)  # police referrals' discussions, then partners'
+        if p:
+            assert partner is not None
+            partner_priority = np.full(p, priority[GRADES.index(sdc.partner_queue_as)])
+            self.sd_book = Book(np.concatenate((refs.sd_service_hours, partner.service_hours)
+                                               ).tolist(), on_start=self._sd_started)
+            self.sd_src = Source(self.sd_book, make_queue(
+                sdc.discipline, self.sd_entry,
+                np.concatenate((priority[refs.grade_idx], partner_priority)),
+                np.concatenate((refs.sd_deadline, partner.deadline))))
+        else:
+            self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
+            self.sd_src = Source(self.sd_book, make_queue(
+                sdc.discipline, self.sd_entry, priority[refs.grade_idx], refs.sd_deadline))
         self.sd_waiting = 0
         self._sd_needed = refs.sd_needed.tolist()
         self._sd_delay = refs.sd_delay_hours.tolist()
+        self._work_streams(sc, cal, refs, notif, notif_deadline, priority)
+
+    def _work_streams(self, sc: Scenario, cal: WorkingCalendar, refs: Referrals,
+                      notif: np.ndarray, notif_deadline: np.ndarray,
+                      priority: np.ndarray) -> None:
+        """The queues of work beyond the stages and police-referral discussions:
+        early notifications (when a role is skilled for them), adult strategy meetings
+        and MARAC research."""
+        n = self.n
+        notif_grade = GRADES.index(sc.rpa.early_notification_queue_as)
+        self.en_entry = self.notif_created.tolist()
+        self.en_book = Book(refs.notify_hours[notif].tolist())
+        self.en_src = Source(self.en_book, make_queue(
+            sc.queue.discipline, self.en_entry, np.full(len(notif), priority[notif_grade]),
+            notif_deadline))
+        asm = sc.adult_strategy_meetings
+        self.asm_on = asm.enabled
+        self.asm_entry = [math.nan] * n
+        self.asm_book = Book(refs.asm_service_hours.tolist())
+        self.asm_src = Source(self.asm_book, make_queue(
+            asm.discipline, self.asm_entry, priority[refs.grade_idx], refs.asm_deadline))
+        self._asm_needed = refs.asm_needed.tolist()
+        self.marac = MaracMeetings(self.env, sc, self.name, refs.marac_research_hours,
+                                   sc.marac.enabled)
+        self._marac_needed = refs.marac_needed.tolist()
+
+    def skill_source(self, skill: str) -> Source:
+        """The queue of a skill's work: a stage's, or a work stream's."""
+        if skill == SD_SKILL:
+            return self.sd_src
+        if skill == EN_SKILL:
+            return self.en_src
+        if skill == ASM_SKILL:
+            return self.asm_src
+        if skill == MARAC_SKILL:
+            return self.marac.src
+        return self.stage_srcs[self.sc.stage_names.index(skill)]
+
+    def attendee_work(self) -> tuple[list[Source], Select]:
+        """What the hub's `sd_attendees` serve when no role is skilled for discussions:
+        the discussions, then adult meetings and MARAC research where no role is
+        skilled for them (in that order of preference)."""
+        srcs = [self.sd_src]
+        if self.asm_on and not self.asm_src.pools:
+            srcs.append(self.asm_src)
+        if self.sc.marac.enabled and not self.marac.src.pools:
+            srcs.append(self.marac.src)
+        if len(srcs) == 1:
+            return srcs, own_queue
+        return srcs, by_preference([[s] for s in srcs])
 
     def _route(self, needed: np.ndarray, decides: list[bool]) -> None:
         """Per referral: its first needed stage, the next needed stage after each, and
@@ -112,6 +185,7 @@ class HubQueues:
         self.arrival_decided = [math.nan] * n  # decision time of those needing no stage
 
     def feed(self) -> None:
+        self._feed_streams()
         jobs = np.concatenate((np.arange(self.n), self.n + np.arange(self.m)))
         times = self.entry[: self.n + self.m]
         order = np.argsort(times, kind="stable")
@@ -121,6 +195,22 @@ class HubQueues:
             return
         offer = self.staff_src.offer
         Feeder(env, times[order].tolist(), jobs[order].tolist(), lambda j: offer(j, env.now))
+
+    def _feed_streams(self) -> None:
+        """Early notifications with their own queue, and partner-initiated discussions."""
+        env = self.env
+        if self.en_separate and len(self.en_entry):
+            offer = self.en_src.offer
+            Feeder(env, self.en_entry, range(len(self.en_entry)), lambda j: offer(j, env.now))
+        if self.partner is not None and len(self.partner):
+            Feeder(env, self.partner.created.tolist(),
+                   range(self.n, self.n + len(self.partner)), self._partner_ready)
+
+    def _partner_ready(self, job: int) -> None:
+        now = self.env.now
+        self.sd_waiting += 1
+        self.sd_entry[job] = now
+        self.sd_src.offer(job, now)
 
     def _arrive(self, job: int) -> None:
         """A referral (or notification) reaches the MASH staff: its first needed stage."""
@@ -160,6 +250,12 @@ class HubQueues:
             self.stage_srcs[nxt].offer(job, now)
 
     def _decided(self, job: int) -> None:
+        if self._asm_needed[job]:
+            now = self.env.now
+            self.asm_entry[job] = now
+            self.asm_src.offer(job, now)
+        if self._marac_needed[job]:
+            self.marac.list_case(job)
         if not self._sd_needed[job]:
             return
         delay = self._sd_delay[job]
@@ -213,7 +309,11 @@ class HubQueues:
         if self.sd_by_staff:
             lo = self.n + self.m
             return np.asarray(self.staff_book.end[lo:lo + self.n])
-        return np.asarray(self.sd_book.end)
+        return np.asarray(self.sd_book.end[:self.n])
+
+    def partner_held(self) -> np.ndarray:
+        """When each partner-initiated discussion was held (NaN: not yet)."""
+        return np.asarray(self.sd_book.end[self.n:], dtype=float)
 
     def trigger(self, kind: str, stages: list[int] | None = None) -> Callable[[], float]:
         """The overtime trigger's measure, over `stages` (indices; all when None)."""

@@ -18,7 +18,8 @@ from mashsim.model.rpa import handover_offset_hours
 from mashsim.model.streams import Streams
 from mashsim.scenario.schema import GRADES, Scenario, Target
 
-__all__ = ["Referrals", "draw_referrals", "target_deadline_hours"]
+__all__ = ["Referrals", "adult_meetings", "draw_referrals", "link_referrals", "marac_listing",
+           "repeats", "target_deadline_hours"]
 
 
 @dataclass
@@ -44,6 +45,14 @@ class Referrals:
     stage_minutes: np.ndarray  # (n, stages): handling per stage, before sharing time
     stage_needed: np.ndarray  # (n, stages): whether the referral needs each stage
     sharing_minutes: np.ndarray  # time spent sharing with partners (0: not shared)
+    repeat: np.ndarray  # about someone seen recently (`repeat_share`)
+    linked: np.ndarray  # one of a linked pair (a DA incident with children present)
+    linked_parent: np.ndarray  # index of the referral this one is linked from (-1: none)
+    asm_needed: np.ndarray  # calls for an adult strategy meeting at its decision
+    asm_deadline: np.ndarray
+    asm_service_hours: np.ndarray  # preparation + meeting
+    marac_needed: np.ndarray  # listed for a MARAC meeting at its decision
+    marac_research_hours: np.ndarray
 
     def __len__(self) -> int:
         return len(self.created)
@@ -51,15 +60,24 @@ class Referrals:
     @staticmethod
     def concat(parts: list[Referrals]) -> Referrals:
         fields = Referrals.__dataclass_fields__
-        return Referrals(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+        out = Referrals(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+        offset = 0
+        for p in parts:  # indices of linked parents move with their part
+            lo = offset
+            offset += len(p)
+            out.linked_parent[lo:offset] = np.where(p.linked_parent >= 0,
+                                                    p.linked_parent + lo, -1)
+        return out
 
 
 def _draw(
     sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str, source: str,
     created: np.ndarray, entered: np.ndarray, rpa_stage: bool,
     type_cum: np.ndarray | None = None,
+    forced_type: np.ndarray | None = None,
 ) -> Referrals:
-    """Draw every queue-independent attribute of a batch of referrals.
+    """Draw every queue-independent attribute of a batch of referrals (of the types
+    `forced_type` where given: linked referrals).
 
     `type_cum`: each referral's cumulative type probabilities where types vary in time
     (`draw_arrival_hours`); None: the types' fixed shares.
@@ -71,16 +89,20 @@ def _draw(
 
     types = list(sc.referral_types.values())
     type_p = np.array([t.share for t in types])
-    type_u = rng("type").random(n)
-    if type_cum is None:
-        type_idx = np.minimum(
-            np.searchsorted(np.cumsum(type_p / type_p.sum()), type_u, side="right"),
-            len(types) - 1,
-        )
+    if forced_type is not None:
+        type_idx = forced_type
     else:
-        type_idx = np.minimum((type_u[:, None] >= type_cum).sum(1), len(types) - 1)
+        type_u = rng("type").random(n)
+        if type_cum is None:
+            type_idx = np.minimum(
+                np.searchsorted(np.cumsum(type_p / type_p.sum()), type_u, side="right"),
+                len(types) - 1,
+            )
+        else:
+            type_idx = np.minimum((type_u[:, None] >= type_cum).sum(1), len(types) - 1)
     grade_cum = np.cumsum([t.grade_mix.probabilities() for t in types], axis=1)
     grade_idx = np.minimum((rng("grade").random(n)[:, None] >= grade_cum[type_idx]).sum(1), 2)
+    repeat, factor = repeats(sc, rng, type_idx, grade_idx)
 
     if rpa_stage:
         delay = sc.officer_assessment.delay_hours.sample(rng("officer_delay"), n)
@@ -107,7 +129,12 @@ def _draw(
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
 
+    handling_min = handling_min * factor
     stage_minutes, stage_needed = _stage_work(sc, rng, type_idx, grade_idx, handling_min)
+    if sc.stages:
+        stage_minutes *= factor[:, None]
+    asm = adult_meetings(sc, cal, rng, type_idx, grade_idx, created, handover)
+    marac = marac_listing(sc, rng, type_idx, grade_idx)
 
     sdc = sc.strategy_discussions
     sd_share = np.array([t.sd_share_by_grade() for t in types])  # (type, grade)
@@ -135,6 +162,14 @@ def _draw(
         stage_minutes=stage_minutes,
         stage_needed=stage_needed,
         sharing_minutes=sharing_min,
+        repeat=repeat,
+        linked=np.zeros(n, dtype=bool),
+        linked_parent=np.full(n, -1, dtype=np.int64),
+        asm_needed=asm[0],
+        asm_deadline=asm[1],
+        asm_service_hours=asm[2],
+        marac_needed=marac[0],
+        marac_research_hours=marac[1],
     )
 
 
@@ -190,8 +225,9 @@ def draw_referrals(
 ) -> Referrals:
     """The hub's initial backlog (waiting for staff at time 0) and its new arrivals."""
     created, type_cum = draw_arrival_hours(sc, streams, hub)
-    new = _draw(sc, streams, cal, hub, "new", created, created, rpa_stage=True,
-                type_cum=type_cum)
+    new = link_referrals(sc, streams, cal, hub,
+                         _draw(sc, streams, cal, hub, "new", created, created, rpa_stage=True,
+                               type_cum=type_cum))
     backlog = sc.hubs[hub].initial_backlog
     if backlog.count == 0:
         return new
@@ -202,3 +238,109 @@ def draw_referrals(
     return Referrals.concat([old, new])
 
 
+
+
+# -- issue 13: repeats, linked referrals, adult meetings and MARAC listing ---------------
+# Each draws from streams of its own name, so switching one on leaves every other draw
+# (and so every other result) as it was; switched off, nothing is drawn.
+
+Rng = Callable[[str], np.random.Generator]
+
+
+def repeats(sc: Scenario, rng: Rng, type_idx: np.ndarray,
+            grade_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(repeat flag, handling factor) per referral; escalated repeats move one grade up
+    (in place: `grade_idx` is the batch's own array)."""
+    n = len(type_idx)
+    types = list(sc.referral_types.values())
+    share = np.array([t.repeat_share for t in types])
+    if not share.any():
+        return np.zeros(n, dtype=bool), np.ones(n)
+    repeat = rng("repeat").random(n) < share[type_idx]
+    factor = np.where(repeat, np.array([t.repeat_handling_factor for t in types])[type_idx], 1.0)
+    up = repeat & np.array([t.repeat_escalate for t in types])[type_idx]
+    grade_idx[up] = np.maximum(grade_idx[up] - 1, 0)  # GRADES runs high → standard
+    return repeat, factor
+
+
+def adult_meetings(sc: Scenario, cal: WorkingCalendar, rng: Rng, type_idx: np.ndarray,
+                   grade_idx: np.ndarray, created: np.ndarray,
+                   handover: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(needed, deadline, preparation + meeting hours) of adult strategy meetings."""
+    n = len(type_idx)
+    asm = sc.adult_strategy_meetings
+    if not asm.enabled:
+        return np.zeros(n, dtype=bool), np.full(n, np.inf), np.zeros(n)
+    share = np.array([asm.share(t) for t in sc.referral_types])  # (type, grade)
+    needed = rng("asm_need").random(n) < share[type_idx, grade_idx]
+    hours = (asm.preparation_minutes.sample(rng("asm_preparation"), n)
+             + asm.meeting_minutes.sample(rng("asm_meeting"), n)) / 60.0
+    deadline = np.full(n, np.inf)
+    for g, name in enumerate(GRADES):
+        m = grade_idx == g
+        deadline[m] = target_deadline_hours(cal, asm.grade_deadline(name), created[m],
+                                            handover[m], sc.horizon_hours)
+    return needed, deadline, hours
+
+
+def marac_listing(sc: Scenario, rng: Rng, type_idx: np.ndarray,
+                  grade_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(listed for MARAC at the decision, research hours)."""
+    n = len(type_idx)
+    marac = sc.marac
+    if not marac.enabled:
+        return np.zeros(n, dtype=bool), np.zeros(n)
+    share = np.array([marac.share(t) for t in sc.referral_types])
+    needed = rng("marac_need").random(n) < share[type_idx, grade_idx]
+    return needed, marac.research_minutes.sample(rng("marac_research"), n) / 60.0
+
+
+def link_referrals(sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str,
+                   refs: Referrals) -> Referrals:
+    """Linked child referrals of the DA incidents with children present: appended as
+    referrals of their own ("separately"), or their work joined to the incident's
+    referral ("together"). The link is drawn per referral from its own stream."""
+    types = list(sc.referral_types.values())
+    share = np.array([t.linked_child_share for t in types])
+    if not share.any():
+        return refs
+    names = list(sc.referral_types)
+    child_type = np.array([names.index(t.linked_child_type) if t.linked_child_type else 0
+                           for t in types])
+    parent = np.flatnonzero(streams.rng("new", "linked", hub).random(len(refs))
+                            < share[refs.type_idx])
+    children = _draw(sc, streams, cal, hub, "linked", refs.created[parent],
+                     refs.entered[parent], rpa_stage=True,
+                     forced_type=child_type[refs.type_idx[parent]])
+    refs.linked[parent] = True
+    together = np.array([t.linked_handling == "together" for t in types])[refs.type_idx[parent]]
+    _join(refs, parent[together], children, np.flatnonzero(together))
+    apart = np.flatnonzero(~together)
+    if not len(apart):
+        return refs
+    kids = _take(children, apart)
+    kids.linked[:] = True
+    out = Referrals.concat([refs, kids])
+    out.linked_parent[len(refs):] = parent[apart]
+    return out
+
+
+def _take(refs: Referrals, idx: np.ndarray) -> Referrals:
+    return Referrals(**{f: getattr(refs, f)[idx] for f in Referrals.__dataclass_fields__})
+
+
+def _join(refs: Referrals, parent: np.ndarray, kids: Referrals, k: np.ndarray) -> None:
+    """A linked child's work done within its incident's referral: its handling added
+    stage by stage, and its discussion, meeting and listing needs joined."""
+    if not len(parent):
+        return
+    need, own = kids.stage_needed[k], refs.stage_needed[parent]
+    mine = refs.stage_minutes[parent]
+    refs.stage_minutes[parent] = np.where(own, mine, 0.0) + np.where(need, kids.stage_minutes[k],
+                                                                      0.0)
+    refs.stage_minutes[parent] = np.where(own | need, refs.stage_minutes[parent], mine)
+    refs.stage_needed[parent] = own | need
+    refs.handling_minutes[parent] += kids.handling_minutes[k]
+    refs.service_hours[parent] += kids.handling_minutes[k] / 60.0
+    for flag in ("sd_needed", "asm_needed", "marac_needed"):
+        getattr(refs, flag)[parent] |= getattr(kids, flag)[k]

@@ -19,6 +19,7 @@ from mashsim.model.referrals import Referrals
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.streams import Streams
 from mashsim.model.wiring import HubModel, Team, build_calendar, build_hub_model
+from mashsim.model.work import WorkRecord, work_record
 from mashsim.scenario.schema import Role, Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",
@@ -59,6 +60,7 @@ class HubRecord:
     role_paid_hours_per_day: dict[str, np.ndarray] = field(default_factory=dict)
     role_hourly_cost: dict[str, float] = field(default_factory=dict)
     overtime_hourly_cost: float = 0.0  # pounds per overtime staff-hour (role cost × premium)
+    work: WorkRecord | None = field(default=None)  # the work streams (issue 13)
 
 
 def _segments(items: list[tuple[float, float]]) -> np.ndarray:
@@ -111,6 +113,7 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
             role_paid_hours_per_day={r: model.role_capacity[h][r][1] for r in roles},
             role_hourly_cost={r: role.hourly_cost for r, role in roles.items()},
             overtime_hourly_cost=_overtime_hourly_cost(model.sc, roles),
+            work=work_record(hub),
         )
     return records
 

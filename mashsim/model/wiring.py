@@ -23,6 +23,7 @@ import numpy as np
 import simpy
 
 from mashsim.model.calendar import WorkingCalendar
+from mashsim.model.discussions import draw_partner_discussions
 from mashsim.model.engine import (
     Pool,
     Select,
@@ -45,7 +46,7 @@ from mashsim.model.staffing import (
     simulate_availability,
 )
 from mashsim.model.streams import Streams
-from mashsim.scenario.schema import DAY_NAMES, SD_SKILL, STAFF_ROLE, Role, Roster, Scenario
+from mashsim.scenario.schema import DAY_NAMES, STAFF_ROLE, Role, Roster, Scenario
 
 __all__ = ["POOLED", "Capacity", "HubModel", "Team", "build_calendar", "build_discussion_teams",
            "build_hub_model", "build_overflow_team", "build_overtime", "build_role_pools",
@@ -147,7 +148,8 @@ def start_hub_model(sc: Scenario, streams: Streams) -> HubModel:
     """A fresh environment with each hub's queues and referrals; no one serving yet."""
     cal = build_calendar(sc)
     env = simpy.Environment()
-    hubs = {h: HubQueues(env, sc, cal, h, draw_referrals(sc, streams, cal, h)) for h in sc.hubs}
+    hubs = {h: HubQueues(env, sc, cal, h, draw_referrals(sc, streams, cal, h),
+                         draw_partner_discussions(sc, streams, cal, h)) for h in sc.hubs}
     return HubModel(sc, env, Capacity(sc, cal, streams), hubs)
 
 
@@ -158,7 +160,7 @@ def _role_key(hub: str, role: str, pooled: bool) -> str:
 
 
 def _skill_source(hub: HubQueues, stage_index: dict[str, int], skill: str) -> Source:
-    return hub.sd_src if skill == SD_SKILL else hub.stage_srcs[stage_index[skill]]
+    return hub.skill_source(skill)
 
 
 def _role_select(role: Role, groups: list[list[Source]]) -> Select:
@@ -235,7 +237,7 @@ def build_discussion_teams(model: HubModel) -> None:
     for h, hub in model.hubs.items():
         if not hub.sd_by_staff and not hub.sd_src.pools:  # no role skilled for them
             model.sd_teams[h] = model.team(
-                sc.hubs[h].sd_attendees, f"{h}/sd_attendees", [hub.sd_src],
+                sc.hubs[h].sd_attendees, f"{h}/sd_attendees", *hub.attendee_work(),
                 absences=sc.staffing.absences_apply_to_sd_attendees)
         hub.feed()
 

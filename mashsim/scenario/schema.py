@@ -51,11 +51,15 @@ from mashsim.scenario.uncertain import (
 )
 
 __all__ = [
+    "ASM_SKILL",
     "CLOCKS",
     "DAY_NAMES",
+    "EN_SKILL",
     "GRADES",
+    "MARAC_SKILL",
     "SD_SKILL",
     "STAFF_ROLE",
+    "WORK_SKILLS",
     "Arrivals",
     "DateMultiplier",
     "Overtime",
@@ -71,6 +75,7 @@ __all__ = [
     "Target",
     "date_factors_per_day",
     "display_label",
+    "drop_missing_types",
     "load_scenario",
     "month_factors",
     "parse_override",
@@ -463,7 +468,14 @@ class GradeShares(_Frozen):
 class ReferralType(_Frozen):
     """A kind of referral. Strategy-discussion need is either one share for the type or,
     more faithfully, a share per risk grade (`strategy_discussion_share_by_grade`, which
-    then replaces `strategy_discussion_share`)."""
+    then replaces `strategy_discussion_share`).
+
+    `repeat_share` of its referrals are repeats about someone seen recently: their
+    handling (every stage) × `repeat_handling_factor`, and with `repeat_escalate` one
+    grade higher. `linked_child_share` of them (domestic-abuse incidents with children
+    present) make a linked referral of type `linked_child_type`, handled `separately`
+    (a referral of its own, created at the same moment) or `together` (its handling
+    added to this referral's, its strategy-discussion need joining this one's)."""
 
     share: Weight
     grade_mix: GradeMix = GradeMix()
@@ -473,6 +485,12 @@ class ReferralType(_Frozen):
     # Per-type seasonality and trend; None: the type follows `arrivals.*`.
     month_of_year_weights: MonthWeights | None = None
     growth_per_year: float | None = Field(default=None, ge=-0.9, le=10.0)
+    repeat_share: Share = 0.0
+    repeat_handling_factor: float = Field(default=1.0, gt=0, le=MAX_FACTOR)
+    repeat_escalate: bool = False
+    linked_child_share: Share = 0.0
+    linked_child_type: str | None = None
+    linked_handling: Literal["together", "separately"] = "separately"
 
     def sd_share_by_grade(self) -> tuple[float, ...]:
         g = self.strategy_discussion_share_by_grade
@@ -542,6 +560,80 @@ class StrategyDiscussions(_Frozen):
     discipline: SdDiscipline = "deadline"
     held_by: Literal["attendees", "staff"] = "attendees"
     staff_queue_as: GradeName = "high"
+    # discussions asked for by partners (social care), force-wide, split by demand_share
+    # with the referrals' hour-of-week and date profile; 0: none (as before)
+    partner_initiated_per_day: float = Field(default=0.0, ge=0, le=MAX_REFERRALS_PER_DAY)
+    partner_research_minutes: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    partner_queue_as: GradeName = "high"
+
+
+class AdultStrategyMeetings(_Frozen):
+    """Adult strategy meetings: needed by `share_by_type.<type>` (per grade; types not
+    listed: none) of referrals, called at the decision; held by the skill
+    `adult_strategy_meeting` (else by the hub's `sd_attendees`). Deadline per grade
+    (`deadline_by_grade.<grade>`), else `deadline`."""
+
+    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
+    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
+    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
+    deadline: Target = Target(amount=5.0, clock="working_days")
+    deadline_by_grade: dict[GradeName, Target] = Field(default_factory=dict)
+    discipline: SdDiscipline = "deadline"
+
+    @property
+    def enabled(self) -> bool:
+        return any(any(_by_grade(g)) for g in self.share_by_type.values())
+
+    def share(self, type_name: str) -> tuple[float, ...]:
+        g = self.share_by_type.get(type_name)
+        return (0.0,) * len(GRADES) if g is None else _by_grade(g)
+
+    def grade_deadline(self, grade: str) -> Target:
+        return self.deadline_by_grade.get(grade, self.deadline)  # type: ignore[call-overload]
+
+
+class MaracCalendar(_Frozen):
+    """One hub's MARAC meetings where they differ from `[marac]`'s (`hubs.<hub>.marac`;
+    unset: as there)."""
+
+    every_days: int | None = Field(default=None, ge=1, le=365)
+    weekday: DayName | None = None
+    hour: float | None = Field(default=None, ge=0, lt=24)
+    cases_per_meeting: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+
+
+class Marac(_Frozen):
+    """MARAC-style scheduled meetings, one calendar per hub: a meeting every `every_days`
+    from the first `weekday` on or after the run start, at `hour`, hearing up to
+    `cases_per_meeting` cases (`hubs.<hub>.marac` overrides them for one hub).
+    `share_by_type.<type>` (per grade) of referrals are listed at their decision for the
+    next meeting; each needs `research_minutes` of research (skill `marac_research`) done
+    before the meeting that hears it."""
+
+    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
+    every_days: int = Field(default=14, ge=1, le=365)
+    weekday: DayName = "Tue"
+    hour: float = Field(default=10.0, ge=0, lt=24)
+    cases_per_meeting: int = Field(default=16, ge=1, le=MAX_COUNT)
+    research_minutes: Distribution = Field(
+        default_factory=lambda: Triangular(min=30, mode=60, max=120))
+
+    def calendar(self, own: MaracCalendar | None) -> tuple[int, DayName, float, int]:
+        """(every_days, weekday, hour, cases_per_meeting) of a hub with calendar `own`."""
+        own = own or MaracCalendar()
+        return (self.every_days if own.every_days is None else own.every_days,
+                self.weekday if own.weekday is None else own.weekday,
+                self.hour if own.hour is None else own.hour,
+                self.cases_per_meeting if own.cases_per_meeting is None
+                else own.cases_per_meeting)
+
+    @property
+    def enabled(self) -> bool:
+        return any(any(_by_grade(g)) for g in self.share_by_type.values())
+
+    def share(self, type_name: str) -> tuple[float, ...]:
+        g = self.share_by_type.get(type_name)
+        return (0.0,) * len(GRADES) if g is None else _by_grade(g)
 
 
 class Leave(_Frozen):
@@ -640,6 +732,10 @@ class InitialBacklog(_Frozen):
 
 
 SD_SKILL = "strategy_discussion"  # the skill of holding strategy discussions (not a stage)
+EN_SKILL = "early_notification"  # handling early notifications in a queue of their own
+ASM_SKILL = "adult_strategy_meeting"  # holding adult strategy meetings
+MARAC_SKILL = "marac_research"  # researching cases listed for a MARAC meeting
+WORK_SKILLS = (SD_SKILL, EN_SKILL, ASM_SKILL, MARAC_SKILL)  # work streams, not stages
 STAFF_ROLE = "staff"  # the one implicit role of a hub described by `staff` alone
 MAX_HOURLY_COST = 10_000.0  # pounds per staff-hour
 ROLE_ABSENCE_KEYS = ("leave", "sickness", "abstraction_share", "recruitment")  # per-role
@@ -751,6 +847,7 @@ class Hub(_Frozen):
     roles: dict[str, Role] = Field(default_factory=dict)
     sd_attendees: Roster = Roster(headcount=2)
     initial_backlog: InitialBacklog = InitialBacklog()
+    marac: MaracCalendar | None = None  # this hub's MARAC calendar where it differs
     label: Label | None = None  # display name; default: the hub id title-cased
 
     @model_validator(mode="after")
@@ -807,6 +904,8 @@ class Scenario(_Frozen):
     sharing: Sharing = Sharing()
     queue: Queue = Queue()
     strategy_discussions: StrategyDiscussions = StrategyDiscussions()
+    adult_strategy_meetings: AdultStrategyMeetings = AdultStrategyMeetings()
+    marac: Marac = Marac()
     staffing: Staffing = Staffing()
     pooling: Pooling = Pooling()
     stages: dict[str, Stage] = Field(default_factory=dict)  # in the order work flows
@@ -865,16 +964,49 @@ class Scenario(_Frozen):
         for path, target in self._targets():
             _check_target_span(path, target, self.calendar)
         self._check_stages_and_roles()
+        self._check_work_streams()
         if self.uncertainty is not None:
             check_uncertain(self)
         return self
 
+    def _check_work_streams(self) -> None:
+        """Types named by the work streams exist; the streams beyond police child
+        discussions need attendees or skilled roles (not `held_by = "staff"`)."""
+        types = list(self.referral_types)
+        for t, rt in self.referral_types.items():
+            if rt.linked_child_share > 0 and rt.linked_child_type not in types:
+                raise ValueError(f"referral_types.{t}.linked_child_type: name the linked "
+                                 f"referral's type (known: {', '.join(types)})")
+        for key, table in (("adult_strategy_meetings", self.adult_strategy_meetings),
+                           ("marac", self.marac)):
+            for t in table.share_by_type:
+                if t not in types:
+                    raise ValueError(f"{key}.share_by_type.{t}: no such referral type "
+                                     f"(known: {', '.join(types)})")
+        streams = {ASM_SKILL: self.adult_strategy_meetings.enabled,
+                   MARAC_SKILL: self.marac.enabled}
+        partner = self.strategy_discussions.partner_initiated_per_day > 0
+        if self.strategy_discussions.held_by == "staff" and (partner or any(streams.values())):
+            raise ValueError("strategy_discussions.held_by: \"staff\" holds police-referral "
+                             "discussions only; partner-initiated discussions, adult strategy "
+                             "meetings and MARAC need attendees or skilled roles")
+        for h, hub in self.hubs.items():
+            skilled = {s for role in hub.roles.values() for s in role.skills}
+            if SD_SKILL not in skilled:
+                continue  # the hub's sd_attendees take what no role is skilled for
+            for skill, on in streams.items():
+                if on and skill not in skilled:
+                    raise ValueError(
+                        f"hubs.{h}.roles: no role is skilled for {skill!r}; a role skilled "
+                        f"for {SD_SKILL!r} replaces the sd_attendees, who would hold it")
+
     def _check_stages_and_roles(self) -> None:
         """Stages name known types and one decides; every role's skills exist; every
         stage of a hub described by roles has someone skilled for it."""
-        if SD_SKILL in self.stages:
-            raise ValueError(f"stages.{SD_SKILL}: this name is the strategy-discussion "
-                             "skill, not a stage; strategy discussions have their own queue")
+        for skill in WORK_SKILLS:
+            if skill in self.stages:
+                raise ValueError(f"stages.{skill}: this name is a work stream's skill, not "
+                                 "a stage; that work has its own queue")
         if self.stages and not any(st.decides for st in self.stages.values()):
             last = list(self.stages)[-1]
             raise ValueError(f"stages.{last}.decides: no stage decides; mark the stage "
@@ -884,7 +1016,7 @@ class Scenario(_Frozen):
                 if t not in self.referral_types:
                     raise ValueError(f"stages.{name}.share_by_type.{t}: no such referral type "
                                      f"(known: {', '.join(self.referral_types)})")
-        known = [*self.stages, SD_SKILL]
+        known = [*self.stages, *WORK_SKILLS]
         for h, hub in self.hubs.items():
             for r, role in hub.roles.items():
                 for name in role.patterns or ():
@@ -925,7 +1057,11 @@ class Scenario(_Frozen):
     def _targets(self) -> list[tuple[str, Target]]:
         out = [(f"grades.{g}.decision_target", grade.decision_target)
                for g, grade in self.grades.items()]
-        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline)]
+        asm = self.adult_strategy_meetings
+        out += [(f"adult_strategy_meetings.deadline_by_grade.{g}", t)
+                for g, t in asm.deadline_by_grade.items()]
+        return [*out, ("strategy_discussions.deadline", self.strategy_discussions.deadline),
+                ("adult_strategy_meetings.deadline", asm.deadline)]
 
     # -- conversions -------------------------------------------------------------
 
@@ -937,8 +1073,8 @@ class Scenario(_Frozen):
             raise ScenarioError(_problems(err, source)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return _without_derived(self.model_dump(mode="python", by_alias=True,
-                                                exclude_none=True))
+        return _without_idle_streams(_without_derived(self.model_dump(
+            mode="python", by_alias=True, exclude_none=True)))
 
     def to_toml(self, path: str | Path) -> None:
         """Write a TOML file that `load_scenario` reads back as an equal Scenario."""
@@ -1025,7 +1161,16 @@ class Scenario(_Frozen):
         data = self.to_dict()
         data["arrivals"]["referrals_per_day"] = self.hub_rate_per_day(hub)
         data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
+        _work_streams_alone(data, self.hub_share(hub))
         return Scenario.from_dict(data, source=f"{hub} alone")
+
+    def hub_share(self, hub: str) -> float:
+        """The hub's share of force-wide demand (its demand_share normalised)."""
+        return self.hubs[hub].demand_share / sum(h.demand_share for h in self.hubs.values())
+
+    def marac_calendar(self, hub: str) -> tuple[int, DayName, float, int]:
+        """(every_days, weekday, hour, cases_per_meeting) of a hub's MARAC meetings."""
+        return self.marac.calendar(self.hubs[hub].marac)
 
     def hub_rate_per_day(self, hub: str) -> float:
         total = sum(h.demand_share for h in self.hubs.values())
@@ -1051,6 +1196,56 @@ def _without_derived(data: dict[str, Any]) -> dict[str, Any]:
         if hub.get("roles"):
             hub.pop("staff", None)
     return data
+
+
+# Work-stream keys (issue 13) left out of a dump while they hold their default, so a
+# scenario without them writes (and reports its inputs) exactly as before they existed.
+_STREAM_TABLES = {"adult_strategy_meetings": AdultStrategyMeetings, "marac": Marac}
+_STREAM_KEYS = {
+    "strategy_discussions": ("partner_initiated_per_day", "partner_research_minutes",
+                             "partner_queue_as"),
+    "referral_types": ("repeat_share", "repeat_handling_factor", "repeat_escalate",
+                       "linked_child_share", "linked_handling"),
+}
+
+
+def _without_idle_streams(data: dict[str, Any]) -> dict[str, Any]:
+    for key, table in _STREAM_TABLES.items():
+        if data.get(key) == table().model_dump(mode="python", exclude_none=True):
+            data.pop(key)
+    sd_default = StrategyDiscussions().model_dump(mode="python")
+    sd = data.get("strategy_discussions", {})
+    for k in _STREAM_KEYS["strategy_discussions"]:
+        if k in sd and sd[k] == sd_default[k]:
+            sd.pop(k)
+    rt_default = ReferralType(share=1.0).model_dump(mode="python")
+    for rt in data.get("referral_types", {}).values():
+        for k in _STREAM_KEYS["referral_types"]:
+            if k in rt and rt[k] == rt_default[k]:
+                rt.pop(k)
+    return data
+
+
+def _work_streams_alone(data: dict[str, Any], share: float) -> None:
+    """`hub_alone` for the work streams: the hub's share of partner-initiated
+    discussions."""
+    sd = data.get("strategy_discussions", {})
+    if sd.get("partner_initiated_per_day"):
+        sd["partner_initiated_per_day"] *= share
+
+
+def drop_missing_types(data: dict[str, Any]) -> None:
+    """Remove the work streams' references to referral types a scenario dict no longer
+    has (a fitted scenario keeps only the types its log shows)."""
+    types = data.get("referral_types", {})
+    for key in ("adult_strategy_meetings", "marac"):
+        by_type = data.get(key, {}).get("share_by_type", {})
+        for t in [t for t in by_type if t not in types]:
+            by_type.pop(t)
+    for rt in types.values():
+        if rt.get("linked_child_type") not in (None, *types):
+            rt.pop("linked_child_type")
+            rt["linked_child_share"] = 0.0
 
 
 def _problems(err: ValidationError, source: str) -> list[str]:
