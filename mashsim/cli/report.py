@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
               + " " * 22 + "[--seed S] [--set PATH=VALUE]... [--format table|json] "
               "[--workers N]\n"
               + " " * 22 + "[--scheduler tcp://HOST:PORT] [--force] [--hub HUB]... "
-              "[-h]",  # argparse shows --out as optional
+              "[-h]\n"
+              + " " * 22 + "[--sensitivity KEY=LOW:HIGH]... [--sensitivity-metric METRIC]",
+        # argparse would show --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
                     "--out FOLDER writes report.html plus each plot as PNG and each table "
