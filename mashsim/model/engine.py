@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from heapq import heappush
 from typing import cast
 
 import simpy
@@ -34,6 +35,7 @@ __all__ = [
     "longest_over",
     "oldest_first",
     "own_queue",
+    "wake_at",
 ]
 
 NAN = math.nan
@@ -67,6 +69,7 @@ class Source:
         self.book = book
         self.queue = queue
         self.pools: list[Pool] = []
+        self.on_push: Callable[[], None] | None = None  # a controller watching the length
         self._arrivals: deque[tuple[float, int]] | None = deque() if track_oldest else None
 
     def offer(self, job: int, now: float) -> None:
@@ -79,6 +82,8 @@ class Source:
                 pool.dispatch()
                 if not self.queue:
                     break
+        if self.on_push is not None:
+            self.on_push()
 
     def oldest_wait_hours(self, now: float) -> float:
         """Age of the longest-waiting job never started (amortised O(1): lazy deletion).
@@ -259,6 +264,8 @@ class Pool:
         src.book.remaining[job] -= now - t0
         self.busy -= 1
         src.queue.requeue(job)
+        if src.on_push is not None:
+            src.on_push()
 
     def _ends(self, on_duty: bool) -> list[tuple[float, int, simpy.Timeout]]:
         """Running cases of people on duty (or of leavers): (end, start order, event)."""
@@ -319,6 +326,13 @@ class Feeder:
             self.deliver(items[self.i])
             self.i += 1
         self._schedule()
+
+
+def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:
+    """Trigger `event` at exactly `t_hours` (not now + (t − now), which may round
+    differently): a sleeper waking on a grid its poll would have reached by additions."""
+    event._ok, event._value = True, None
+    heappush(env._queue, (t_hours, simpy.events.NORMAL, next(env._eid), event))  # type: ignore[attr-defined]
 
 
 def drive_capacity(env: simpy.Environment, pool: Pool, schedule: CapacitySchedule) -> Feeder:

@@ -244,7 +244,7 @@ def build_overtime(model: HubModel) -> None:
     for h, hub in model.hubs.items():
         model.overtime[h] = OvertimeController(
             model.env, model.staff_team(h).pool, ot, hub.trigger(ot.trigger), permitted,
-            sc.run.start_date)
+            sc.run.start_date, watch=hub.stage_srcs if ot.trigger == "staff_queue" else ())
 
 
 def build_hub_model(sc: Scenario, streams: Streams) -> HubModel:
