@@ -18,8 +18,14 @@ import simpy
 
 import mashsim.model.wiring as wiring
 from mashsim import Scenario, load_scenario
+from mashsim.metrics.compute import reduce_replication, replication_metrics
 from mashsim.model.engine import Pool
-from mashsim.model.replication import HubRecord, run_replication
+from mashsim.model.replication import (
+    HubRecord,
+    build_records,
+    replication_parts,
+    run_replication,
+)
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.schema import Overtime
 
@@ -131,3 +137,51 @@ def test_overtime_wakes_far_less_than_the_poll(monkeypatch: pytest.MonkeyPatch) 
     wakes = sum(c.wakes for c in model.overtime.values())
     polls = len(model.overtime) * sc.horizon_hours / sc.staffing.overtime.block_hours
     assert wakes < 0.3 * polls
+
+
+def _one_environment(sc: Scenario, seed: int) -> dict[str, HubRecord]:
+    """The reference: every hub in one simpy environment, as before issue 16."""
+    model = wiring.build_hub_model(sc, wiring.Streams(seed, 0))
+    model.env.run(until=sc.horizon_hours)
+    return build_records(model)
+
+
+def _three_hubs(path: str, **overrides: object) -> Scenario:
+    sc = load_scenario(ROOT / "scenarios" / path)
+    data = sc.to_dict()
+    data["hubs"] = {h: data["hubs"][h] for h in list(data["hubs"])[:3]}
+    return Scenario.from_dict(data, source="three hubs").with_overrides(
+        {"run.duration_days": 42.0, "reporting.audit_date": None, **overrides})
+
+
+@pytest.mark.parametrize("path", ["thames_valley.toml", "summer_2023.toml"])
+def test_hubs_alone_give_the_records_of_one_environment(path: str) -> None:
+    """Independent hubs each in their own environment: every record as when all hubs
+    shared one environment (their events keep their order within the hub)."""
+    sc = _three_hubs(path, **{"staffing.overtime.enabled": True,
+                              "staffing.overtime.weekly_cap_hours": 20.0,
+                              "staffing.overtime.threshold": 5})
+    assert wiring.hub_groups(sc) == [[h] for h in sc.hubs]
+    assert_same_records(run_replication(sc, 11, 0), _one_environment(sc, 11))
+
+
+@pytest.mark.parametrize("mode", ["pooled", "overflow"])
+def test_hubs_sharing_people_stay_together(mode: str) -> None:
+    sc = _three_hubs("thames_valley.toml", **{"pooling.mode": mode})
+    assert wiring.hub_groups(sc) == [list(sc.hubs)]
+    assert_same_records(run_replication(sc, 11, 0), _one_environment(sc, 11))
+
+
+def test_metrics_reduced_hub_by_hub_equal_those_of_all_records() -> None:
+    """Per-hub metrics as each hub finishes, force-wide ones from slim records: the very
+    numbers `replication_metrics` gives from the full records (NaN where NaN)."""
+    sc = _three_hubs("summer_2023.toml")
+    seen: list[str] = []
+    streamed = reduce_replication(replication_parts(sc, 4, 0), sc,
+                                  lambda hub, _rec: seen.append(hub))
+    whole = replication_metrics(run_replication(sc, 4, 0), sc)
+    assert seen == list(sc.hubs) and list(streamed) == list(whole)
+    for scope in whole:
+        assert list(streamed[scope]) == list(whole[scope])
+        np.testing.assert_array_equal(list(streamed[scope].values()),
+                                      list(whole[scope].values()), err_msg=scope)

@@ -9,13 +9,18 @@ order), `metric_names(scenario)` (with the scenario-dependent families),
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
 from mashsim.metrics.registry import METRICS, REGISTRY
 from mashsim.metrics.window import STAGES, Window, breach_flags, daily_backlog
 from mashsim.model.replication import HubRecord
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["METRICS", "STAGES", "breach_flags", "daily_backlog", "metric_bounds",
-           "metric_names", "replication_metrics"]
+           "metric_names", "reduce_replication", "replication_metrics", "slim_record"]
 
 
 def metric_bounds(name: str) -> tuple[float, float]:
@@ -36,4 +41,42 @@ def replication_metrics(
                                               force_wide=True))}
     for hub, rec in records.items():
         out[hub] = REGISTRY.compute(Window([rec], scenario, force_wide=False))
+    return out
+
+
+# What the force-wide window reads of a referral; the rest of each hub's record goes once
+# its own metrics are computed (a national run holds millions of referrals).
+_FORCE_WIDE_FIELDS = frozenset({"created", "entered", "grade_idx", "handover", "deadline",
+                                "sd_needed", "sd_deadline"})
+
+
+def slim_record(rec: HubRecord) -> HubRecord:
+    """A hub's record with only what the force-wide metrics read (`Window`): the other
+    referral attributes and the stage ends become empty, so merging hubs copies less."""
+    empty = np.empty(0)
+    refs = dataclasses.replace(rec.referrals, **{
+        f: empty for f in type(rec.referrals).__dataclass_fields__
+        if f not in _FORCE_WIDE_FIELDS})
+    return dataclasses.replace(rec, referrals=refs, stage_end={})
+
+
+def reduce_replication(
+    parts: Iterable[dict[str, HubRecord]], scenario: Scenario,
+    each: Callable[[str, HubRecord], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """`replication_metrics` of a replication arriving a group of hubs at a time
+    (`mashsim.model.replication.replication_parts`): each hub's metrics, and `each(hub,
+    record)` (its daily backlog, say), as its group finishes; then the force-wide ones
+    from the slim records (`slim_record`), the hubs in the same order, so the figures
+    are exactly those of `replication_metrics`."""
+    per_hub: dict[str, dict[str, float]] = {}
+    slim: list[HubRecord] = []
+    for part in parts:
+        for hub, rec in part.items():
+            per_hub[hub] = REGISTRY.compute(Window([rec], scenario, force_wide=False))
+            if each is not None:
+                each(hub, rec)
+            slim.append(slim_record(rec))
+    out = {"overall": REGISTRY.compute(Window(slim, scenario, force_wide=True))}
+    out.update(per_hub)
     return out
