@@ -68,7 +68,7 @@ def _segments(items: list[tuple[float, float]]) -> np.ndarray:
 
 def _team_record(team: Team, horizon_hours: float) -> TeamRecord:
     """Busy spells (work still in progress counts up to the end) and the roster."""
-    return TeamRecord(_segments(team.pool.busy_segments(horizon_hours)), team.schedule)
+    return TeamRecord(team.pool.busy_array(horizon_hours), team.schedule)
 
 
 def build_records(model: HubModel) -> dict[str, HubRecord]:
