@@ -16,11 +16,11 @@ import math
 from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
-from heapq import heappush
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.disciplines import JobQueue
@@ -28,6 +28,7 @@ from mashsim.scenario.disciplines import JobQueue
 __all__ = [
     "Book",
     "Due",
+    "Env",
     "Feeder",
     "Pool",
     "Select",
@@ -414,6 +415,43 @@ class Feeder:
             self.deliver(self.items[self.i - self._lo])
             self.i += 1
         self._schedule()
+
+
+class Env(simpy.Environment):
+    """simpy's environment with `run(until=time)` stepping in one tight loop.
+
+    `Environment.run` calls `step()` per event, a method call and a `try` each; this loop
+    does what `step` does (pop the earliest (time, priority, id) entry, set the clock,
+    call the callbacks, crash on a failed event nobody defused) inline. The stop event
+    is scheduled, and handled when reached, as `run` does it (urgent, at now + (until −
+    now), re-queued at priority −1 after), so event ids, order and the final clock are
+    those of `Environment.run`. Any other `until` goes to `Environment.run`."""
+
+    def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> object:
+        if until is None or isinstance(until, simpy.Event):
+            return super().run(until)
+        at = until if isinstance(until, int) else float(until)
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = simpy.Event(self)
+        stop._ok, stop._value = True, None
+        self.schedule(stop, URGENT, at - self._now)
+        queue = self._queue
+        while queue:
+            self._now, _, _, event = heappop(queue)
+            if event is stop:
+                event.callbacks = []
+                self.schedule(event, simpy.core.EventPriority(-1))
+                return None
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        raise RuntimeError(f'No scheduled events left but "until" event was not '
+                           f"triggered: {stop}")
 
 
 def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:
