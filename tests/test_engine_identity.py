@@ -19,6 +19,7 @@ import simpy
 import mashsim.model.wiring as wiring
 from mashsim import Scenario, load_scenario
 from mashsim.metrics.compute import reduce_replication, replication_metrics
+from mashsim.metrics.window import _step_max
 from mashsim.model.engine import Pool
 from mashsim.model.replication import (
     HubRecord,
@@ -185,3 +186,22 @@ def test_metrics_reduced_hub_by_hub_equal_those_of_all_records() -> None:
         assert list(streamed[scope]) == list(whole[scope])
         np.testing.assert_array_equal(list(streamed[scope].values()),
                                       list(whole[scope].values()), err_msg=scope)
+
+
+def _step_max_before(starts: np.ndarray, ends: np.ndarray) -> float:
+    """The peak count as it was computed before issue 16: merge, lexsort, cumulate."""
+    if len(starts) == 0:
+        return 0.0
+    t = np.concatenate((starts, ends))
+    d = np.concatenate((np.ones(len(starts)), -np.ones(len(ends))))
+    return float(max(0.0, np.cumsum(d[np.lexsort((d, t))]).max()))
+
+
+def test_peak_count_with_less_memory_is_the_same_count() -> None:
+    """Ties (whole hours), ends before their start and unmatched ends included."""
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = int(rng.integers(0, 30))
+        starts = np.round(rng.uniform(0, 10, n))
+        ends = (starts + np.round(rng.uniform(-2, 5, n)))[rng.random(n) < 0.7]
+        assert _step_max(starts, ends) == _step_max_before(starts, ends)

@@ -15,8 +15,16 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from mashsim.metrics.registry import METRICS, REGISTRY
-from mashsim.metrics.window import STAGES, Window, breach_flags, daily_backlog
-from mashsim.model.replication import HubRecord
+from mashsim.metrics.window import (
+    STAGES,
+    MeasuredTeam,
+    SlimRecord,
+    Window,
+    breach_flags,
+    daily_backlog,
+    slim_team,
+)
+from mashsim.model.replication import HubRecord, TeamRecord
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["METRICS", "STAGES", "breach_flags", "daily_backlog", "metric_bounds",
@@ -50,14 +58,35 @@ _FORCE_WIDE_FIELDS = frozenset({"created", "entered", "grade_idx", "handover", "
                                 "sd_needed", "sd_deadline"})
 
 
-def slim_record(rec: HubRecord) -> HubRecord:
+def slim_record(rec: HubRecord, scenario: Scenario,
+                teams: dict[int, MeasuredTeam] | None = None,
+                window: Window | None = None) -> SlimRecord:
     """A hub's record with only what the force-wide metrics read (`Window`): the other
-    referral attributes and the stage ends become empty, so merging hubs copies less."""
+    referral attributes become empty, each stage keeps its waits (`window`: the hub's
+    own, if already built) instead of entries, starts and ends, and each team its busy
+    on-duty hours over the window instead of its busy spells (`slim_team`; `teams`
+    shares one slim team per pool between the records of a group)."""
+    teams = {} if teams is None else teams
+    window = Window([rec], scenario, force_wide=False) if window is None else window
+    lo, hi = scenario.warmup_hours, scenario.horizon_hours
+
+    def slim(team: TeamRecord) -> MeasuredTeam:
+        if id(team) not in teams:
+            teams[id(team)] = slim_team(team, lo, hi)
+        return teams[id(team)]
+
     empty = np.empty(0)
     refs = dataclasses.replace(rec.referrals, **{
         f: empty for f in type(rec.referrals).__dataclass_fields__
         if f not in _FORCE_WIDE_FIELDS})
-    return dataclasses.replace(rec, referrals=refs, stage_end={})
+    fields = {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
+    fields.update(
+        referrals=refs, stage_entry={}, stage_start={}, stage_end={},
+        staff=slim(rec.staff), sd=None if rec.sd is None else slim(rec.sd),
+        overflow_team=None if rec.overflow_team is None else slim(rec.overflow_team),
+        roles={r: slim(t) for r, t in rec.roles.items()},
+        stage_wait={s: window.stage_wait(s) for s in rec.stage_entry})
+    return SlimRecord(**fields)
 
 
 def reduce_replication(
@@ -72,11 +101,16 @@ def reduce_replication(
     per_hub: dict[str, dict[str, float]] = {}
     slim: list[HubRecord] = []
     for part in parts:
+        teams: dict[int, MeasuredTeam] = {}
         for hub, rec in part.items():
-            per_hub[hub] = REGISTRY.compute(Window([rec], scenario, force_wide=False))
+            window = Window([rec], scenario, force_wide=False)
+            per_hub[hub] = REGISTRY.compute(window)
             if each is not None:
                 each(hub, rec)
-            slim.append(slim_record(rec))
-    out = {"overall": REGISTRY.compute(Window(slim, scenario, force_wide=True))}
+            slim.append(slim_record(rec, scenario, teams, window))
+            del window
+        del part, teams
+    out = {"overall": REGISTRY.compute(Window(slim, scenario, force_wide=True,
+                                              release=True))}
     out.update(per_hub)
     return out
