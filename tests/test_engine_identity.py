@@ -205,3 +205,17 @@ def test_peak_count_with_less_memory_is_the_same_count() -> None:
         starts = np.round(rng.uniform(0, 10, n))
         ends = (starts + np.round(rng.uniform(-2, 5, n)))[rng.random(n) < 0.7]
         assert _step_max(starts, ends) == _step_max_before(starts, ends)
+
+
+@pytest.mark.parametrize("threshold", [2.5, 7.0])
+def test_overtime_sleeping_on_the_queue_gives_the_polled_blocks(
+        threshold: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default's queues cross a low threshold many times a day: each crossing wakes
+    the controller at the next grid moment (the measure read only once enough pushes
+    came to pass it), and the blocks are the poll's."""
+    sc = _three_hubs("thames_valley.toml", **{
+        "staffing.overtime.enabled": True, "staffing.overtime.weekly_cap_hours": 40.0,
+        "staffing.overtime.threshold": threshold})
+    new, old = run_replication(sc, 2, 0), _polled(sc, 2, monkeypatch)
+    assert_same_records(new, old)
+    assert sum(len(r.overtime) for r in new.values()) > 10

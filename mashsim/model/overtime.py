@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Sequence
 from functools import partial
 
@@ -62,6 +63,11 @@ class OvertimeController:
         self._asleep_since = math.nan  # grid moment of the failed check (measure sleep)
         self._kick: simpy.Event | None = None
         self._last_permitted = float(permitted.times_hours[-1])
+        # the permitted roster as Python lists: `at` by bisection, as numpy's
+        # searchsorted(side="right") finds it, without a numpy call per grid moment
+        self._p_times: list[float] = permitted.times_hours.tolist()
+        self._p_people: list[int] = permitted.capacity.tolist()
+        self._pushes_left = 0  # pushes before the measure can pass (measure sleep)
         env.process(self._run())
 
     def _week(self, t_hours: float) -> int:
@@ -71,7 +77,8 @@ class OvertimeController:
         return self._week(t_hours) != week
 
     def _permits(self, t_hours: float) -> bool:
-        return bool(self.permitted.at(t_hours) > 0)
+        """`permitted.at(t) > 0`."""
+        return self._p_people[max(bisect_right(self._p_times, t_hours) - 1, 0)] > 0
 
     def _next_grid(self, t_hours: float, ok: Callable[[float], bool]) -> tuple[float, float]:
         """The first grid moment after `t_hours` where `ok` holds, and the grid moment
@@ -97,10 +104,21 @@ class OvertimeController:
             yield ev
         yield self.env.timeout(self.cfg.block_hours)
 
+    def _pushes_needed(self, measure: float) -> int:
+        """A push adds one job to the watched queues (pops only take away), so the
+        measure cannot pass the threshold in fewer pushes than this."""
+        return math.floor(self.cfg.threshold - measure) + 1
+
     def _on_push(self) -> None:
         """A watched queue grew: once the measure passes the threshold, wake at the first
-        grid moment at or after now."""
-        if self._kick is None or not self.measure() > self.cfg.threshold:
+        grid moment at or after now. The measure is read only when enough pushes have
+        come to take it over the threshold."""
+        self._pushes_left -= 1
+        if self._kick is None or self._pushes_left > 0:
+            return
+        measure = self.measure()
+        if not measure > self.cfg.threshold:
+            self._pushes_left = self._pushes_needed(measure)
             return
         now, b, t = self.env.now, self.cfg.block_hours, self._asleep_since
         while t < now:
@@ -110,9 +128,10 @@ class OvertimeController:
         for src in self.watch:
             src.on_push = None
 
-    def _sleep_on_measure(self, now: float) -> simpy.Event:
+    def _sleep_on_measure(self, now: float, measure: float) -> simpy.Event:
         ev = self.env.event()
         self._kick, self._asleep_since = ev, now
+        self._pushes_left = self._pushes_needed(measure)
         for src in self.watch:
             src.on_push = self._on_push
         return ev
@@ -131,8 +150,8 @@ class OvertimeController:
                 yield from self._sleep_until(self._next_grid(now, partial(self._new_week, week)))
             elif not self._permits(now):
                 yield from self._sleep_until(self._next_grid(now, self._permits))
-            elif not self.measure() > cfg.threshold:
-                yield (self._sleep_on_measure(now) if self.watch
+            elif not (measure := self.measure()) > cfg.threshold:
+                yield (self._sleep_on_measure(now, measure) if self.watch
                        else env.timeout(cfg.block_hours))
             else:
                 used += block_staff_hours
