@@ -45,11 +45,23 @@ def replication_metrics(
     records: dict[str, HubRecord], scenario: Scenario
 ) -> dict[str, dict[str, float]]:
     """{"overall": {...}, hub: {...}} for one replication."""
-    out = {"overall": REGISTRY.compute(Window(list(records.values()), scenario,
-                                              force_wide=True))}
-    for hub, rec in records.items():
-        out[hub] = REGISTRY.compute(Window([rec], scenario, force_wide=False))
-    return out
+    hubs = {hub: REGISTRY.compute(Window([rec], scenario, force_wide=False))
+            for hub, rec in records.items()}
+    recs = list(records.values())
+    overall = (_as_hub(recs, hubs) if _one_hub(recs)
+               else REGISTRY.compute(Window(recs, scenario, force_wide=True)))
+    return {"overall": overall, **hubs}
+
+
+def _one_hub(records: list[HubRecord]) -> bool:
+    """One hub and no overflow team: the force-wide window sees exactly the hub's
+    records (being force-wide changes only whether the overflow team counts), so its
+    figures are the hub's (`_as_hub`), not worth a second pass."""
+    return len(records) == 1 and records[0].overflow_team is None
+
+
+def _as_hub(records: list[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
+    return dict(next(iter(hubs.values())))
 
 
 # What the force-wide window reads of a referral; the rest of each hub's record goes once
@@ -110,7 +122,6 @@ def reduce_replication(
             slim.append(slim_record(rec, scenario, teams, window))
             del window
         del part, teams
-    out = {"overall": REGISTRY.compute(Window(slim, scenario, force_wide=True,
-                                              release=True))}
-    out.update(per_hub)
-    return out
+    overall = (_as_hub(slim, per_hub) if _one_hub(slim)
+               else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))
+    return {"overall": overall, **per_hub}

@@ -266,20 +266,16 @@ class Pool:
         """Start jobs while someone is free and a source has work."""
         if self.busy >= self.capacity:
             return
+        if self._own:
+            self._dispatch_own()
+            return
         env, sources, select = self.env, self.sources, self.select
         queue_, eid, running, cbs = env._queue, env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
-        own = sources[0] if self._own else None
         now = env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
-            if own is not None:
-                if not own.queue:
-                    return
-                src = own
-            else:
-                found = select(sources)
-                if found is None:
-                    return
-                src = found
+            src = select(sources)
+            if src is None:
+                return
             job = src.queue.pop()
             book = src.book
             first = book.first_start
@@ -291,6 +287,30 @@ class Pool:
             end = now + book.remaining[job]
             ev = Due(cbs, src, job, now, end)
             heappush(queue_, (end, NORMAL, next(eid), ev))
+            running[ev] = now
+
+    def _dispatch_own(self) -> None:
+        """`dispatch` for a pool with one source of its own: as many jobs as there are
+        free people and waiting jobs, in the order the loop above would start them."""
+        src = self.sources[0]
+        queue = src.queue
+        k = min(self.capacity - self.busy, len(queue))
+        if k <= 0:
+            return
+        env, running, cbs = self.env, self._running, self._finish_cbs
+        heap, eid, now = env._queue, env._eid, env._now  # type: ignore[attr-defined]
+        book = src.book
+        first, remaining, on_start = book.first_start, book.remaining, book.on_start
+        for _ in range(k):
+            job = queue.pop()
+            if first[job] != first[job]:  # NaN: first time
+                first[job] = now
+                if on_start is not None:
+                    on_start(job, src)
+            self.busy += 1
+            end = now + remaining[job]
+            ev = Due(cbs, src, job, now, end)
+            heappush(heap, (end, NORMAL, next(eid), ev))
             running[ev] = now
 
     def _finish(self, ev: Due) -> None:
@@ -366,8 +386,10 @@ class Pool:
 class Feeder:
     """Replays pre-computed (time, item) arrivals into a callback, in time order.
 
-    The times and items may be numpy arrays: they are turned into Python numbers a block
-    at a time (`BLOCK`), so a year of a hub's arrivals is never a list of float objects."""
+    `deliver(item)`, or with `timed` `deliver(item, now)` (a source's `offer`, called
+    without a wrapper). The times and items may be numpy arrays: they are turned into
+    Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
+    list of float objects."""
 
     BLOCK = 4096
 
@@ -376,45 +398,54 @@ class Feeder:
         env: simpy.Environment,
         times_hours: Sequence[float] | np.ndarray,
         items: Sequence[int] | np.ndarray,
-        deliver: Callable[[int], None],
+        deliver: Callable[..., None],
+        timed: bool = False,
     ) -> None:
-        self.env, self.deliver = env, deliver
+        self.env, self.deliver, self.timed = env, deliver, timed
         self._all_times, self._all_items = times_hours, items
         self.n = len(times_hours)
         self.i = 0  # next item, counted over all of them
-        self._lo = 0  # where the current block starts
-        self._load(0)
         self._cbs = (self._fire,)
-        self._schedule()
+        if self.n:
+            self._load(0)
+            self._schedule(env._now, self.times[0])  # type: ignore[attr-defined]
 
     def _load(self, lo: int) -> None:
         hi = lo + self.BLOCK
         t, it = self._all_times[lo:hi], self._all_items[lo:hi]
-        self.times = t.tolist() if isinstance(t, np.ndarray) else list(t)
-        self.items = it.tolist() if isinstance(it, np.ndarray) else list(it)
+        self.times: list[float] = t.tolist() if isinstance(t, np.ndarray) else list(t)
+        self.items: list[int] = it.tolist() if isinstance(it, np.ndarray) else list(it)
         self._lo = lo
 
-    def _time(self, i: int) -> float:
-        if i - self._lo >= len(self.times):
-            self._load(i)
-        return self.times[i - self._lo]  # type: ignore[no-any-return]
-
-    def _schedule(self) -> None:
-        if self.i < self.n:
-            env = self.env
-            now = env._now  # type: ignore[attr-defined]
-            at = now + max(0.0, self._time(self.i) - now)  # as Timeout(delay) computes it
-            heappush(env._queue, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                                  Due(self._cbs, None, self.i, now, at)))
+    def _schedule(self, now: float, t: float) -> None:
+        """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
+        env = self.env
+        at = now + max(0.0, t - now)
+        heappush(env._queue, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                              Due(self._cbs, None, self.i, now, at)))
 
     def _fire(self, _ev: Due) -> None:
-        now, n = self.env._now, self.n  # type: ignore[attr-defined]
-        self.deliver(self.items[self.i - self._lo])  # the item this event was scheduled for
-        self.i += 1
-        while self.i < n and self._time(self.i) <= now:
-            self.deliver(self.items[self.i - self._lo])
-            self.i += 1
-        self._schedule()
+        """Deliver the item this event was scheduled for and any others due by now."""
+        now = self.env._now  # type: ignore[attr-defined]
+        deliver, timed = self.deliver, self.timed
+        times, items, k = self.times, self.items, self.i - self._lo
+        while True:
+            if timed:
+                deliver(items[k], now)
+            else:
+                deliver(items[k])
+            k += 1
+            if k == len(times):
+                if self._lo + k >= self.n:
+                    self.i = self.n
+                    return
+                self._load(self._lo + k)
+                times, items, k = self.times, self.items, 0
+            t = times[k]
+            if t > now:
+                break
+        self.i = self._lo + k
+        self._schedule(now, t)
 
 
 class Env(simpy.Environment):
