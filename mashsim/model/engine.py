@@ -17,6 +17,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
+from typing import Any
 
 import numpy as np
 import simpy
@@ -270,7 +271,8 @@ class Pool:
             self._dispatch_own()
             return
         env, sources, select = self.env, self.sources, self.select
-        queue_, eid, running, cbs = env._queue, env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
+        queue_: list[Any] = env._queue
+        eid, running, cbs = env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
         now = env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
             src = select(sources)
@@ -298,7 +300,8 @@ class Pool:
         if k <= 0:
             return
         env, running, cbs = self.env, self._running, self._finish_cbs
-        heap, eid, now = env._queue, env._eid, env._now  # type: ignore[attr-defined]
+        heap: list[Any] = env._queue
+        eid, now = env._eid, env._now  # type: ignore[attr-defined]
         book = src.book
         first, remaining, on_start = book.first_start, book.remaining, book.on_start
         for _ in range(k):
@@ -420,9 +423,10 @@ class Feeder:
     def _schedule(self, now: float, t: float) -> None:
         """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
         env = self.env
+        heap: list[Any] = env._queue
         at = now + max(0.0, t - now)
-        heappush(env._queue, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                              Due(self._cbs, None, self.i, now, at)))
+        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                        Due(self._cbs, None, self.i, now, at)))
 
     def _fire(self, _ev: Due) -> None:
         """Deliver the item this event was scheduled for and any others due by now."""
@@ -474,7 +478,7 @@ class Env(simpy.Environment):
                 event.callbacks = []
                 self.schedule(event, simpy.core.EventPriority(-1))
                 return None
-            callbacks, event.callbacks = event.callbacks, None
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             for callback in callbacks:  # type: ignore[union-attr]
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
