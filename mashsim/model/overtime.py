@@ -13,9 +13,18 @@ with the measure at or under the threshold (the `staff_queue` trigger, whose que
 `watch`ed), the first grid moment at or after a queue push that takes it over. A check
 skipped this way would have failed, so the blocks are those of an hourly poll; the wake
 event is pushed at the grid time itself (not now + delay), so its time is bit-for-bit the
-poll's. What can differ is only the tie order against another event at exactly the same
-instant (simpy orders ties by when they were scheduled, and the wake is scheduled at a
-different moment than the poll's timeout was); see docs/background/performance.md.
+poll's.
+
+What can differ is the tie order against another event at exactly the same grid
+instant: simpy orders ties by when they were scheduled, and the poll's timeout for t was
+scheduled at the check at t − b. A timed sleep therefore wakes at t − b and takes the
+last step with a timeout as the poll did; it can still differ when events fall on three
+consecutive grid moments, each scheduling the next (a roster changing every block), as
+the wake at t − b itself sits elsewhere among that instant's events. A wake by a queue
+push is scheduled at the push, after t − b, so it follows, where the poll preceded, an
+event at t scheduled in between. Either way the rule and its grid are the poll's; only
+which of two same-instant events comes first may swap (one pooled variant of
+summer_2023 in tests/test_engine_identity.py; no shipped scenario's output changes).
 """
 
 from __future__ import annotations
