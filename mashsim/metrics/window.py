@@ -160,7 +160,11 @@ def breach_flags(
 
 
 def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+    """Hours of each [a, b) inside [lo, hi] (computed in one output array: a national
+    run's force-wide arrays are millions long)."""
+    out = np.minimum(b, hi)
+    out -= np.maximum(a, lo)
+    return np.clip(out, 0.0, None, out=out)
 
 
 def _busy_on_duty_hours(
@@ -186,19 +190,29 @@ def max_open(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> floa
     (ends NaN: still open); those open at `lo` count from `lo`."""
     finite = np.isfinite(ends)
     keep = (starts <= hi) & (~finite | (ends > lo))
-    return _step_max(np.maximum(starts[keep], lo), ends[keep & finite])
+    kept_starts = np.maximum(starts[keep], lo)
+    kept_ends = ends[keep & finite]
+    del finite, keep
+    return _step_max(kept_starts, kept_ends, own=True)
 
 
-def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
-    """Largest number of [start, end) intervals open at once (ends before starts at ties)."""
+def _step_max(starts: np.ndarray, ends: np.ndarray, own: bool = False) -> float:
+    """Largest number of [start, end) intervals open at once (ends before starts at ties).
+
+    `own`: the arrays are the caller's scratch, sorted in place (no copies)."""
     if len(starts) == 0:
         return 0.0
     # The count peaks just after a start: after the i-th start in time order (1-based),
     # i are open less the ends at or before it. Two sorts and a search: a few arrays the
     # size of the inputs, not the merged, lexsorted and summed twice-as-long ones.
-    s = np.sort(starts)
-    open_after = np.arange(1, len(s) + 1) - np.searchsorted(np.sort(ends), s, side="right")
-    return float(max(0.0, open_after.max()))
+    if own:
+        starts.sort()
+        ends.sort()
+    else:
+        starts, ends = np.sort(starts), np.sort(ends)
+    ends_before = np.searchsorted(ends, starts, side="right")
+    ends_before -= np.arange(1, len(starts) + 1)  # minus the count open after each start
+    return float(max(0.0, -ends_before.min()))
 
 
 class Window:
