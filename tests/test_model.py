@@ -97,7 +97,7 @@ def test_pool_respects_capacity_changes_and_handback() -> None:
     # job 0 works 0–2, is handed back, resumes at 10 and needs 3 more hours
     assert book.end[0] == pytest.approx(13.0)
     assert book.end[1] == pytest.approx(18.0)
-    assert book.first_start == [0.0, 13.0]
+    assert list(book.first_start) == [0.0, 13.0]
     assert pool.segments == [(0.0, 2.0), (10.0, 13.0), (13.0, 18.0)]
 
 

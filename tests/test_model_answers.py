@@ -81,9 +81,9 @@ def test_finish_the_stayer_serves_the_queue_while_the_leaver_overruns(
     ends at 6. (A capacity counter would start nobody until both were done: 6 and 8.)
     """
     pool, book = _toy(service, [0.0, 1.0], [2, 1])
-    assert book.first_start == [0.0, 0.0, 3.0, 5.0]
+    assert list(book.first_start) == [0.0, 0.0, 3.0, 5.0]
     assert book.end[stayer] == 3.0 and book.end[leaver] == 6.0
-    assert book.end[2:] == [5.0, 7.0]
+    assert list(book.end[2:]) == [5.0, 7.0]
     # on-duty busy time: the leaver's spell stops at the shift end, so ≤ capacity
     assert sorted(pool.segments) == sorted([(0.0, 3.0), (0.0, 1.0), (3.0, 5.0), (5.0, 7.0)])
     assert pool.busy == 0 and pool.leaving == 0
@@ -93,7 +93,7 @@ def test_finish_a_leaver_still_at_work_stays_on_when_capacity_returns() -> None:
     """2 → 1 at t = 1 and back to 2 at t = 2: the leaver (case ends at 6) is still there,
     so they count as the second person on duty; nobody else starts before t = 3."""
     pool, book = _toy([3.0, 6.0, 2.0, 2.0], [0.0, 1.0, 2.0], [2, 1, 2])
-    assert book.first_start == [0.0, 0.0, 3.0, 5.0]
+    assert list(book.first_start) == [0.0, 0.0, 3.0, 5.0]
     assert sorted(pool.segments) == sorted(
         [(0.0, 3.0), (0.0, 1.0), (2.0, 6.0), (3.0, 5.0), (5.0, 7.0)])
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mashsim.metrics.compute import daily_backlog, replication_metrics
-from mashsim.model.replication import run_replication
+from mashsim.metrics.compute import daily_backlog, reduce_replication
+from mashsim.model.replication import replication_parts
 from mashsim.model.streams import Streams
 from mashsim.scenario.schema import GRADES, Scenario
 from mashsim.scenario.uncertain import draw_index, draw_point
@@ -57,14 +57,18 @@ def single_run(scenario: Scenario, seed: int, replication: int,
     """Simulate one replication and reduce it to flat results (cheap to ship home);
     `outcomes=True` also keeps each referral's waits (`referral_outcomes`)."""
     scenario = point_scenario(scenario, seed, replication)
-    records = run_replication(scenario, seed, replication)
-    return ReplicationResult(
-        replication=replication,
-        metrics=replication_metrics(records, scenario),
-        daily={hub: daily_backlog(rec, scenario) for hub, rec in records.items()},
-        outcomes=({hub: referral_outcomes(rec, scenario) for hub, rec in records.items()}
-                  if outcomes else None),
-    )
+    daily: dict[str, dict[str, np.ndarray]] = {}
+    kept: dict[str, dict[str, np.ndarray]] = {}
+
+    def each(hub: str, rec: Any) -> None:  # as each hub's group finishes (issue 16)
+        daily[hub] = daily_backlog(rec, scenario)
+        if outcomes:
+            kept[hub] = referral_outcomes(rec, scenario)
+
+    metrics = reduce_replication(replication_parts(scenario, seed, replication), scenario,
+                                 each)
+    return ReplicationResult(replication=replication, metrics=metrics, daily=daily,
+                             outcomes=kept if outcomes else None)
 
 
 def point_scenario(scenario: Scenario, seed: int, replication: int) -> Scenario:

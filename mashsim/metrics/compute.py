@@ -9,13 +9,26 @@ order), `metric_names(scenario)` (with the scenario-dependent families),
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
 from mashsim.metrics.registry import METRICS, REGISTRY
-from mashsim.metrics.window import STAGES, Window, breach_flags, daily_backlog
-from mashsim.model.replication import HubRecord
+from mashsim.metrics.window import (
+    STAGES,
+    MeasuredTeam,
+    SlimRecord,
+    Window,
+    breach_flags,
+    daily_backlog,
+    slim_team,
+)
+from mashsim.model.replication import HubRecord, TeamRecord
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["METRICS", "STAGES", "breach_flags", "daily_backlog", "metric_bounds",
-           "metric_names", "replication_metrics"]
+           "metric_names", "reduce_replication", "replication_metrics", "slim_record"]
 
 
 def metric_bounds(name: str) -> tuple[float, float]:
@@ -32,8 +45,83 @@ def replication_metrics(
     records: dict[str, HubRecord], scenario: Scenario
 ) -> dict[str, dict[str, float]]:
     """{"overall": {...}, hub: {...}} for one replication."""
-    out = {"overall": REGISTRY.compute(Window(list(records.values()), scenario,
-                                              force_wide=True))}
-    for hub, rec in records.items():
-        out[hub] = REGISTRY.compute(Window([rec], scenario, force_wide=False))
-    return out
+    hubs = {hub: REGISTRY.compute(Window([rec], scenario, force_wide=False))
+            for hub, rec in records.items()}
+    recs = list(records.values())
+    overall = (_as_hub(recs, hubs) if _one_hub(recs)
+               else REGISTRY.compute(Window(recs, scenario, force_wide=True)))
+    return {"overall": overall, **hubs}
+
+
+def _one_hub(records: list[HubRecord]) -> bool:
+    """One hub and no overflow team: the force-wide window sees exactly the hub's
+    records (being force-wide changes only whether the overflow team counts), so its
+    figures are the hub's (`_as_hub`), not worth a second pass."""
+    return len(records) == 1 and records[0].overflow_team is None
+
+
+def _as_hub(records: list[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
+    return dict(next(iter(hubs.values())))
+
+
+# What the force-wide window reads of a referral; the rest of each hub's record goes once
+# its own metrics are computed (a national run holds millions of referrals).
+_FORCE_WIDE_FIELDS = frozenset({"created", "entered", "grade_idx", "handover", "deadline",
+                                "sd_needed", "sd_deadline"})
+
+
+def slim_record(rec: HubRecord, scenario: Scenario,
+                teams: dict[int, MeasuredTeam] | None = None,
+                window: Window | None = None) -> SlimRecord:
+    """A hub's record with only what the force-wide metrics read (`Window`): the other
+    referral attributes become empty, each stage keeps its waits (`window`: the hub's
+    own, if already built) instead of entries, starts and ends, and each team its busy
+    on-duty hours over the window instead of its busy spells (`slim_team`; `teams`
+    shares one slim team per pool between the records of a group)."""
+    teams = {} if teams is None else teams
+    window = Window([rec], scenario, force_wide=False) if window is None else window
+    lo, hi = scenario.warmup_hours, scenario.horizon_hours
+
+    def slim(team: TeamRecord) -> MeasuredTeam:
+        if id(team) not in teams:
+            teams[id(team)] = slim_team(team, lo, hi)
+        return teams[id(team)]
+
+    empty = np.empty(0)
+    refs = dataclasses.replace(rec.referrals, **{
+        f: empty for f in type(rec.referrals).__dataclass_fields__
+        if f not in _FORCE_WIDE_FIELDS})
+    fields = {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
+    fields.update(
+        referrals=refs, stage_entry={}, stage_start={}, stage_end={},
+        staff=slim(rec.staff), sd=None if rec.sd is None else slim(rec.sd),
+        overflow_team=None if rec.overflow_team is None else slim(rec.overflow_team),
+        roles={r: slim(t) for r, t in rec.roles.items()},
+        stage_wait={s: window.stage_wait(s) for s in rec.stage_entry})
+    return SlimRecord(**fields)
+
+
+def reduce_replication(
+    parts: Iterable[dict[str, HubRecord]], scenario: Scenario,
+    each: Callable[[str, HubRecord], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """`replication_metrics` of a replication arriving a group of hubs at a time
+    (`mashsim.model.replication.replication_parts`): each hub's metrics, and `each(hub,
+    record)` (its daily backlog, say), as its group finishes; then the force-wide ones
+    from the slim records (`slim_record`), the hubs in the same order, so the figures
+    are exactly those of `replication_metrics`."""
+    per_hub: dict[str, dict[str, float]] = {}
+    slim: list[HubRecord] = []
+    for part in parts:
+        teams: dict[int, MeasuredTeam] = {}
+        for hub, rec in part.items():
+            window = Window([rec], scenario, force_wide=False)
+            per_hub[hub] = REGISTRY.compute(window)
+            if each is not None:
+                each(hub, rec)
+            slim.append(slim_record(rec, scenario, teams, window))
+            del window
+        del part, teams
+    overall = (_as_hub(slim, per_hub) if _one_hub(slim)
+               else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))
+    return {"overall": overall, **per_hub}

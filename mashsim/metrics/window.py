@@ -13,17 +13,18 @@ arrived. Referrals still open at the end are counted by their age, never dropped
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from mashsim.model.replication import HubRecord, Referrals
+from mashsim.model.replication import HubRecord, Referrals, TeamRecord
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["STAGES", "Window", "breach_flags", "daily_backlog", "max_open", "overlap_hours",
-           "ratio", "staff_hours_cost"]
+__all__ = ["STAGES", "MeasuredTeam", "SlimRecord", "Window", "breach_flags", "daily_backlog",
+           "max_open", "overlap_hours", "ratio", "slim_team", "staff_hours_cost"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -35,16 +36,73 @@ def ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den > 0 else float("nan")
 
 
-class _View:
-    """Several hubs' records seen as one, for the force-wide figures."""
+@dataclass
+class MeasuredTeam(TeamRecord):
+    """A team whose busy on-duty hours over the window were computed while its busy
+    spells were at hand (`slim_team`); the spells are gone, the sum stays."""
 
-    def __init__(self, records: Sequence[HubRecord], force_wide: bool) -> None:
-        self.refs = Referrals.concat([r.referrals for r in records])
-        self.start = np.concatenate([r.staff_start for r in records])
-        self.end = np.concatenate([r.staff_end for r in records])
-        self.sd_held = np.concatenate([r.sd_held for r in records])
-        self.notifications = np.concatenate([r.notifications_entered for r in records])
-        self.degraded = np.concatenate([r.degraded for r in records])
+    busy_hours: float = float("nan")
+
+
+def slim_team(team: TeamRecord, lo: float, hi: float) -> MeasuredTeam:
+    """`team` with its busy on-duty hours over [lo, hi] kept and its spells dropped:
+    utilisation sums these per team in team order, so the figure is unchanged."""
+    return MeasuredTeam(np.empty((0, 2)), team.schedule,
+                        _busy_on_duty_hours(team.busy, team.schedule, lo, hi))
+
+
+def _team_busy_hours(team: TeamRecord, lo: float, hi: float) -> float:
+    if isinstance(team, MeasuredTeam):
+        return team.busy_hours
+    return _busy_on_duty_hours(team.busy, team.schedule, lo, hi)
+
+
+@dataclass
+class SlimRecord(HubRecord):
+    """A hub's record cut to what the force-wide window reads (see
+    `mashsim.metrics.compute.slim_record`): per stage, the waits its own window gave
+    (`Window.stage_wait`, element by element the same as the force-wide window's)
+    instead of the entries and starts they came from."""
+
+    stage_wait: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _View:
+    """Several hubs' records seen as one, for the force-wide figures.
+
+    `release`: each per-referral array of the records is dropped as soon as it has been
+    joined into the force-wide one, so that joining costs one array's copy at a time,
+    not a second copy of everything (a national run's records are hundreds of MB)."""
+
+    def __init__(self, records: Sequence[HubRecord], force_wide: bool,
+                 release: bool = False) -> None:
+        def cat(name: str) -> np.ndarray:
+            out = np.concatenate([getattr(r, name) for r in records])
+            for r in records if release else ():
+                setattr(r, name, _EMPTY)
+            return out
+
+        def cat_refs(name: str) -> np.ndarray:
+            out = np.concatenate([getattr(r.referrals, name) for r in records])
+            for r in records if release else ():
+                setattr(r.referrals, name, _EMPTY)
+            return out
+
+        def cat_stages(name: str) -> dict[str, np.ndarray]:
+            by_stage: dict[str, np.ndarray] = getattr(records[0], name)
+            out = {}
+            for s in list(by_stage):
+                out[s] = np.concatenate([getattr(r, name)[s] for r in records])
+                for r in records if release else ():
+                    getattr(r, name)[s] = _EMPTY
+            return out
+
+        self.refs = Referrals(**{f: cat_refs(f) for f in Referrals.__dataclass_fields__})
+        self.start = cat("staff_start")
+        self.end = cat("staff_end")
+        self.sd_held = cat("sd_held")
+        self.notifications = cat("notifications_entered")
+        self.degraded = cat("degraded")
         self.overtime = np.concatenate([r.overtime for r in records])
         self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
         self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
@@ -52,16 +110,20 @@ class _View:
         pools = {r.pool_key: r.staff for r in records}  # a pooled team counts once
         if force_wide and records[0].overflow_team is not None:
             pools["overflow_team"] = records[0].overflow_team  # it serves every hub
-        self.staff = [(t.busy, t.schedule) for t in pools.values()]
-        stages = records[0].stage_entry
-        self.stage_entry = {s: np.concatenate([r.stage_entry[s] for r in records]) for s in stages}
-        self.stage_start = {s: np.concatenate([r.stage_start[s] for r in records]) for s in stages}
+        self.staff = list(pools.values())
+        self.stage_entry = cat_stages("stage_entry")
+        self.stage_start = cat_stages("stage_start")
+        slim = all(isinstance(r, SlimRecord) for r in records)
+        self.stage_wait = cat_stages("stage_wait") if slim else None
         roles: dict[str, tuple[str, Any]] = {}  # pool key → (role, team): pooled counts once
         for r in records:
             for role, team in r.roles.items():
                 roles[r.role_keys[role]] = (role, team)
         self.role_teams = list(roles.values())
         self.records = records
+
+
+_EMPTY = np.empty(0)
 
 
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
@@ -98,7 +160,11 @@ def breach_flags(
 
 
 def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip(np.minimum(b, hi) - np.maximum(a, lo), 0.0, None)
+    """Hours of each [a, b) inside [lo, hi] (computed in one output array: a national
+    run's force-wide arrays are millions long)."""
+    out = np.minimum(b, hi)
+    out -= np.maximum(a, lo)
+    return np.clip(out, 0.0, None, out=out)
 
 
 def _busy_on_duty_hours(
@@ -124,25 +190,37 @@ def max_open(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> floa
     (ends NaN: still open); those open at `lo` count from `lo`."""
     finite = np.isfinite(ends)
     keep = (starts <= hi) & (~finite | (ends > lo))
-    return _step_max(np.maximum(starts[keep], lo), ends[keep & finite])
+    kept_starts = np.maximum(starts[keep], lo)
+    kept_ends = ends[keep & finite]
+    del finite, keep
+    return _step_max(kept_starts, kept_ends, own=True)
 
 
-def _step_max(starts: np.ndarray, ends: np.ndarray) -> float:
-    """Largest number of [start, end) intervals open at once (ends before starts at ties)."""
+def _step_max(starts: np.ndarray, ends: np.ndarray, own: bool = False) -> float:
+    """Largest number of [start, end) intervals open at once (ends before starts at ties).
+
+    `own`: the arrays are the caller's scratch, sorted in place (no copies)."""
     if len(starts) == 0:
         return 0.0
-    t = np.concatenate((starts, ends))
-    d = np.concatenate((np.ones(len(starts)), -np.ones(len(ends))))
-    order = np.lexsort((d, t))
-    return float(max(0.0, np.cumsum(d[order]).max()))
+    # The count peaks just after a start: after the i-th start in time order (1-based),
+    # i are open less the ends at or before it. Two sorts and a search: a few arrays the
+    # size of the inputs, not the merged, lexsorted and summed twice-as-long ones.
+    if own:
+        starts.sort()
+        ends.sort()
+    else:
+        starts, ends = np.sort(starts), np.sort(ends)
+    ends_before = np.searchsorted(ends, starts, side="right")
+    ends_before -= np.arange(1, len(starts) + 1)  # minus the count open after each start
+    return float(max(0.0, -ends_before.min()))
 
 
 class Window:
     """One scope's records seen over the window; shared arrays computed once, on demand."""
 
     def __init__(self, records: Sequence[HubRecord], scenario: Scenario,
-                 force_wide: bool) -> None:
-        self.v = _View(records, force_wide)
+                 force_wide: bool, release: bool = False) -> None:
+        self.v = _View(records, force_wide, release)
         self.refs = self.v.refs
         self.scenario = scenario
         self.warmup, self.horizon = scenario.warmup_hours, scenario.horizon_hours
@@ -212,26 +290,27 @@ class Window:
         team force-wide."""
         if not self.scenario.has_roles:
             return self._utilisation(self.v.staff)
-        teams = [(t.busy, t.schedule) for _, t in self.v.role_teams]
+        teams = [t for _, t in self.v.role_teams]
         overflow = self.v.records[0].overflow_team
         if self.v.force_wide and overflow is not None:
-            teams.append((overflow.busy, overflow.schedule))
+            teams.append(overflow)
         return self._utilisation(teams)
 
-    def _utilisation(self, teams: Sequence[tuple[np.ndarray, CapacitySchedule]]) -> float:
+    def _utilisation(self, teams: Sequence[TeamRecord]) -> float:
         w, horizon = self.warmup, self.horizon
-        busy = sum(_busy_on_duty_hours(seg, sched, w, horizon) for seg, sched in teams)
-        rostered = sum(sched.staff_hours(w, horizon) for _, sched in teams)
+        busy = sum(_team_busy_hours(t, w, horizon) for t in teams)
+        rostered = sum(t.schedule.staff_hours(w, horizon) for t in teams)
         return ratio(busy, rostered)
 
     def role_utilisation(self, role: str) -> float:
         """`utilisation` of one role's pools in this scope (NaN: no such role here)."""
-        return self._utilisation([(t.busy, t.schedule) for name, t in self.v.role_teams
-                                  if name == role])
+        return self._utilisation([t for name, t in self.v.role_teams if name == role])
 
     def stage_wait(self, stage: str) -> np.ndarray:
         """Waits in a stage's queue (open ones: so far) of the window's referrals that
         joined it by the end; NaN for the others."""
+        if self.v.stage_wait is not None:
+            return self.v.stage_wait[stage]
         entry, start = self.v.stage_entry[stage], self.v.stage_start[stage]
         joined = self.incl & (entry <= self.horizon)
         wait = np.where(np.isfinite(start), start, self.horizon) - entry

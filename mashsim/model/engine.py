@@ -13,17 +13,23 @@ however many jobs wait.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import cast
+from heapq import heappop, heappush
+from typing import Any
 
+import numpy as np
 import simpy
+from simpy.events import NORMAL, URGENT
 
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.disciplines import JobQueue
 
 __all__ = [
     "Book",
+    "Due",
+    "Env",
     "Feeder",
     "Pool",
     "Select",
@@ -34,6 +40,7 @@ __all__ = [
     "longest_over",
     "oldest_first",
     "own_queue",
+    "wake_at",
 ]
 
 NAN = math.nan
@@ -42,22 +49,33 @@ NAN = math.nan
 class Book:
     """Per-job records of one job space: work remaining, first start, end.
 
-    `on_start(job, source)` runs when a job first starts (e.g. to cut research short
-    under pressure) and may change `remaining[job]`; `on_done(job)` when it ends.
+    Plain float arrays (`array('d')`, 8 bytes a slot; NaN: not yet), not lists of float
+    objects: a national run holds millions of slots, and the garbage collector never
+    walks an array. `on_start(job, source)` runs when a job first starts (e.g. to cut
+    research short under pressure) and may change `remaining[job]`; `on_done(job)` when
+    it ends.
     """
 
     def __init__(
         self,
-        service_hours: list[float],
+        service_hours: Sequence[float],
         on_done: Callable[[int], None] | None = None,
         on_start: Callable[[int, Source], None] | None = None,
     ) -> None:
         n = len(service_hours)
-        self.remaining = service_hours
-        self.first_start: list[float] = [NAN] * n
-        self.end: list[float] = [NAN] * n
+        self.remaining = array("d", service_hours)
+        self.first_start = _nans(n)
+        self.end = _nans(n)
         self.on_done = on_done
         self.on_start = on_start
+
+
+NAN_ROW = [NAN]
+
+
+def _nans(n: int) -> array[float]:
+    """n NaN slots."""
+    return array("d", NAN_ROW) * n
 
 
 class Source:
@@ -67,6 +85,7 @@ class Source:
         self.book = book
         self.queue = queue
         self.pools: list[Pool] = []
+        self.on_push: Callable[[], None] | None = None  # a controller watching the length
         self._arrivals: deque[tuple[float, int]] | None = deque() if track_oldest else None
 
     def offer(self, job: int, now: float) -> None:
@@ -79,6 +98,8 @@ class Source:
                 pool.dispatch()
                 if not self.queue:
                     break
+        if self.on_push is not None:
+            self.on_push()
 
     def oldest_wait_hours(self, now: float) -> float:
         """Age of the longest-waiting job never started (amortised O(1): lazy deletion).
@@ -151,6 +172,24 @@ def oldest_first(sources: Sequence[Source]) -> Source | None:
     return best
 
 
+class Due:
+    """A scheduled completion or delivery: the lightest event simpy will process.
+
+    simpy's loop needs only `callbacks` (called with the event, then set to None) and
+    `_ok`; a `Timeout` would also run an `__init__`, a `schedule` call and keep an `env`
+    and a value. The model schedules a few of these a referral, so it builds them
+    itself and pushes them on the environment's queue as `Timeout` would (`now +
+    delay`, normal priority, the next event id): the same key, the same order."""
+
+    __slots__ = ("callbacks", "end", "job", "src", "t0")
+    _ok = True
+
+    def __init__(self, callbacks: tuple[Callable[[Due], None], ...], src: Source | None,
+                 job: int, t0: float, end: float) -> None:
+        self.callbacks: tuple[Callable[[Due], None], ...] | None = callbacks
+        self.src, self.job, self.t0, self.end = src, job, t0, end
+
+
 _GONE = object()  # a completion withdrawn by a hand-back
 
 
@@ -169,8 +208,9 @@ class Pool:
     - "handback": work in progress is returned to its queue, keeping its place and the
       work already done (preemptive resume); the most recently started goes first.
 
-    `busy` counts busy people on duty; `segments` are their busy spells on duty (an
-    overrun past the leaver's shift is real work but not on-duty time).
+    `busy` counts busy people on duty; their busy spells on duty (an overrun past the
+    leaver's shift is real work but not on-duty time) are kept as two float arrays,
+    `seg_start` and `seg_end` (`busy_segments`).
     """
 
     def __init__(
@@ -185,16 +225,23 @@ class Pool:
         for src in self.sources:
             src.pools.append(self)
         self.select = select
+        self._own = select is own_queue and len(self.sources) == 1
         self.handback = at_shift_end == "handback"
         self.rostered = 0
         self.extra = 0
         self.capacity = 0
         self.busy = 0
         self.leaving = 0  # people past their shift finishing a case ("finish" mode)
-        self.segments: list[tuple[float, float]] = []
+        self.seg_start: array[float] = array("d")
+        self.seg_end: array[float] = array("d")
         # running completion → on duty since (None: a leaver's overrun); in start order
-        self._running: dict[simpy.Timeout, float | None] = {}
-        self._finish_cb = self._finish
+        self._running: dict[Due, float | None] = {}
+        self._finish_cbs = (self._finish,)
+
+    @property
+    def segments(self) -> list[tuple[float, float]]:
+        """Closed busy spells on duty, (start, end) in the order they closed."""
+        return list(zip(self.seg_start, self.seg_end, strict=True))
 
     def set_rostered(self, people: int) -> None:
         self.rostered = people
@@ -218,51 +265,92 @@ class Pool:
 
     def dispatch(self) -> None:
         """Start jobs while someone is free and a source has work."""
+        if self.busy >= self.capacity:
+            return
+        if self._own:
+            self._dispatch_own()
+            return
         env, sources, select = self.env, self.sources, self.select
+        queue_: list[Any] = env._queue
+        eid, running, cbs = env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
+        now = env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
             src = select(sources)
             if src is None:
                 return
             job = src.queue.pop()
-            book, now = src.book, env.now
-            if book.first_start[job] != book.first_start[job]:  # NaN: first time
-                book.first_start[job] = now
+            book = src.book
+            first = book.first_start
+            if first[job] != first[job]:  # NaN: first time
+                first[job] = now
                 if book.on_start is not None:
                     book.on_start(job, src)
             self.busy += 1
-            ev = env.timeout(book.remaining[job], (src, job, now))
-            ev.callbacks.append(self._finish_cb)
-            self._running[ev] = now
+            end = now + book.remaining[job]
+            ev = Due(cbs, src, job, now, end)
+            heappush(queue_, (end, NORMAL, next(eid), ev))
+            running[ev] = now
 
-    def _finish(self, ev: simpy.Event) -> None:
-        since = self._running.pop(cast(simpy.Timeout, ev), _GONE)
+    def _dispatch_own(self) -> None:
+        """`dispatch` for a pool with one source of its own: as many jobs as there are
+        free people and waiting jobs, in the order the loop above would start them."""
+        src = self.sources[0]
+        queue = src.queue
+        k = min(self.capacity - self.busy, len(queue))
+        if k <= 0:
+            return
+        env, running, cbs = self.env, self._running, self._finish_cbs
+        heap: list[Any] = env._queue
+        eid, now = env._eid, env._now  # type: ignore[attr-defined]
+        book = src.book
+        first, remaining, on_start = book.first_start, book.remaining, book.on_start
+        for _ in range(k):
+            job = queue.pop()
+            if first[job] != first[job]:  # NaN: first time
+                first[job] = now
+                if on_start is not None:
+                    on_start(job, src)
+            self.busy += 1
+            end = now + remaining[job]
+            ev = Due(cbs, src, job, now, end)
+            heappush(heap, (end, NORMAL, next(eid), ev))
+            running[ev] = now
+
+    def _finish(self, ev: Due) -> None:
+        since = self._running.pop(ev, _GONE)
         if since is _GONE:
             return  # handed back earlier: this completion no longer stands
-        src, job, _t0 = ev._value
-        now = self.env.now
-        book = src.book
+        job = ev.job
+        book = ev.src.book  # type: ignore[union-attr]
+        now = ev.end
         if since is None:
             self.leaving -= 1  # a leaver's case is done: they go
         else:
-            self.segments.append((cast(float, since), now))
+            self.seg_start.append(since)  # type: ignore[arg-type]
+            self.seg_end.append(now)
             self.busy -= 1
         book.end[job] = now
         if book.on_done is not None:
             book.on_done(job)
-        self.dispatch()
+        if self.busy < self.capacity:
+            self.dispatch()
 
     def _hand_back(self) -> None:
         ev, since = self._running.popitem()  # the most recently started (no leavers here)
-        src, job, t0 = ev._value
+        src, job, t0 = ev.src, ev.job, ev.t0
+        assert src is not None and since is not None
         now = self.env.now
-        self.segments.append((cast(float, since), now))
+        self.seg_start.append(since)
+        self.seg_end.append(now)
         src.book.remaining[job] -= now - t0
         self.busy -= 1
         src.queue.requeue(job)
+        if src.on_push is not None:
+            src.on_push()
 
-    def _ends(self, on_duty: bool) -> list[tuple[float, int, simpy.Timeout]]:
+    def _ends(self, on_duty: bool) -> list[tuple[float, int, Due]]:
         """Running cases of people on duty (or of leavers): (end, start order, event)."""
-        return [(ev._value[2] + ev._delay, i, ev) for i, (ev, since) in
+        return [(ev.end, i, ev) for i, (ev, since) in
                 enumerate(self._running.items()) if (since is not None) == on_duty]
 
     def _send_home(self, people: int) -> None:
@@ -270,7 +358,8 @@ class Pool:
         finish them past their shift; their time from now on is not on duty."""
         now = self.env.now
         for _end, _i, ev in sorted(self._ends(on_duty=True))[-people:]:
-            self.segments.append((cast(float, self._running[ev]), now))  # on duty: a float
+            self.seg_start.append(self._running[ev])  # type: ignore[arg-type]  # on duty
+            self.seg_end.append(now)
             self._running[ev] = None
         self.busy -= people
         self.leaving += people
@@ -285,40 +374,126 @@ class Pool:
 
     def busy_segments(self, until_hours: float) -> list[tuple[float, float]]:
         """Busy spells on duty, with work still in progress counted up to `until_hours`."""
-        open_ = [(since, until_hours) for since in self._running.values()
+        return [tuple(row) for row in self.busy_array(until_hours).tolist()]  # type: ignore[misc]
+
+    def busy_array(self, until_hours: float) -> np.ndarray:
+        """`busy_segments` as a (k, 2) float array, built from the arrays without a
+        Python float per spell."""
+        open_ = [since for since in self._running.values()
                  if since is not None and since < until_hours]
-        return self.segments + open_
+        starts = np.concatenate((np.frombuffer(self.seg_start), np.asarray(open_, dtype=float)))
+        ends = np.concatenate((np.frombuffer(self.seg_end), np.full(len(open_), until_hours)))
+        return np.column_stack((starts, ends))
 
 
 class Feeder:
-    """Replays pre-computed (time, item) arrivals into a callback, in time order."""
+    """Replays pre-computed (time, item) arrivals into a callback, in time order.
+
+    `deliver(item)`, or with `timed` `deliver(item, now)` (a source's `offer`, called
+    without a wrapper). The times and items may be numpy arrays: they are turned into
+    Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
+    list of float objects."""
+
+    BLOCK = 4096
 
     def __init__(
         self,
         env: simpy.Environment,
-        times_hours: Sequence[float],
-        items: Sequence[int],
-        deliver: Callable[[int], None],
+        times_hours: Sequence[float] | np.ndarray,
+        items: Sequence[int] | np.ndarray,
+        deliver: Callable[..., None],
+        timed: bool = False,
     ) -> None:
-        self.env, self.times, self.items, self.deliver = env, times_hours, items, deliver
-        self.i = 0
-        self._cb = self._fire
-        self._schedule()
+        self.env, self.deliver, self.timed = env, deliver, timed
+        self._all_times, self._all_items = times_hours, items
+        self.n = len(times_hours)
+        self.i = 0  # next item, counted over all of them
+        self._cbs = (self._fire,)
+        if self.n:
+            self._load(0)
+            self._schedule(env._now, self.times[0])  # type: ignore[attr-defined]
 
-    def _schedule(self) -> None:
-        if self.i < len(self.times):
-            ev = self.env.timeout(max(0.0, self.times[self.i] - self.env.now))
-            ev.callbacks.append(self._cb)
+    def _load(self, lo: int) -> None:
+        hi = lo + self.BLOCK
+        t, it = self._all_times[lo:hi], self._all_items[lo:hi]
+        self.times: list[float] = t.tolist() if isinstance(t, np.ndarray) else list(t)
+        self.items: list[int] = it.tolist() if isinstance(it, np.ndarray) else list(it)
+        self._lo = lo
 
-    def _fire(self, _ev: simpy.Event) -> None:
-        times, items, now = self.times, self.items, self.env.now
-        n = len(times)
-        self.deliver(items[self.i])  # the item this event was scheduled for
-        self.i += 1
-        while self.i < n and times[self.i] <= now:
-            self.deliver(items[self.i])
-            self.i += 1
-        self._schedule()
+    def _schedule(self, now: float, t: float) -> None:
+        """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
+        env = self.env
+        heap: list[Any] = env._queue
+        at = now + max(0.0, t - now)
+        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                        Due(self._cbs, None, self.i, now, at)))
+
+    def _fire(self, _ev: Due) -> None:
+        """Deliver the item this event was scheduled for and any others due by now."""
+        now = self.env._now  # type: ignore[attr-defined]
+        deliver, timed = self.deliver, self.timed
+        times, items, k = self.times, self.items, self.i - self._lo
+        while True:
+            if timed:
+                deliver(items[k], now)
+            else:
+                deliver(items[k])
+            k += 1
+            if k == len(times):
+                if self._lo + k >= self.n:
+                    self.i = self.n
+                    return
+                self._load(self._lo + k)
+                times, items, k = self.times, self.items, 0
+            t = times[k]
+            if t > now:
+                break
+        self.i = self._lo + k
+        self._schedule(now, t)
+
+
+class Env(simpy.Environment):
+    """simpy's environment with `run(until=time)` stepping in one tight loop.
+
+    `Environment.run` calls `step()` per event, a method call and a `try` each; this loop
+    does what `step` does (pop the earliest (time, priority, id) entry, set the clock,
+    call the callbacks, crash on a failed event nobody defused) inline. The stop event
+    is scheduled, and handled when reached, as `run` does it (urgent, at now + (until −
+    now), re-queued at priority −1 after), so event ids, order and the final clock are
+    those of `Environment.run`. Any other `until` goes to `Environment.run`."""
+
+    def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> object:
+        if until is None or isinstance(until, simpy.Event):
+            return super().run(until)
+        at = until if isinstance(until, int) else float(until)
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = simpy.Event(self)
+        stop._ok, stop._value = True, None
+        self.schedule(stop, URGENT, at - self._now)
+        queue = self._queue
+        while queue:
+            self._now, _, _, event = heappop(queue)
+            if event is stop:
+                event.callbacks = []
+                self.schedule(event, simpy.core.EventPriority(-1))
+                return None
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        raise RuntimeError(f'No scheduled events left but "until" event was not '
+                           f"triggered: {stop}")
+
+
+def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:
+    """Trigger `event` at exactly `t_hours` (not now + (t − now), which may round
+    differently): a sleeper waking on a grid its poll would have reached by additions."""
+    event._ok, event._value = True, None
+    heappush(env._queue, (t_hours, NORMAL, next(env._eid), event))  # type: ignore[attr-defined]
 
 
 def drive_capacity(env: simpy.Environment, pool: Pool, schedule: CapacitySchedule) -> Feeder:

@@ -191,10 +191,9 @@ class HubQueues:
         order = np.argsort(times, kind="stable")
         env = self.env
         if not (self.first_stage == 0).all():
-            Feeder(env, times[order].tolist(), jobs[order].tolist(), self._arrive)
+            Feeder(env, times[order], jobs[order], self._arrive)
             return
-        offer = self.staff_src.offer
-        Feeder(env, times[order].tolist(), jobs[order].tolist(), lambda j: offer(j, env.now))
+        Feeder(env, times[order], jobs[order], self.staff_src.offer, timed=True)
 
     def _feed_streams(self) -> None:
         """Early notifications with their own queue, and partner-initiated discussions."""

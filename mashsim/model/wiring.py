@@ -17,6 +17,7 @@ is its priority (a hub's own pool first, the overflow team after it).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ import simpy
 from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.discussions import draw_partner_discussions
 from mashsim.model.engine import (
+    Env,
     Pool,
     Select,
     Source,
@@ -51,7 +53,7 @@ from mashsim.scenario.schema import DAY_NAMES, STAFF_ROLE, Role, Roster, Scenari
 __all__ = ["POOLED", "Capacity", "HubModel", "Team", "build_calendar", "build_discussion_teams",
            "build_hub_model", "build_overflow_team", "build_overtime", "build_role_pools",
            "build_staff_pools",
-           "start_hub_model"]
+           "hub_groups", "start_hub_model"]
 
 POOLED = "pooled"  # the key of the one staff pool that pooled hubs share
 
@@ -144,13 +146,28 @@ class HubModel:
         return Team(pool, schedule)
 
 
-def start_hub_model(sc: Scenario, streams: Streams) -> HubModel:
-    """A fresh environment with each hub's queues and referrals; no one serving yet."""
-    cal = build_calendar(sc)
-    env = simpy.Environment()
-    hubs = {h: HubQueues(env, sc, cal, h, draw_referrals(sc, streams, cal, h),
-                         draw_partner_discussions(sc, streams, cal, h)) for h in sc.hubs}
-    return HubModel(sc, env, Capacity(sc, cal, streams), hubs)
+def start_hub_model(sc: Scenario, streams: Streams, hubs: Sequence[str] | None = None,
+                    cal: WorkingCalendar | None = None) -> HubModel:
+    """A fresh environment with each hub's queues and referrals; no one serving yet.
+
+    `hubs`: only these (in scenario order), for hubs that share nothing with the others:
+    each hub's draws come from its own named streams, so it sees the same referrals,
+    absences and event order alone as beside the others (see `hub_groups`)."""
+    cal = build_calendar(sc) if cal is None else cal
+    env = Env()  # simpy's, with a tighter run loop
+    names = sc.hubs if hubs is None else [h for h in sc.hubs if h in set(hubs)]
+    queues = {h: HubQueues(env, sc, cal, h, draw_referrals(sc, streams, cal, h),
+                         draw_partner_discussions(sc, streams, cal, h)) for h in names}
+    return HubModel(sc, env, Capacity(sc, cal, streams), queues)
+
+
+def hub_groups(sc: Scenario) -> list[list[str]]:
+    """Hubs that can be simulated apart, each group in its own environment: every hub
+    alone when they are independent; all together when pooled or with an overflow team
+    (they share people)."""
+    if sc.pooling.mode == "independent":
+        return [[h] for h in sc.hubs]
+    return [list(sc.hubs)]
 
 
 def _role_key(hub: str, role: str, pooled: bool) -> str:
@@ -184,20 +201,21 @@ def build_role_pools(model: HubModel) -> None:
     schedules summed; within a skill, the earliest head across hubs). Where a job could go
     to several roles with someone free, the role listed first takes it."""
     sc, hubs = model.sc, model.hubs
+    names_in = list(hubs)  # the scenario's hubs, or those simulated in this environment
     pooled = sc.pooling.mode == "pooled"
     stage_index = {name: i for i, name in enumerate(sc.stage_names)}
-    roles = {h: sc.hub_roles(h) for h in sc.hubs}
+    roles = {h: sc.hub_roles(h) for h in names_in}
     model.role_capacity = {h: {r: model.capacity.build(role, f"{h}/{r}")
-                               for r, role in roles[h].items()} for h in sc.hubs}
-    model.staff_capacity = {h: _summed(list(model.role_capacity[h].values())) for h in sc.hubs}
+                               for r, role in roles[h].items()} for h in names_in}
+    model.staff_capacity = {h: _summed(list(model.role_capacity[h].values())) for h in names_in}
     at_end = sc.queue.at_shift_end
-    for h in sc.hubs:
+    for h in names_in:
         model.pool_key[h] = _role_key(h, next(iter(roles[h])), pooled)
         for r in roles[h]:
             model.role_key[h, r] = _role_key(h, r, pooled)
-    names = list(dict.fromkeys(r for h in sc.hubs for r in roles[h]))
+    names = list(dict.fromkeys(r for h in names_in for r in roles[h]))
     for r in names if pooled else []:
-        members = [h for h in sc.hubs if r in roles[h]]
+        members = [h for h in names_in if r in roles[h]]
         role = roles[members[0]][r]
         groups = [[_skill_source(hubs[h], stage_index, sk) for h in members
                    if sk in roles[h][r].skills] for sk in role.skills]
@@ -205,7 +223,7 @@ def build_role_pools(model: HubModel) -> None:
                     _role_select(role, groups), at_end)
         schedule = merge_schedules([model.role_capacity[h][r][0] for h in members])
         model.staff_teams[_role_key("", r, True)] = model.drive(pool, schedule)
-    for h in sc.hubs if not pooled else []:
+    for h in names_in if not pooled else []:
         for r, role in roles[h].items():
             groups = [[_skill_source(hubs[h], stage_index, sk)] for sk in role.skills]
             pool = Pool(model.env, [g[0] for g in groups], _role_select(role, groups), at_end)
@@ -253,14 +271,17 @@ def build_overtime(model: HubModel) -> None:
     stages = [stage_index[s] for s in ot.stages] or None
     for h, hub in model.hubs.items():
         team = model.role_team(h, ot.role) if ot.role else model.staff_team(h)
+        watched = hub.stage_srcs if stages is None else [hub.stage_srcs[i] for i in stages]
         model.overtime[h] = OvertimeController(
             model.env, team.pool, ot, hub.trigger(ot.trigger, stages), permitted,
-            sc.run.start_date)
+            sc.run.start_date, watch=watched if ot.trigger == "staff_queue" else ())
 
 
-def build_hub_model(sc: Scenario, streams: Streams) -> HubModel:
-    """Every mechanism wired, in the order that fixes the event order (see module doc)."""
-    model = start_hub_model(sc, streams)
+def build_hub_model(sc: Scenario, streams: Streams, hubs: Sequence[str] | None = None,
+                    cal: WorkingCalendar | None = None) -> HubModel:
+    """Every mechanism wired, in the order that fixes the event order (see module doc);
+    `hubs`: only these (`start_hub_model`)."""
+    model = start_hub_model(sc, streams, hubs, cal)
     build_role_pools(model)
     build_overflow_team(model)
     build_discussion_teams(model)
