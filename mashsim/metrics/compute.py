@@ -67,7 +67,9 @@ def _as_hub(records: list[HubRecord], hubs: dict[str, dict[str, float]]) -> dict
 # What the force-wide window reads of a referral; the rest of each hub's record goes once
 # its own metrics are computed (a national run holds millions of referrals).
 _FORCE_WIDE_FIELDS = frozenset({"created", "entered", "grade_idx", "handover", "deadline",
-                                "sd_needed", "sd_deadline"})
+                                "sd_needed", "sd_deadline",
+                                # the work streams' metrics (metrics/work.py)
+                                "asm_needed", "asm_deadline", "repeat", "linked"})
 
 
 def slim_record(rec: HubRecord, scenario: Scenario,
