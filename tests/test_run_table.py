@@ -165,3 +165,20 @@ def test_list_metrics_names_the_stage_and_role_families(capsys: pytest.CaptureFi
     for family in ("stage_wait_hours_mean_{stage}", "stage_wait_over_{h_stage}",
                    "utilisation_{role}", "staff_hours_cost"):
         assert family in out
+
+
+def test_work_streams_get_their_own_table_only_when_on(default_scenario) -> None:
+    """With the work streams on (the shipped default has them all), a table of each
+    stream's counts per hub (every line within 120 columns); without them, none."""
+    from mashsim import load_scenario, simulate
+
+    shipped = load_scenario(ROOT / "scenarios" / "thames_valley.toml")
+    sc = shipped.hub_alone("reading").with_overrides({**SHORT, "marac.share_by_type": {}})
+    on = format_table(simulate(sc, replications=2, seed=1).summary(), sc)
+    streams = on.split("By work stream")[1]
+    heads = _headings(streams.split("\n", 1)[1])
+    assert {"SDs held partner initiated", "adult meetings held"} <= set(heads)
+    assert "MARAC cases listed" not in heads  # MARAC is off
+    assert max(map(len, on.splitlines())) <= 120
+    off = default_scenario.hub_alone("reading").with_overrides(SHORT)
+    assert "By work stream" not in format_table(simulate(off, replications=2).summary(), off)

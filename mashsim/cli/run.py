@@ -173,8 +173,11 @@ def format_table(summary: dict[str, Any], scenario: Scenario) -> str:
         out += ["", f"At the audit, 00:00 on {scenario.reporting.audit_date}:",
                 *_grid(rows, AUDIT_COLUMNS)]
     roles, stages = role_stage_columns(scenario)
+    streams = tuple(c for c in WORK_STREAM_COLUMNS if c[0] in summary["metrics"])
     for title, columns in (("By role (utilisation: busy share of rostered time):", roles),
-                           ("By stage (waits in the stage's own queue):", stages)):
+                           ("By stage (waits in the stage's own queue):", stages),
+                           ("By work stream (held, listed and arrived: counts in the window):",
+                            streams)):
         if columns:
             out += ["", title]
             for part in _fitting(rows, columns):
@@ -200,6 +203,20 @@ def _uncertainty_line(summary: dict[str, Any]) -> list[str]:
 
 
 Columns = tuple[tuple[Any, ...], ...]
+
+# The work streams' columns, each shown when its metric exists (the stream is on).
+WORK_STREAM_COLUMNS: Columns = (
+    ("sd_held_police_referral", ("SDs held", "police", "referral"), 0),
+    ("sd_held_partner", ("SDs held", "partner", "initiated"), 0),
+    ("sd_breach_72h_partner", ("partner", "SD past", "72 h %")),
+    ("asm_held", ("adult", "meetings", "held"), 0),
+    ("asm_breach", ("adult", "meetings", "late %")),
+    ("marac_listed", ("MARAC", "cases", "listed"), 0),
+    ("marac_rolled_over", ("MARAC", "rolled", "over"), 0),
+    ("marac_researched_in_time", ("MARAC", "researched", "in time %")),
+    ("repeat_referrals", ("repeat", "referrals"), 0),
+    ("linked_referrals", ("linked", "referrals"), 0),
+)
 
 
 def role_stage_columns(scenario: Scenario) -> tuple[Columns, Columns]:
