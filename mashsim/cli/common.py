@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mashsim.errors import ScenarioError
 from mashsim.scenario.schema import Scenario, load_scenario, parse_override
@@ -16,7 +17,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "RESUME_HEL
            "add_execution_options",
            "add_replication_options", "add_scenario_options", "check_out_dir",
            "interruptible", "load_with_overrides", "positive_int", "prepare_run",
-           "seed_number", "whole_number"]
+           "seed_number", "whole_number", "write_json_and_csv"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -156,3 +157,14 @@ def prepare_run(args: argparse.Namespace, scenarios: Sequence[Scenario], replica
 
         check_writable(out)
     return workers
+
+
+def write_json_and_csv(out: str | Path, stem: str, text: str, frame: Any) -> None:
+    """`stem`.json (the document printed) and `stem`.csv (its DataFrame, with text cells
+    made safe for spreadsheets) into `out`, swapped in as one set."""
+    from mashsim._io import atomic_write_text, output_set
+    from mashsim.safe_text import csv_frame
+
+    with output_set(Path(out)) as new:
+        atomic_write_text(new / f"{stem}.json", text + "\n")
+        atomic_write_text(new / f"{stem}.csv", csv_frame(frame).to_csv(index=False))

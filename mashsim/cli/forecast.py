@@ -13,9 +13,10 @@ from mashsim.cli.common import (
     load_with_overrides,
     positive_int,
     prepare_run,
+    write_json_and_csv,
 )
 from mashsim.errors import ScenarioError
-from mashsim.safe_text import csv_frame, terminal
+from mashsim.safe_text import terminal
 
 __all__ = ["format_forecast", "register"]
 
@@ -55,11 +56,7 @@ def _forecast(args: argparse.Namespace) -> int:
         doc = frame.attrs["forecast"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
-            from mashsim._io import atomic_write_text, output_set
-
-            with output_set(args.out) as new:
-                atomic_write_text(new / "forecast.json", text + "\n")
-                atomic_write_text(new / "forecast.csv", csv_frame(frame).to_csv(index=False))
+            write_json_and_csv(args.out, "forecast", text, frame)
         print(text if args.format == "json" else format_forecast(frame))
         return 0
 

@@ -46,8 +46,10 @@ from mashsim.scenario.distributions import (
 from mashsim.scenario.uncertain import (
     Uncertainty,
     check_uncertain,
+    field_annotation,
     forget_overridden,
     split_uncertain,
+    unwrap_type,
 )
 
 __all__ = [
@@ -567,26 +569,33 @@ class StrategyDiscussions(_Frozen):
     partner_queue_as: GradeName = "high"
 
 
-class AdultStrategyMeetings(_Frozen):
-    """Adult strategy meetings: needed by `share_by_type.<type>` (per grade; types not
-    listed: none) of referrals, called at the decision; held by the skill
-    `adult_strategy_meeting` (else by the hub's `sd_attendees`). Deadline per grade
-    (`deadline_by_grade.<grade>`), else `deadline`."""
+class _SharedByType(_Frozen):
+    """A work stream that `share_by_type.<type>` (per grade) of referrals need; off when
+    no type lists a positive share."""
 
     share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
-    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
-    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
-    deadline: Target = Target(amount=5.0, clock="working_days")
-    deadline_by_grade: dict[GradeName, Target] = Field(default_factory=dict)
-    discipline: SdDiscipline = "deadline"
 
     @property
     def enabled(self) -> bool:
         return any(any(_by_grade(g)) for g in self.share_by_type.values())
 
     def share(self, type_name: str) -> tuple[float, ...]:
+        """Share of a type's referrals needing it, per grade (GRADES order)."""
         g = self.share_by_type.get(type_name)
         return (0.0,) * len(GRADES) if g is None else _by_grade(g)
+
+
+class AdultStrategyMeetings(_SharedByType):
+    """Adult strategy meetings: needed by `share_by_type.<type>` (per grade; types not
+    listed: none) of referrals, called at the decision; held by the skill
+    `adult_strategy_meeting` (else by the hub's `sd_attendees`). Deadline per grade
+    (`deadline_by_grade.<grade>`), else `deadline`."""
+
+    preparation_minutes: Distribution = Field(default_factory=lambda: Fixed(value=30.0))
+    meeting_minutes: Distribution = Field(default_factory=lambda: Uniform(low=45.0, high=60.0))
+    deadline: Target = Target(amount=5.0, clock="working_days")
+    deadline_by_grade: dict[GradeName, Target] = Field(default_factory=dict)
+    discipline: SdDiscipline = "deadline"
 
     def grade_deadline(self, grade: str) -> Target:
         return self.deadline_by_grade.get(grade, self.deadline)  # type: ignore[call-overload]
@@ -602,7 +611,7 @@ class MaracCalendar(_Frozen):
     cases_per_meeting: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
-class Marac(_Frozen):
+class Marac(_SharedByType):
     """MARAC-style scheduled meetings, one calendar per hub: a meeting every `every_days`
     from the first `weekday` on or after the run start, at `hour`, hearing up to
     `cases_per_meeting` cases (`hubs.<hub>.marac` overrides them for one hub).
@@ -610,7 +619,6 @@ class Marac(_Frozen):
     next meeting; each needs `research_minutes` of research (skill `marac_research`) done
     before the meeting that hears it."""
 
-    share_by_type: dict[str, GradeShares] = Field(default_factory=dict)
     every_days: int = Field(default=14, ge=1, le=365)
     weekday: DayName = "Tue"
     hour: float = Field(default=10.0, ge=0, lt=24)
@@ -626,14 +634,6 @@ class Marac(_Frozen):
                 self.hour if own.hour is None else own.hour,
                 self.cases_per_meeting if own.cases_per_meeting is None
                 else own.cases_per_meeting)
-
-    @property
-    def enabled(self) -> bool:
-        return any(any(_by_grade(g)) for g in self.share_by_type.values())
-
-    def share(self, type_name: str) -> tuple[float, ...]:
-        g = self.share_by_type.get(type_name)
-        return (0.0,) * len(GRADES) if g is None else _by_grade(g)
 
 
 class Leave(_Frozen):
@@ -1288,28 +1288,6 @@ def _did_you_mean(word: str, allowed: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated and Optional: the type a value at this place must have."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
-        else:
-            return tp
-
-
-def _model_field(model: type[BaseModel], key: Any) -> Any:
-    for name, info in model.model_fields.items():
-        if key in (name, info.alias):
-            return info.annotation
-    return None
-
-
 def _union_member(union: Any, tag: Any) -> Any:
     """The member of a tagged union (the distributions: the only one) named by `tag`."""
     member = FAMILIES.get(tag) if isinstance(tag, str) else None
@@ -1322,7 +1300,7 @@ def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
     tp: Any = Scenario
     parts: list[str] = []
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap_type(tp)
         origin = typing.get_origin(tp)
         if origin in (typing.Union, types.UnionType):
             member = _union_member(tp, part)
@@ -1331,14 +1309,14 @@ def _resolve(loc: tuple[Any, ...]) -> tuple[list[str], Any]:
                 continue
             tp = None
         elif isinstance(tp, type) and issubclass(tp, BaseModel):
-            tp = _model_field(tp, part)
+            tp = field_annotation(tp, part)
         elif origin in (dict, list):
             tp = typing.get_args(tp)[-1]
         else:
             tp = None
         if part != "[key]":  # a bad dict key: the key itself is already in the path
             parts.append(str(part))
-    return parts, _unwrap(tp)
+    return parts, unwrap_type(tp)
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

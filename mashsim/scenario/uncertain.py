@@ -35,7 +35,8 @@ from mashsim.scenario.distributions import FAMILIES, MAX_PARAMETER
 Scenario = Any
 
 __all__ = ["InputRange", "Uncertainty", "check_uncertain", "draw_index", "draw_point",
-           "forget_overridden", "has_uncertainty", "split_uncertain"]
+           "field_annotation", "forget_overridden", "has_uncertainty", "split_uncertain",
+           "unwrap_type"]
 
 Bound = Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER)]
 MAX_REPLICATIONS_PER_DRAW = 1000
@@ -175,7 +176,7 @@ def split_uncertain(data: Any, model: type[BaseModel]) -> Any:
 
 def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
     """`value` with ranges replaced (copied only where something changes)."""
-    tp = _unwrap(tp)
+    tp = unwrap_type(tp)
     if tp is float and isinstance(value, Mapping):
         return _take(value, ".".join(path), found)
     origin = typing.get_origin(tp)
@@ -184,7 +185,7 @@ def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
         tp = FAMILIES.get(tag) if isinstance(tag, str) else None
     if isinstance(value, Mapping):
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            kinds = {k: _field_type(tp, k) for k in value}
+            kinds = {k: field_annotation(tp, k) for k in value}
         elif origin is dict:
             kinds = dict.fromkeys(value, typing.get_args(tp)[-1])
         else:
@@ -199,7 +200,7 @@ def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
     return value
 
 
-def _unwrap(tp: Any) -> Any:
+def unwrap_type(tp: Any) -> Any:
     """Strip Annotated and Optional: the type a value at this place must have."""
     while True:
         if typing.get_origin(tp) is Annotated:
@@ -213,7 +214,8 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _field_type(model: type[BaseModel], key: Any) -> Any:
+def field_annotation(model: type[BaseModel], key: Any) -> Any:
+    """The annotation of `model`'s field called `key` (by name or alias); None: no such."""
     for name, info in model.model_fields.items():
         if key in (name, info.alias):
             return info.annotation
