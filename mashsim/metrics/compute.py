@@ -122,7 +122,7 @@ def reduce_replication(
             if each is not None:
                 each(hub, rec)
             slim.append(slim_record(rec, scenario, teams, window))
-            del window
+            del window, rec  # the loop variable would hold the record while the next runs
         del part, teams
     overall = (_as_hub(slim, per_hub) if _one_hub(slim)
                else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))

@@ -72,18 +72,20 @@ class _View:
 
     `release`: each per-referral array of the records is dropped as soon as it has been
     joined into the force-wide one, so that joining costs one array's copy at a time,
-    not a second copy of everything (a national run's records are hundreds of MB)."""
+    not a second copy of everything (a national run's records are hundreds of MB).
+    One record's arrays are used as they are, not copied (a hub's own window: its
+    metrics read them, nothing writes to them)."""
 
     def __init__(self, records: Sequence[HubRecord], force_wide: bool,
                  release: bool = False) -> None:
         def cat(name: str) -> np.ndarray:
-            out = np.concatenate([getattr(r, name) for r in records])
+            out = _join([getattr(r, name) for r in records])
             for r in records if release else ():
                 setattr(r, name, _EMPTY)
             return out
 
         def cat_refs(name: str) -> np.ndarray:
-            out = np.concatenate([getattr(r.referrals, name) for r in records])
+            out = _join([getattr(r.referrals, name) for r in records])
             for r in records if release else ():
                 setattr(r.referrals, name, _EMPTY)
             return out
@@ -92,7 +94,7 @@ class _View:
             by_stage: dict[str, np.ndarray] = getattr(records[0], name)
             out = {}
             for s in list(by_stage):
-                out[s] = np.concatenate([getattr(r, name)[s] for r in records])
+                out[s] = _join([getattr(r, name)[s] for r in records])
                 for r in records if release else ():
                     getattr(r, name)[s] = _EMPTY
             return out
@@ -103,7 +105,7 @@ class _View:
         self.sd_held = cat("sd_held")
         self.notifications = cat("notifications_entered")
         self.degraded = cat("degraded")
-        self.overtime = np.concatenate([r.overtime for r in records])
+        self.overtime = _join([r.overtime for r in records])
         self.paid_hours = np.sum([r.paid_staff_hours_per_day for r in records], axis=0)
         self.available_hours = np.sum([r.available_staff_hours_per_day for r in records], axis=0)
         self.force_wide = force_wide
@@ -124,6 +126,11 @@ class _View:
 
 
 _EMPTY = np.empty(0)
+
+
+def _join(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays end to end: a single one as it is (no copy)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:

@@ -37,13 +37,39 @@ __all__ = [
     "by_preference",
     "drive_capacity",
     "earliest_head",
+    "flags",
+    "float_array",
     "longest_over",
     "oldest_first",
     "own_queue",
+    "small_ints",
     "wake_at",
 ]
 
 NAN = math.nan
+
+
+def float_array(values: Sequence[float] | np.ndarray) -> array[float]:
+    """`values` as an `array('d')` (8 bytes a slot, no float objects); a numpy array is
+    copied as its bytes, never through a list of Python floats."""
+    if isinstance(values, np.ndarray):
+        return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return array("d", values)
+
+
+def small_ints(values: np.ndarray) -> array[int]:
+    """Integers (e.g. stage indices, -1 for none) as a compact `array`: one byte a slot
+    where they fit, else eight. Indexing gives Python ints, as a list's would."""
+    v = np.asarray(values, dtype=np.int64)
+    fits = not v.size or (int(v.min()) >= -128 and int(v.max()) <= 127)
+    code, dtype = ("b", np.int8) if fits else ("q", np.int64)
+    return array(code, v.astype(dtype).tobytes())
+
+
+def flags(values: np.ndarray) -> bytes:
+    """Booleans as bytes, one a slot: indexing gives 0 or 1 (a list of bools costs eight
+    bytes a slot)."""
+    return np.asarray(values, dtype=bool).tobytes()
 
 
 class Book:
@@ -58,12 +84,12 @@ class Book:
 
     def __init__(
         self,
-        service_hours: Sequence[float],
+        service_hours: Sequence[float] | np.ndarray,
         on_done: Callable[[int], None] | None = None,
         on_start: Callable[[int, Source], None] | None = None,
     ) -> None:
         n = len(service_hours)
-        self.remaining = array("d", service_hours)
+        self.remaining = float_array(service_hours)
         self.first_start = _nans(n)
         self.end = _nans(n)
         self.on_done = on_done
@@ -394,7 +420,7 @@ class Feeder:
     Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
     list of float objects."""
 
-    BLOCK = 4096
+    BLOCK = 1024  # a list of this many floats and ints per feeder; the loads are amortised
 
     def __init__(
         self,

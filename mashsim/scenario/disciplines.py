@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import typing
+from array import array
 from collections import deque
 from collections.abc import Sequence
 from typing import Literal, Protocol
@@ -84,7 +85,11 @@ class PriorityQueue:
     @classmethod
     def build(cls, entry: Sequence[float], priority: np.ndarray,
               deadline: np.ndarray) -> PriorityQueue:
-        return cls(priority.astype(int).tolist(), entry)
+        # one slot a job, without a Python object each (a list costs 8 bytes a slot)
+        p = np.asarray(priority, dtype=np.int64)
+        small = not p.size or (int(p.min()) >= -128 and int(p.max()) <= 127)
+        return cls(array("b" if small else "q", p.astype(np.int8 if small else np.int64)
+                         .tobytes()), entry)
 
     def push(self, job: int) -> None:
         self._levels[self._priority[job]].append(job)
@@ -123,7 +128,9 @@ class DeadlineQueue:
     @classmethod
     def build(cls, entry: Sequence[float], priority: np.ndarray,
               deadline: np.ndarray) -> DeadlineQueue:
-        return cls(deadline.tolist(), entry)
+        # a float array: 8 bytes a job where a list of floats costs 32
+        return cls(array("d", np.ascontiguousarray(deadline, dtype=np.float64).tobytes()),
+                   entry)
 
     def push(self, job: int) -> None:
         heapq.heappush(self._heap, (self._deadline[job], self._entry[job], job))
