@@ -86,7 +86,9 @@ def slim_record(rec: HubRecord, scenario: Scenario,
 
     def slim(team: TeamRecord) -> MeasuredTeam:
         if id(team) not in teams:
-            teams[id(team)] = slim_team(team, lo, hi)
+            known = window._busy_hours.get(id(team))  # the hub's utilisation computed it
+            teams[id(team)] = slim_team(team, lo, hi, known[1] if known is not None
+                                        and known[0] is team else None)
         return teams[id(team)]
 
     empty = np.empty(0)

@@ -263,6 +263,8 @@ class Pool:
         # running completion → on duty since (None: a leaver's overrun); in start order
         self._running: dict[Due, float | None] = {}
         self._finish_cbs = (self._finish,)
+        if self._own:  # one call less per start: `dispatch` is the one-source loop itself
+            self.dispatch = self._dispatch_own  # type: ignore[method-assign]
 
     @property
     def segments(self) -> list[tuple[float, float]]:
@@ -322,7 +324,10 @@ class Pool:
         free people and waiting jobs, in the order the loop above would start them."""
         src = self.sources[0]
         queue = src.queue
-        k = min(self.capacity - self.busy, len(queue))
+        k = self.capacity - self.busy
+        waiting = len(queue)
+        if waiting < k:
+            k = waiting
         if k <= 0:
             return
         env, running, cbs = self.env, self._running, self._finish_cbs

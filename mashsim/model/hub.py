@@ -130,6 +130,17 @@ class HubQueues:
         self._sd_needed = flags(refs.sd_needed)
         self._sd_delay = float_array(refs.sd_delay_hours)
         self._work_streams(sc, cal, refs, notif, notif_deadline, priority)
+        self._quiet_stage_ends(refs)
+
+    def _quiet_stage_ends(self, refs: Referrals) -> None:
+        """No end-of-stage hook where it would do nothing: no referral goes on from the
+        stage, and none decided there needs a discussion, an adult meeting or MARAC
+        (one Python call less per job, e.g. in a one-stage model)."""
+        needs = refs.sd_needed | refs.asm_needed | refs.marac_needed
+        for i, book in enumerate(self.stage_books):
+            decided_here = self.decision_stage == i
+            if not (np.asarray(self._next[i]) >= 0).any() and not (needs & decided_here).any():
+                book.on_done = None
 
     def _work_streams(self, sc: Scenario, cal: WorkingCalendar, refs: Referrals,
                       notif: np.ndarray, notif_deadline: np.ndarray,
