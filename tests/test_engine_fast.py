@@ -81,3 +81,22 @@ def test_a_hubs_slim_record_reuses_its_busy_hours(monkeypatch: pytest.MonkeyPatc
     assert isinstance(slim.staff, window_mod.MeasuredTeam)
     assert slim.staff.busy_hours == original(rec.staff.busy, rec.staff.schedule, 50.0, 500.0)
     assert 0 < metrics["staff_utilisation"] < 1
+
+
+def test_the_feeder_schedules_its_next_arrival_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One `_schedule` call per feeder (its first delivery); each later arrival is pushed
+    from the delivering loop with the same key, so the records are unchanged."""
+    from mashsim.model.engine import Feeder
+    sc = mmc_scenario(9.0, 1.0, 10, horizon_hours=100.0, warmup_hours=0.0)
+    calls: list[int] = []
+    original = Feeder._schedule
+
+    def counted(self: Feeder, now: float, t: float) -> None:
+        calls.append(1)
+        original(self, now, t)
+
+    monkeypatch.setattr(Feeder, "_schedule", counted)
+    model = wiring.build_hub_model(sc, wiring.Streams(1, 0))
+    feeders = len(calls)
+    model.env.run(until=sc.horizon_hours)
+    assert len(calls) == feeders and model.hubs["mmc"].n > 500

@@ -479,8 +479,12 @@ class Feeder:
             t = times[k]
             if t > now:
                 break
-        self.i = self._lo + k
-        self._schedule(now, t)
+        i = self.i = self._lo + k
+        # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
+        # t − now and the key is the one `_schedule` gives
+        env = self.env
+        heappush(env._queue, (now + (t - now), NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                              Due(self._cbs, None, i, now, now + (t - now))))
 
 
 class Env(simpy.Environment):
