@@ -483,8 +483,10 @@ class Feeder:
         # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
         # t − now and the key is the one `_schedule` gives
         env = self.env
-        heappush(env._queue, (now + (t - now), NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                              Due(self._cbs, None, i, now, now + (t - now))))
+        heap: list[Any] = env._queue
+        at = now + (t - now)
+        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                        Due(self._cbs, None, i, now, at)))
 
 
 class Env(simpy.Environment):
