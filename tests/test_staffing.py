@@ -268,3 +268,22 @@ def test_a_day_listed_twice_is_worked_once() -> None:
     schedule = roster_schedule(twice, dt.date(2025, 4, 7), 2 * 168.0)
     assert twice.staff_hours_per_week() == schedule.staff_hours(0.0, 168.0) == 2 * 2 * 8.0
     assert twice.staff_hours_per_week(headcount=5) == 3 * 2 * 8.0  # round(2.5) = 3: half up
+
+
+@pytest.mark.parametrize("start, weekdays, bank", [
+    (dt.date(2024, 4, 1), (0, 1, 2, 3, 4), True),
+    (dt.date(2023, 12, 20), (0, 1, 2, 3, 4), False),
+    (dt.date(2025, 7, 5), (1, 3, 5, 6), True),
+])
+def test_working_days_in_one_call_are_those_of_the_day_by_day_check(
+        start: dt.date, weekdays: tuple[int, ...], bank: bool) -> None:
+    """Leave's working-day weights (issue 16: vectorised) are the calendar's own days,
+    bank holidays and odd working weeks included, up to the calendar's last covered day."""
+    from mashsim.model.calendar import WorkingCalendar
+    from mashsim.model.staffing import working_days
+    cal = WorkingCalendar(start, 14, day_start_hour=7.5, day_end_hour=24.0,
+                          working_weekdays=weekdays, exclude_bank_holidays=bank)
+    n = 400 + 14  # the calendar covers 400 days past the horizon
+    got = working_days(cal, n)
+    want = [cal.is_working_day(start + dt.timedelta(days=d)) for d in range(n)]
+    assert got.tolist() == want and 0 < got.sum() < n

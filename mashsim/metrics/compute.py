@@ -86,7 +86,9 @@ def slim_record(rec: HubRecord, scenario: Scenario,
 
     def slim(team: TeamRecord) -> MeasuredTeam:
         if id(team) not in teams:
-            teams[id(team)] = slim_team(team, lo, hi)
+            known = window._busy_hours.get(id(team))  # the hub's utilisation computed it
+            teams[id(team)] = slim_team(team, lo, hi, known[1] if known is not None
+                                        and known[0] is team else None)
         return teams[id(team)]
 
     empty = np.empty(0)
@@ -122,7 +124,7 @@ def reduce_replication(
             if each is not None:
                 each(hub, rec)
             slim.append(slim_record(rec, scenario, teams, window))
-            del window
+            del window, rec  # the loop variable would hold the record while the next runs
         del part, teams
     overall = (_as_hub(slim, per_hub) if _one_hub(slim)
                else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))

@@ -37,13 +37,39 @@ __all__ = [
     "by_preference",
     "drive_capacity",
     "earliest_head",
+    "flags",
+    "float_array",
     "longest_over",
     "oldest_first",
     "own_queue",
+    "small_ints",
     "wake_at",
 ]
 
 NAN = math.nan
+
+
+def float_array(values: Sequence[float] | np.ndarray) -> array[float]:
+    """`values` as an `array('d')` (8 bytes a slot, no float objects); a numpy array is
+    copied as its bytes, never through a list of Python floats."""
+    if isinstance(values, np.ndarray):
+        return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return array("d", values)
+
+
+def small_ints(values: np.ndarray) -> array[int]:
+    """Integers (e.g. stage indices, -1 for none) as a compact `array`: one byte a slot
+    where they fit, else eight. Indexing gives Python ints, as a list's would."""
+    v = np.asarray(values, dtype=np.int64)
+    fits = not v.size or (int(v.min()) >= -128 and int(v.max()) <= 127)
+    code, dtype = ("b", np.int8) if fits else ("q", np.int64)
+    return array(code, v.astype(dtype).tobytes())
+
+
+def flags(values: np.ndarray) -> bytes:
+    """Booleans as bytes, one a slot: indexing gives 0 or 1 (a list of bools costs eight
+    bytes a slot)."""
+    return np.asarray(values, dtype=bool).tobytes()
 
 
 class Book:
@@ -58,12 +84,12 @@ class Book:
 
     def __init__(
         self,
-        service_hours: Sequence[float],
+        service_hours: Sequence[float] | np.ndarray,
         on_done: Callable[[int], None] | None = None,
         on_start: Callable[[int, Source], None] | None = None,
     ) -> None:
         n = len(service_hours)
-        self.remaining = array("d", service_hours)
+        self.remaining = float_array(service_hours)
         self.first_start = _nans(n)
         self.end = _nans(n)
         self.on_done = on_done
@@ -237,6 +263,8 @@ class Pool:
         # running completion → on duty since (None: a leaver's overrun); in start order
         self._running: dict[Due, float | None] = {}
         self._finish_cbs = (self._finish,)
+        if self._own:  # one call less per start: `dispatch` is the one-source loop itself
+            self.dispatch = self._dispatch_own  # type: ignore[method-assign]
 
     @property
     def segments(self) -> list[tuple[float, float]]:
@@ -296,7 +324,10 @@ class Pool:
         free people and waiting jobs, in the order the loop above would start them."""
         src = self.sources[0]
         queue = src.queue
-        k = min(self.capacity - self.busy, len(queue))
+        k = self.capacity - self.busy
+        waiting = len(queue)
+        if waiting < k:
+            k = waiting
         if k <= 0:
             return
         env, running, cbs = self.env, self._running, self._finish_cbs
@@ -394,7 +425,7 @@ class Feeder:
     Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
     list of float objects."""
 
-    BLOCK = 4096
+    BLOCK = 1024  # a list of this many floats and ints per feeder; the loads are amortised
 
     def __init__(
         self,
@@ -448,8 +479,14 @@ class Feeder:
             t = times[k]
             if t > now:
                 break
-        self.i = self._lo + k
-        self._schedule(now, t)
+        i = self.i = self._lo + k
+        # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
+        # t − now and the key is the one `_schedule` gives
+        env = self.env
+        heap: list[Any] = env._queue
+        at = now + (t - now)
+        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
+                        Due(self._cbs, None, i, now, at)))
 
 
 class Env(simpy.Environment):

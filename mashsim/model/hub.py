@@ -13,7 +13,7 @@ and `sd_src`.
 
 from __future__ import annotations
 
-import math
+from array import array
 from collections.abc import Callable
 from functools import partial
 
@@ -22,7 +22,17 @@ import simpy
 
 from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.discussions import PartnerDiscussions
-from mashsim.model.engine import Book, Feeder, Select, Source, by_preference, own_queue
+from mashsim.model.engine import (
+    Book,
+    Feeder,
+    Select,
+    Source,
+    by_preference,
+    flags,
+    float_array,
+    own_queue,
+    small_ints,
+)
 from mashsim.model.marac import MaracMeetings
 from mashsim.model.referrals import Referrals
 from mashsim.scenario.disciplines import make_queue
@@ -56,8 +66,12 @@ class HubQueues:
         notif_grade = sc.rpa.early_notification_queue_as
         notif_target = sc.grades[notif_grade].decision_target
         self.notif_created = refs.created[notif]
-        self.entry = np.concatenate((refs.handover, self.notif_created[:m], np.full(k, np.nan)))
-        entry = self._entry_list = self.entry.tolist()  # SD jobs get theirs when ready
+        # SD jobs get their entry when ready. Per-job slots are float arrays, not lists:
+        # a list holds a float object (32 bytes) a slot, an array 8 bytes; `entry` is a
+        # numpy view of the same memory.
+        entry = self._entry_list = float_array(np.concatenate(
+            (refs.handover, self.notif_created[:m], np.full(k, np.nan))))
+        self.entry = np.frombuffer(entry)
         staff_priority = np.concatenate((
             priority[refs.grade_idx], np.full(m, priority[GRADES.index(notif_grade)]),
             np.full(k, priority[GRADES.index(sdc.staff_queue_as)])))
@@ -71,21 +85,22 @@ class HubQueues:
                                   refs.sd_service_hours[:k]))
         self.degraded = np.zeros(n, dtype=bool)
         rules = [st.degraded(sc.staffing.degraded_research) for st in stages]
-        self._saved_hours = [(refs.stage_minutes[:, i] * (1.0 - rule.handling_factor) / 60.0
-                              ).tolist() if rule is not None else None
+        self._saved_hours = [float_array(refs.stage_minutes[:, i]
+                                         * (1.0 - rule.handling_factor) / 60.0)
+                             if rule is not None else None
                              for i, rule in enumerate(rules)]
         self._degrade_threshold = [rule.queue_threshold if rule is not None else 0
                                    for rule in rules]
         ot = sc.staffing.overtime
         track = ot.enabled and ot.trigger == "oldest_waiting_hours"
         ref_priority = priority[refs.grade_idx]
-        self.stage_entry: list[list[float]] = [entry] + [[math.nan] * n for _ in stages[1:]]
+        self.stage_entry: list[array[float]] = [entry] + [_nans(n) for _ in stages[1:]]
         self.stage_books: list[Book] = []
         self.stage_srcs: list[Source] = []
         for i, st in enumerate(stages):
             first = i == 0
             hooked = rules[i] is not None or (first and k > 0)
-            book = Book(service.tolist() if first else hours[i].tolist(),
+            book = Book(service if first else hours[i],
                         on_done=partial(self._stage_done, i),
                         on_start=partial(self._started, i) if hooked else None)
             self.stage_books.append(book)
@@ -97,24 +112,35 @@ class HubQueues:
         self._route(refs.stage_needed, [st.decides for st in stages])
         self.partner = partner
         p = len(partner) if partner is not None else 0
-        self.sd_entry = [math.nan] * (n + p)  # police referrals' discussions, then partners'
+        self.sd_entry = _nans(n + p)  # police referrals' discussions, then partners'
         if p:
             assert partner is not None
             partner_priority = np.full(p, priority[GRADES.index(sdc.partner_queue_as)])
-            self.sd_book = Book(np.concatenate((refs.sd_service_hours, partner.service_hours)
-                                               ).tolist(), on_start=self._sd_started)
+            self.sd_book = Book(np.concatenate((refs.sd_service_hours, partner.service_hours)),
+                                on_start=self._sd_started)
             self.sd_src = Source(self.sd_book, make_queue(
                 sdc.discipline, self.sd_entry,
                 np.concatenate((priority[refs.grade_idx], partner_priority)),
                 np.concatenate((refs.sd_deadline, partner.deadline))))
         else:
-            self.sd_book = Book(refs.sd_service_hours.tolist(), on_start=self._sd_started)
+            self.sd_book = Book(refs.sd_service_hours, on_start=self._sd_started)
             self.sd_src = Source(self.sd_book, make_queue(
                 sdc.discipline, self.sd_entry, priority[refs.grade_idx], refs.sd_deadline))
         self.sd_waiting = 0
-        self._sd_needed = refs.sd_needed.tolist()
-        self._sd_delay = refs.sd_delay_hours.tolist()
+        self._sd_needed = flags(refs.sd_needed)
+        self._sd_delay = float_array(refs.sd_delay_hours)
         self._work_streams(sc, cal, refs, notif, notif_deadline, priority)
+        self._quiet_stage_ends(refs)
+
+    def _quiet_stage_ends(self, refs: Referrals) -> None:
+        """No end-of-stage hook where it would do nothing: no referral goes on from the
+        stage, and none decided there needs a discussion, an adult meeting or MARAC
+        (one Python call less per job, e.g. in a one-stage model)."""
+        needs = refs.sd_needed | refs.asm_needed | refs.marac_needed
+        for i, book in enumerate(self.stage_books):
+            decided_here = self.decision_stage == i
+            if not (np.asarray(self._next[i]) >= 0).any() and not (needs & decided_here).any():
+                book.on_done = None
 
     def _work_streams(self, sc: Scenario, cal: WorkingCalendar, refs: Referrals,
                       notif: np.ndarray, notif_deadline: np.ndarray,
@@ -124,21 +150,21 @@ class HubQueues:
         and MARAC research."""
         n = self.n
         notif_grade = GRADES.index(sc.rpa.early_notification_queue_as)
-        self.en_entry = self.notif_created.tolist()
-        self.en_book = Book(refs.notify_hours[notif].tolist())
+        self.en_entry = float_array(self.notif_created)
+        self.en_book = Book(refs.notify_hours[notif])
         self.en_src = Source(self.en_book, make_queue(
             sc.queue.discipline, self.en_entry, np.full(len(notif), priority[notif_grade]),
             notif_deadline))
         asm = sc.adult_strategy_meetings
         self.asm_on = asm.enabled
-        self.asm_entry = [math.nan] * n
-        self.asm_book = Book(refs.asm_service_hours.tolist())
+        self.asm_entry = _nans(n)
+        self.asm_book = Book(refs.asm_service_hours)
         self.asm_src = Source(self.asm_book, make_queue(
             asm.discipline, self.asm_entry, priority[refs.grade_idx], refs.asm_deadline))
-        self._asm_needed = refs.asm_needed.tolist()
+        self._asm_needed = flags(refs.asm_needed)
         self.marac = MaracMeetings(self.env, sc, self.name, refs.marac_research_hours,
                                    sc.marac.enabled)
-        self._marac_needed = refs.marac_needed.tolist()
+        self._marac_needed = flags(refs.marac_needed)
 
     def skill_source(self, skill: str) -> Source:
         """The queue of a skill's work: a stage's, or a work stream's."""
@@ -179,10 +205,13 @@ class HubQueues:
         last = np.where(needed.any(1), n_stages - 1 - np.argmax(needed[:, ::-1], 1), -1)
         last_deciding = n_stages - 1 - np.argmax(deciding[:, ::-1], 1)
         self.decision_stage = np.where(deciding.any(1), last_deciding, last)
-        self._next = nxt.tolist()
-        self._decision_stage = self.decision_stage.tolist()
-        self._first = self.first_stage.tolist()
-        self.arrival_decided = [math.nan] * n  # decision time of those needing no stage
+        self._next = [small_ints(row) for row in nxt]
+        self._decision_stage = small_ints(self.decision_stage)
+        self._first = small_ints(self.first_stage)
+        # numpy views of the compact arrays (one or eight bytes a referral, not eight)
+        self.first_stage, self.decision_stage = np.asarray(self._first), np.asarray(
+            self._decision_stage)
+        self.arrival_decided = _nans(n)  # decision time of those needing no stage
 
     def feed(self) -> None:
         self._feed_streams()
@@ -283,10 +312,9 @@ class HubQueues:
         """(entry, first start, end) per stage and referral, (stages, n); NaN: not reached."""
         shape = (len(self.stage_books), self.n)
         n = self.n
-        entry = np.array([e[:n] for e in self.stage_entry], dtype=float).reshape(shape)
-        start = np.array([b.first_start[:n] for b in self.stage_books],
-                         dtype=float).reshape(shape)
-        end = np.array([b.end[:n] for b in self.stage_books], dtype=float).reshape(shape)
+        entry = _rows([e for e in self.stage_entry], n, shape)
+        start = _rows([b.first_start for b in self.stage_books], n, shape)
+        end = _rows([b.end for b in self.stage_books], n, shape)
         needed = self.refs.stage_needed.T
         return (np.where(needed, entry, np.nan), np.where(needed, start, np.nan),
                 np.where(needed, end, np.nan))
@@ -295,11 +323,11 @@ class HubQueues:
         """(first start of staff work, decision) per referral; NaN: not yet."""
         n = self.n
         if (self.first_stage == 0).all() and (self.decision_stage == 0).all():
-            return (np.asarray(self.staff_book.first_start[:n]),
-                    np.asarray(self.staff_book.end[:n]))
+            return (np.frombuffer(self.staff_book.first_start)[:n].copy(),
+                    np.frombuffer(self.staff_book.end)[:n].copy())
         _, start, end = self.stage_times()
         idx = np.arange(n)
-        instant = np.asarray(self.arrival_decided)
+        instant = np.frombuffer(self.arrival_decided)
         first, decide = self.first_stage, self.decision_stage
         return (np.where(first >= 0, start[np.maximum(first, 0), idx], instant),
                 np.where(decide >= 0, end[np.maximum(decide, 0), idx], instant))
@@ -307,12 +335,12 @@ class HubQueues:
     def sd_held(self) -> np.ndarray:
         if self.sd_by_staff:
             lo = self.n + self.m
-            return np.asarray(self.staff_book.end[lo:lo + self.n])
-        return np.asarray(self.sd_book.end[:self.n])
+            return np.frombuffer(self.staff_book.end)[lo:lo + self.n].copy()
+        return np.frombuffer(self.sd_book.end)[:self.n].copy()
 
     def partner_held(self) -> np.ndarray:
         """When each partner-initiated discussion was held (NaN: not yet)."""
-        return np.asarray(self.sd_book.end[self.n:], dtype=float)
+        return np.frombuffer(self.sd_book.end)[self.n:].copy()
 
     def trigger(self, kind: str, stages: list[int] | None = None) -> Callable[[], float]:
         """The overtime trigger's measure, over `stages` (indices; all when None)."""
@@ -330,3 +358,16 @@ class HubQueues:
         return lambda: float(self.sd_waiting)
 
 
+
+
+def _nans(n: int) -> array[float]:
+    """n NaN slots (not yet)."""
+    return float_array(np.full(n, np.nan))
+
+
+def _rows(arrays: list[array[float]], n: int, shape: tuple[int, int]) -> np.ndarray:
+    """The first n slots of each float array, as the rows of one (len, n) array."""
+    out = np.empty(shape)
+    for i, a in enumerate(arrays):
+        out[i] = np.frombuffer(a)[:n]
+    return out

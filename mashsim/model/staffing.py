@@ -19,7 +19,8 @@ from mashsim.model.calendar import WorkingCalendar
 from mashsim.scenario.schema import DAY_NAMES, Roster, Staffing, date_factors_per_day
 
 __all__ = ["Availability", "CapacitySchedule", "available_schedule", "merge_schedules",
-           "planned_shrinkage", "roster_schedule", "simulate_availability"]
+           "planned_shrinkage", "roster_schedule", "simulate_availability",
+           "working_days"]
 
 
 class CapacitySchedule:
@@ -150,10 +151,20 @@ def simulate_availability(
 def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
     year = max(n_days, 365)
     w = date_factors_per_day(leave.peaks, cal.start, year)
-    working = np.array([cal.is_working_day(cal.start + dt.timedelta(days=int(d)))
-                        for d in range(365)])
+    working = working_days(cal, 365)
     per_weight = leave.entitlement_days_per_year / max(float(np.sum(w[:365] * working)), 1e-9)
     return np.minimum(1.0, w[:n_days] * per_weight)
+
+
+def working_days(cal: WorkingCalendar, n_days: int) -> np.ndarray:
+    """Whether each of the first `n_days` days from the calendar's start is a working
+    day, in one vectorised call (`is_working_day` day by day cost ≈0.5 ms a role): a
+    day is one if it has working hours between its day start and the middle of its
+    working day."""
+    day = 24.0 * np.arange(n_days)
+    start = day + cal.day_start_hour
+    return cal.working_hours_between(start, start + 0.5 * (cal.day_end_hour
+                                                          - cal.day_start_hour)) > 0.0
 
 
 def _sick_days(sick, n_days: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""Issue 16 (continued): what a running hub and its metrics hold per referral.
+
+A Python list of floats costs 32 bytes a slot (a pointer and a float object); the
+engine keeps per-job slots in float arrays (8 bytes), flags in bytes (1) and stage
+indices in byte arrays, and a hub's metrics read its record without copying it. These
+tests pin the representation (no list as long as the hub's referrals) and the records'
+lifetime (a hub's record is gone before the next hub runs), not timings.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from mashsim import load_scenario
+from mashsim.metrics.compute import reduce_replication
+from mashsim.metrics.window import Window
+from mashsim.model import wiring
+from mashsim.model.engine import Book, float_array, small_ints
+from mashsim.model.replication import HubRecord, replication_parts, run_replication
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _scenario(days: float = 28.0):
+    sc = load_scenario(ROOT / "scenarios" / "thames_valley.toml")
+    return sc.with_overrides({"run.duration_days": days, "run.warmup_days": 0.0,
+                              "reporting.audit_date": None})
+
+
+def _long_lists(obj: object, n: int, path: str, seen: set[int]) -> list[str]:
+    """Attribute paths of lists or tuples with at least n items, in `obj` and the lists,
+    dicts, books and queues it holds."""
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    found: list[str] = []
+    if isinstance(obj, list | tuple):
+        if len(obj) >= n:
+            found.append(path)
+        items = list(enumerate(obj))[:64]
+    elif isinstance(obj, dict):
+        items = list(obj.items())[:64]
+    elif hasattr(obj, "__dict__") or hasattr(obj, "__slots__"):
+        names = list(getattr(obj, "__dict__", {})) + list(getattr(obj, "__slots__", ()))
+        items = [(k, getattr(obj, k)) for k in names if hasattr(obj, k)]
+    else:
+        return found
+    for key, value in items:
+        if isinstance(value, list | tuple | dict | Book) or type(value).__module__.startswith(
+                "mashsim.scenario.disciplines"):
+            found += _long_lists(value, n, f"{path}.{key}", seen)
+    return found
+
+
+def test_a_running_hub_holds_no_list_as_long_as_its_referrals() -> None:
+    """Entries, deadlines, delays, needs and routes: arrays, not lists of Python objects
+    (before: `_entry_list`, `stage_entry`, `sd_entry`, `_sd_delay`, `_next`, the
+    deadline queues' deadlines, ... were lists, ≈100 bytes a referral of the hub)."""
+    sc = _scenario()
+    model = wiring.build_hub_model(sc, wiring.Streams(3, 0), ["reading"])
+    model.env.run(until=sc.horizon_hours)
+    hub = model.hubs["reading"]
+    assert hub.n > 200
+    found = _long_lists(hub, hub.n // 2, "hub", set())
+    assert found == []
+
+
+def test_compact_arrays_hold_the_values() -> None:
+    values = np.array([0.1, np.nan, np.inf, -3.5])
+    assert float_array(values).tolist()[::2] == [0.1, np.inf]
+    assert list(small_ints(np.array([-1, 0, 3]))) == [-1, 0, 3]
+    assert small_ints(np.array([1, 500])).typecode == "q"  # too big for a byte
+
+
+def test_a_hubs_window_reads_its_record_without_copying_it() -> None:
+    sc = _scenario()
+    rec = run_replication(sc.with_overrides({}), 3, 0)["reading"]
+    w = Window([rec], sc, force_wide=False)
+    assert w.refs.created is rec.referrals.created
+    assert w.v.end is rec.staff_end
+    assert w.v.stage_entry["research"] is rec.stage_entry["research"]
+
+
+def test_a_hubs_record_is_gone_before_the_next_hub_runs() -> None:
+    """`reduce_replication` keeps only the slim record of a finished hub: the full one
+    (its loop variable, before) is freed before the next group is simulated."""
+    sc = _scenario(14.0)
+    refs: list[weakref.ref[HubRecord]] = []
+    alive_when_next_ran: list[bool] = []
+
+    def parts() -> Iterator[dict[str, HubRecord]]:
+        for part in replication_parts(sc, 2, 0):
+            if refs:
+                gc.collect()
+                alive_when_next_ran.append(refs[-1]() is not None)
+            refs.extend(weakref.ref(r) for r in part.values())
+            yield part
+            del part
+
+    reduce_replication(parts(), sc)
+    assert len(alive_when_next_ran) == len(sc.hubs) - 1
+    assert not any(alive_when_next_ran)
