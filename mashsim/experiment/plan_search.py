@@ -125,6 +125,7 @@ class HubSearch:
     trace: list[tuple[str, Posts, Patterns, int, int, bool]] = field(default_factory=list)
     _cache: dict[tuple[Posts, Patterns, int], list[dict[str, float]]] = field(
         default_factory=dict)
+    _scenarios: dict[tuple[Posts, Patterns], Scenario] = field(default_factory=dict)
 
     @property
     def now_patterns(self) -> Patterns:
@@ -151,6 +152,13 @@ class HubSearch:
                    for r, x, p in zip(self.roles, posts, patterns, strict=True))
 
     def scenario(self, posts: Posts, patterns: Patterns) -> Scenario:
+        """The hub's scenario at a staffing (validated once per staffing)."""
+        key = (posts, patterns)
+        if key not in self._scenarios:
+            self._scenarios[key] = self._build(posts, patterns)
+        return self._scenarios[key]
+
+    def _build(self, posts: Posts, patterns: Patterns) -> Scenario:
         changes: dict[str, Any] = {}
         for r, x, p in zip(self.roles, posts, patterns, strict=True):
             changes[self.path(r, "headcount")] = x
@@ -211,13 +219,15 @@ class Planner:
     def evaluate_many(self, s: HubSearch, staffings: Sequence[tuple[Posts, Patterns]],
                       seed: int | None = None, phase: str = "search") -> Search:
         """Judge staffings side by side with sequential replications (cached per seed):
-        each undecided one gets its next batch in the same round."""
+        each undecided one gets its next batch in the same round; a staffing named twice
+        is simulated once."""
         seed = self.seed if seed is None else seed
-        done: dict[int, Point] = {}
+        unique = list(dict.fromkeys(staffings))
+        done: dict[tuple[Posts, Patterns], Point] = {}
         while True:
-            wanted: list[tuple[int, Request]] = []
-            for k, (posts, patterns) in enumerate(staffings):
-                if k in done:
+            wanted: list[tuple[tuple[Posts, Patterns], Request]] = []
+            for posts, patterns in unique:
+                if (posts, patterns) in done:
                     continue
                 runs = s._cache.setdefault((posts, patterns, seed), [])
                 point = self._point(s, posts, patterns, seed, runs)
@@ -227,17 +237,16 @@ class Planner:
                                                 self.max_reps))
                 if verdict is not None and point is not None:
                     point.meets = verdict
-                    done[k] = point
+                    done[posts, patterns] = point
                     s.trace.append((phase, posts, patterns, seed, len(runs), verdict))
                     continue
                 n = len(runs)
-                wanted.append((k, Request(s.scenario(posts, patterns), seed,
-                                          range(n, self._next_look(n)))))
+                wanted.append(((posts, patterns), Request(
+                    s.scenario(posts, patterns), seed, range(n, self._next_look(n)))))
             if not wanted:
-                return [done[k] for k in range(len(staffings))]
+                return [done[x] for x in staffings]
             got = yield [req for _, req in wanted]
-            for (k, _), results in zip(wanted, got, strict=True):
-                posts, patterns = staffings[k]
+            for ((posts, patterns), _), results in zip(wanted, got, strict=True):
                 s._cache[(posts, patterns, seed)].extend(results)
                 s.replications_used += len(results)
                 s.replications_by_phase[phase] = (s.replications_by_phase.get(phase, 0)
