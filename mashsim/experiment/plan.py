@@ -471,7 +471,11 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
     frame.attrs.update({"plan": plan_summary(targets, searches, objective),
                         "replications": replications, "seed": seed,
                         "scenario": scenario.name, "objective": objective,
-                        "targets": [str(t) for t in targets]})
+                        "targets": [str(t) for t in targets],
+                        # where the replications went (search phase per hub), for
+                        # profiling and benchmarks/plan.py; not in the JSON
+                        "replications_by_phase": {s.hub: dict(s.replications_by_phase)
+                                                  for s in searches}})
     if with_roles:  # what the table needs to show roles and cost
         frame.attrs["costed"] = scenario.costed
     return frame
