@@ -3,7 +3,7 @@ every target with 95 % confidence, as a pandas DataFrame (issue 14).
 
 Targets come from `--target` or, when none is given, the scenario's `[targets]`
 (`plan_targets`); a target is met when its 95 % CI clears the value. The search
-(`plan_search`: Erlang C first guess, coordinate descent over the hub's roles, sequential
+(`plan_search`: queueing-theory first guess, coordinate descent over the hub's roles, sequential
 replications with common random numbers, confirmation with fresh seeds) runs per hub on
 the hub alone (`hub_scenario`): independent hubs do not interact (separate demand, staff
 and random streams keyed by hub name), so a hub's results are exactly those of the full

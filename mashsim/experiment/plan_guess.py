@@ -1,14 +1,16 @@
-"""The plan's first guess: posts per role from Erlang C on each stage's offered load.
+"""The plan's first guess: posts per role from each queue's offered load.
 
-The search starts here rather than at today's posts so that it begins near the answer.
-Rule (documented in docs/planning.md): each stage's weekly work (arrival rate × share
-needing the stage × mean handling, plus sharing time where the stage includes it, and
-strategy discussions for the role holding them) goes to the role that lists the stage
-earliest among its skills (ties: the first role). A role's offered load is its weekly
-work over the hours it is on duty in a week (its roster at one post), and its guess is
-the least posts giving an Erlang C probability of waiting of at most one half at that
-load over the share of time not lost to leave, sickness and abstraction —
-the middle of square-root staffing. It is only a start: the simulation decides.
+The search starts here rather than at today's posts so that it begins near the answer
+(issue 14; rule documented in docs/planning.md). Every queue the model builds for a hub
+counts: each stage's handling (linked child referrals as referrals of their own, repeats
+at their handling factor, sharing time where the stage includes it), strategy
+discussions of police referrals and of partners, adult strategy meetings, MARAC research
+and, when they are extra work, early notifications. Each queue's weekly hours are sized
+on the cheapest role skilled for it (ties: the role listing it earliest, then the first
+role): the work the least-cost answer gives that role. A role's offered load is its
+hours over the hours a post is on duty in a week, over the share of time not lost to
+leave, sickness and abstraction; its guess is the least posts above load + β √load
+(square-root staffing, `GUESS_BETA`). It is only a start: the simulation decides.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """The staffing search of `plan`: posts per role (and a shift pattern) per hub, least cost.
 
 Per hub, over the roles searched (every role of the hub, or those `--vary-staff` names;
-the others stay as they are), by coordinate descent from the Erlang C first guess
+the others stay as they are), by coordinate descent from the first guess
 (`plan_guess`):
 
 1. **Up**: while the staffing misses a target, try one more post of each searched role
    below the search limit, side by side; keep the cheapest that meets every target, else
-   the one closest to meeting them (the smallest relative shortfall of the worst target's
-   mean). None left below the limit: infeasible.
+   the one whose shortfall (targets' means on the wrong side of their values, relative,
+   summed) falls most per pound (objective `posts`: per post) added. None left below the
+   limit: infeasible.
 2. **Down**: role by role (objective `cost`: the role whose post costs most a year first;
    `posts`: in the hub's role order), the least posts of that role still meeting every
    target with the others as they are, stepping 1, 2, 4, ... below until a staffing
@@ -19,13 +20,15 @@ searched roles' candidate rosters (their own shifts and `patterns.*`), keeping t
 cheapest answer (objective `posts`: the fewest posts), ties broken by fewer posts (then
 lower cost).
 
-Each candidate staffing is judged with **sequential replications**: a first batch, then
-more in batches until, for every target, the 95 % CI clears the value (met) or lies wholly
-on the wrong side (missed), or `replications` is reached (then met only if every CI
-clears). Replication r of every candidate uses the same seed streams (common random
-numbers), so comparisons between candidates are paired. The answer and each one-below are
-then **confirmed** with fresh seeds (no winner's curse). Hubs are searched in lock step so
-that one round's replications for every hub run in parallel, and each hub is simulated
+Each candidate staffing is judged with **sequential replications**: 3, then looks at
+`LOOKS` until, for every target, the 95 % CI clears the value (met) or one lies wholly on
+the wrong side (missed), or `replications` is reached (then met only if every CI clears);
+a staffing that could not be met by then is stopped as missed sooner (`_futile`). A
+staffing is simulated once per seed, however often the search meets it. Replication r
+of every candidate uses the same seed streams (common random numbers), so comparisons
+between candidates are paired. The answer and each one-below are then **confirmed** with
+fresh seeds (no winner's curse). Hubs are searched in lock step so that one round's
+replications for every hub run in parallel (largest hub first), and each hub is simulated
 alone (`hub_scenario`), so a hub that does not change is never simulated again.
 """
 
