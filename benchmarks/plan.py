@@ -6,6 +6,8 @@ other, on the same machine.
 
 Full: the default scenario's all-hub plan (every role of every hub, the scenario's
 [targets], least cost). --quick: Reading alone over 8 weeks (what the test suite runs).
+Each line also says where the replications went, by search phase (start: today's posts
+and the first guess; up; down; one_below; confirm: fresh seeds).
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ def _scenario(quick: bool):
     return sc
 
 
-def _timed(sc, sequential: bool, workers: int) -> tuple[int, float, dict]:
+def _timed(sc, sequential: bool, workers: int) -> tuple[int, float, dict, dict[str, int]]:
     t0 = time.perf_counter()
     frame = plan(sc, (), "all", replications=FIXED, seed=1, workers=workers,
                  sequential=sequential)
     doc = frame.attrs["plan"]
-    return doc["replications_used"], time.perf_counter() - t0, doc
+    phases: dict[str, int] = {}
+    for by_phase in frame.attrs["replications_by_phase"].values():
+        for phase, n in by_phase.items():
+            phases[phase] = phases.get(phase, 0) + n
+    return doc["replications_used"], time.perf_counter() - t0, doc, phases
 
 
 def main() -> None:
@@ -47,10 +53,11 @@ def main() -> None:
           f"{args.workers} workers")
     rows = []
     for label, sequential in ((f"fixed {FIXED}", False), ("sequential", True)):
-        reps, wall, doc = _timed(sc, sequential, args.workers)
+        reps, wall, doc, phases = _timed(sc, sequential, args.workers)
         rows.append((label, reps, wall, doc["cost_per_year_needed"]))
+        where = ", ".join(f"{p} {n:,}" for p, n in phases.items())
         print(f"  {label:<12} {reps:>7,} replications  {wall:8.1f} s wall  "
-              f"cost needed £{doc['cost_per_year_needed'] or 0:,.0f}")
+              f"cost needed £{doc['cost_per_year_needed'] or 0:,.0f}  ({where})")
     (_, r0, w0, _), (_, r1, w1, _) = rows
     print(f"replications, fixed / sequential: {r0 / max(r1, 1):.2f}x; "
           f"wall: {w0 / max(w1, 1e-9):.2f}x")

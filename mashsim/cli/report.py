@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
               "[--workers N]\n"
               + " " * 22 + "[--scheduler tcp://HOST:PORT] [--force] [--hub HUB]... "
               "[-h]\n"
-              + " " * 22 + "[--sensitivity KEY=LOW:HIGH]... [--sensitivity-metric METRIC]",
+              + " " * 22 + "[--sensitivity KEY=LOW:HIGH]... [--sensitivity-metric METRIC]"
+              + " [--plan]",
         # argparse would show --out as optional
         description="Simulate SCENARIO (and any --compare scenarios, with the same seed) and "
                     "write a self-contained HTML report. --out FILE.html writes one file; "
@@ -78,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "Morris screening of --sensitivity-metric over these ranges")
     p.add_argument("--sensitivity-metric", default="sd_breach_72h", metavar="METRIC",
                    help="the metric that section explains (default sd_breach_72h)")
+    p.add_argument("--plan", action="store_true",
+                   help="also run `mashsim plan` (every role of every hub, the scenario's "
+                        "[targets]) and open the answer with the plan and its cost")
     p.set_defaults(handler=_report)
 
 
@@ -111,6 +115,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--sensitivity-metric", args.sensitivity_metric]
     if args.breach_target != 0.05:
         words += ["--breach-target", f"{args.breach_target:g}"]
+    if getattr(args, "plan", False):
+        words += ["--plan"]
     words += ["--out", str(args.out)]
     return shlex.join(words)
 
@@ -153,6 +159,17 @@ def _report(args: argparse.Namespace) -> int:
             check_inputs(base, varies, args.sensitivity_metric, "--sensitivity")
         except ScenarioError as err:
             problems += err.problems
+    if getattr(args, "plan", False):  # a plan needs the scenario's targets: say so now
+        from mashsim.experiment.plan_targets import plan_targets
+
+        if not base.targets:
+            problems.append(f"{args.scenario}: targets: --plan meets the scenario's "
+                            "[targets]; it has none (e.g. sd_breach_72h = \"<=0.05\")")
+        else:
+            try:
+                plan_targets(base, (), str(args.scenario))
+            except ScenarioError as err:
+                problems += err.problems
     if problems:
         raise ScenarioError(problems)
 
@@ -187,11 +204,19 @@ def _write(args: argparse.Namespace, scenarios: list, sweep: object, workers: in
             sensitivity = run_sensitivity(scenarios[0], varies, args.sensitivity_metric,
                                           runner, "morris", REPORT_TRAJECTORIES,
                                           min(args.replications, 2), args.seed)
+    plan_frame = None
+    if getattr(args, "plan", False):
+        from mashsim.experiment.plan import plan
+
+        stage("planning the least-cost staffing (mashsim plan)")
+        plan_frame = plan(scenarios[0], (), "all", replications=max(2, args.replications),
+                          seed=args.seed, workers=workers, scheduler=args.scheduler,
+                          out=cache, progress=True, source=str(args.scenario))
     stage("drawing figures and writing the report")
     comparisons = dict(zip(_names(args.compare, args.scenario), results[1:], strict=True))
     report = build_report(results[0], comparisons, sweep, command=_command(args),
                           breach_target=args.breach_target, base_name=args.scenario.stem,
-                          hubs=args.hub, sensitivity=sensitivity)
+                          hubs=args.hub, sensitivity=sensitivity, plan=plan_frame)
     if is_file:
         written = write_report(report, out)
     else:  # a folder: written whole beside it and swapped in (one complete set)

@@ -3,7 +3,7 @@ every target with 95 % confidence, as a pandas DataFrame (issue 14).
 
 Targets come from `--target` or, when none is given, the scenario's `[targets]`
 (`plan_targets`); a target is met when its 95 % CI clears the value. The search
-(`plan_search`: Erlang C first guess, coordinate descent over the hub's roles, sequential
+(`plan_search`: queueing-theory first guess, coordinate descent over the hub's roles, sequential
 replications with common random numbers, confirmation with fresh seeds) runs per hub on
 the hub alone (`hub_scenario`): independent hubs do not interact (separate demand, staff
 and random streams keyed by hub name), so a hub's results are exactly those of the full
@@ -471,7 +471,11 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
     frame.attrs.update({"plan": plan_summary(targets, searches, objective),
                         "replications": replications, "seed": seed,
                         "scenario": scenario.name, "objective": objective,
-                        "targets": [str(t) for t in targets]})
+                        "targets": [str(t) for t in targets],
+                        # where the replications went (search phase per hub), for
+                        # profiling and benchmarks/plan.py; not in the JSON
+                        "replications_by_phase": {s.hub: dict(s.replications_by_phase)
+                                                  for s in searches}})
     if with_roles:  # what the table needs to show roles and cost
         frame.attrs["costed"] = scenario.costed
     return frame

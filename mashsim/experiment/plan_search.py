@@ -1,13 +1,14 @@
 """The staffing search of `plan`: posts per role (and a shift pattern) per hub, least cost.
 
 Per hub, over the roles searched (every role of the hub, or those `--vary-staff` names;
-the others stay as they are), by coordinate descent from the Erlang C first guess
+the others stay as they are), by coordinate descent from the first guess
 (`plan_guess`):
 
 1. **Up**: while the staffing misses a target, try one more post of each searched role
    below the search limit, side by side; keep the cheapest that meets every target, else
-   the one closest to meeting them (the smallest relative shortfall of the worst target's
-   mean). None left below the limit: infeasible.
+   the one whose shortfall (targets' means on the wrong side of their values, relative,
+   summed) falls most per pound (objective `posts`: per post) added. None left below the
+   limit: infeasible.
 2. **Down**: role by role (objective `cost`: the role whose post costs most a year first;
    `posts`: in the hub's role order), the least posts of that role still meeting every
    target with the others as they are, stepping 1, 2, 4, ... below until a staffing
@@ -19,13 +20,15 @@ searched roles' candidate rosters (their own shifts and `patterns.*`), keeping t
 cheapest answer (objective `posts`: the fewest posts), ties broken by fewer posts (then
 lower cost).
 
-Each candidate staffing is judged with **sequential replications**: a first batch, then
-more in batches until, for every target, the 95 % CI clears the value (met) or lies wholly
-on the wrong side (missed), or `replications` is reached (then met only if every CI
-clears). Replication r of every candidate uses the same seed streams (common random
-numbers), so comparisons between candidates are paired. The answer and each one-below are
-then **confirmed** with fresh seeds (no winner's curse). Hubs are searched in lock step so
-that one round's replications for every hub run in parallel, and each hub is simulated
+Each candidate staffing is judged with **sequential replications**: 3, then looks at
+`LOOKS` until, for every target, the 95 % CI clears the value (met) or one lies wholly on
+the wrong side (missed), or `replications` is reached (then met only if every CI clears);
+a staffing that could not be met by then is stopped as missed sooner (`_futile`). A
+staffing is simulated once per seed, however often the search meets it. Replication r
+of every candidate uses the same seed streams (common random numbers), so comparisons
+between candidates are paired. The answer and each one-below are then **confirmed** with
+fresh seeds (no winner's curse). Hubs are searched in lock step so that one round's
+replications for every hub run in parallel (largest hub first), and each hub is simulated
 alone (`hub_scenario`), so a hub that does not change is never simulated again.
 """
 
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from mashsim.experiment.executors import Task
 from mashsim.experiment.plan_guess import first_guess
@@ -58,8 +62,11 @@ __all__ = [
     "run_searches",
 ]
 
-FIRST_BATCH = 5  # replications before the first look at a candidate
-BATCH = 5  # replications added at each further look
+FIRST_BATCH = 3  # replications before the first look at a candidate
+#: replications at each look: few while the CI is already decisive (a staffing far from
+#: a target), growing near one; BATCH more at a time after the last
+LOOKS = (FIRST_BATCH, 6, 10, 15, 20)
+BATCH = 5
 CONFIRM_SEED_OFFSET = 1_000_003  # confirmation seed = seed + this: streams never used
 WEEKS_PER_YEAR = 52.0
 OWN = "own"  # the name of a role's own shifts among its candidate patterns
@@ -114,8 +121,14 @@ class HubSearch:
     one_below: dict[str | None, Point] = field(default_factory=dict)
     confirmed: dict[str, Any] | None = None
     replications_used: int = 0
+    #: replications run per search phase (start, up, down, one_below, confirm), for
+    #: profiling and benchmarks/plan.py
+    replications_by_phase: dict[str, int] = field(default_factory=dict)
+    #: every judgement: (phase, posts, patterns, seed, replications, meets)
+    trace: list[tuple[str, Posts, Patterns, int, int, bool]] = field(default_factory=list)
     _cache: dict[tuple[Posts, Patterns, int], list[dict[str, float]]] = field(
         default_factory=dict)
+    _scenarios: dict[tuple[Posts, Patterns], Scenario] = field(default_factory=dict)
 
     @property
     def now_patterns(self) -> Patterns:
@@ -142,6 +155,13 @@ class HubSearch:
                    for r, x, p in zip(self.roles, posts, patterns, strict=True))
 
     def scenario(self, posts: Posts, patterns: Patterns) -> Scenario:
+        """The hub's scenario at a staffing (validated once per staffing)."""
+        key = (posts, patterns)
+        if key not in self._scenarios:
+            self._scenarios[key] = self._build(posts, patterns)
+        return self._scenarios[key]
+
+    def _build(self, posts: Posts, patterns: Patterns) -> Scenario:
         changes: dict[str, Any] = {}
         for r, x, p in zip(self.roles, posts, patterns, strict=True):
             changes[self.path(r, "headcount")] = x
@@ -153,13 +173,33 @@ class HubSearch:
 
 
 def _judge(targets: Sequence[Target], metrics: dict[str, dict[str, float | None]],
-           final: bool) -> bool | None:
-    """True: every target met; False: one missed; None: undecided (run more)."""
+           final: bool, futile: bool = False) -> bool | None:
+    """True: every target met; False: one missed (or, `futile`, one cannot be met by
+    the last look); None: undecided (run more)."""
     if any(t.failed(metrics[t.metric]) for t in targets):
         return False
     if all(t.met(metrics[t.metric]) for t in targets):
         return True
-    return False if final else None
+    return False if final or futile else None
+
+
+def _futile(targets: Sequence[Target], values: dict[str, np.ndarray], max_reps: int) -> bool:
+    """Would some target still be missed at `max_reps` replications? A staffing is met
+    only if every CI clears its value at the last look, so stop (a futility rule) when a
+    target's mean is on the wrong side of its value from the second look on, or, from
+    the third, when its mean and spread as they are would leave the CI at `max_reps`
+    straddling the value."""
+    for t in targets:
+        x = values[t.metric]
+        x = x[~np.isnan(x)]
+        if len(x) < LOOKS[1] or len(x) >= max_reps:
+            continue
+        mean = float(np.mean(x))
+        half = 0.0 if len(x) < LOOKS[2] else float(
+            student_t.ppf(0.975, max_reps - 1) * np.std(x, ddof=1) / math.sqrt(max_reps))
+        if (mean + half > t.value) if t.op in ("<=", "<") else (mean - half < t.value):
+            return True
+    return False
 
 
 class Planner:
@@ -171,6 +211,7 @@ class Planner:
         #: replications in a staffing's first look; all of them (`replications`) when
         #: not sequential, the fixed-count baseline benchmarks/plan.py compares with
         self.first_batch = FIRST_BATCH if sequential else replications
+        self.sequential = sequential
         self.names = list(names)
         self.max_reps = replications
         self.seed = seed
@@ -179,39 +220,51 @@ class Planner:
     # -- candidates -----------------------------------------------------------------
 
     def evaluate_many(self, s: HubSearch, staffings: Sequence[tuple[Posts, Patterns]],
-                      seed: int | None = None) -> Search:
+                      seed: int | None = None, phase: str = "search") -> Search:
         """Judge staffings side by side with sequential replications (cached per seed):
-        each undecided one gets its next batch in the same round."""
+        each undecided one gets its next batch in the same round; a staffing named twice
+        is simulated once."""
         seed = self.seed if seed is None else seed
-        done: dict[int, Point] = {}
+        unique = list(dict.fromkeys(staffings))
+        done: dict[tuple[Posts, Patterns], Point] = {}
         while True:
-            wanted: list[tuple[int, Request]] = []
-            for k, (posts, patterns) in enumerate(staffings):
-                if k in done:
+            wanted: list[tuple[tuple[Posts, Patterns], Request]] = []
+            for posts, patterns in unique:
+                if (posts, patterns) in done:
                     continue
                 runs = s._cache.setdefault((posts, patterns, seed), [])
                 point = self._point(s, posts, patterns, seed, runs)
                 verdict = None if point is None else _judge(
-                    self.targets, point.metrics, len(runs) >= self.max_reps)
+                    self.targets, point.metrics, len(runs) >= self.max_reps,
+                    self.sequential and _futile(self.targets, point.values,
+                                                self.max_reps))
                 if verdict is not None and point is not None:
                     point.meets = verdict
-                    done[k] = point
+                    done[posts, patterns] = point
+                    s.trace.append((phase, posts, patterns, seed, len(runs), verdict))
                     continue
                 n = len(runs)
-                more = self.first_batch if n == 0 else BATCH
-                wanted.append((k, Request(s.scenario(posts, patterns), seed,
-                                          range(n, min(n + more, self.max_reps)))))
+                wanted.append(((posts, patterns), Request(
+                    s.scenario(posts, patterns), seed, range(n, self._next_look(n)))))
             if not wanted:
-                return [done[k] for k in range(len(staffings))]
+                return [done[x] for x in staffings]
             got = yield [req for _, req in wanted]
-            for (k, _), results in zip(wanted, got, strict=True):
-                posts, patterns = staffings[k]
+            for ((posts, patterns), _), results in zip(wanted, got, strict=True):
                 s._cache[(posts, patterns, seed)].extend(results)
                 s.replications_used += len(results)
+                s.replications_by_phase[phase] = (s.replications_by_phase.get(phase, 0)
+                                                  + len(results))
+
+    def _next_look(self, n: int) -> int:
+        """Replications at the next look of a staffing that has run `n`."""
+        if n == 0:
+            return min(self.first_batch, self.max_reps)
+        later = [k for k in LOOKS if k > n]
+        return min(later[0] if later else n + BATCH, self.max_reps)
 
     def evaluate(self, s: HubSearch, posts: Posts, patterns: Patterns,
-                 seed: int | None = None) -> Search:
-        points = yield from self.evaluate_many(s, [(posts, patterns)], seed)
+                 seed: int | None = None, phase: str = "search") -> Search:
+        points = yield from self.evaluate_many(s, [(posts, patterns)], seed, phase)
         return points[0]
 
     def _point(self, s: HubSearch, posts: Posts, patterns: Patterns, seed: int,
@@ -227,15 +280,26 @@ class Planner:
     # -- one hub --------------------------------------------------------------------
 
     def _shortfall(self, point: Point) -> float:
-        """How far the worst target's mean is on the wrong side, relative to its value."""
-        worst = -math.inf
+        """How far the targets' means are on the wrong side, each relative to its value,
+        summed (a target met on average adds nothing)."""
+        total = 0.0
         for t in self.targets:
             mean = point.metrics[t.metric].get("mean")
             if mean is None:
                 return math.inf
             gap = mean - t.value if t.op in ("<=", "<") else t.value - mean
-            worst = max(worst, gap / max(abs(t.value), 1e-9))
-        return worst
+            total += max(0.0, gap / max(abs(t.value), 1e-9))
+        return total
+
+    def _step_value(self, s: HubSearch, point: Point, probe: Point) -> tuple[float, ...]:
+        """Order of the up phase's probes: the largest fall in shortfall per pound added
+        (objective cost) or per post (posts) first; then the smallest shortfall, then
+        the cheapest. A post that moves no missed target is never preferred to one that
+        does, however cheap."""
+        gain = self._shortfall(point) - self._shortfall(probe)
+        extra = self._key(s, probe)[0] - self._key(s, point)[0]
+        rate = gain / extra if extra > 0 and math.isfinite(gain) else 0.0
+        return (-max(rate, 0.0), self._shortfall(probe), *self._key(s, probe))
 
     def _removal_order(self, s: HubSearch, patterns: Patterns) -> list[int]:
         idx = list(range(len(s.roles)))
@@ -250,17 +314,19 @@ class Planner:
     def climb(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
         """Up: while a target is missed, try one more post of each searched role below
         the limit side by side, and keep the cheapest that meets every target, else the
-        one closest to meeting them (smallest relative shortfall of the worst target)."""
+        one whose shortfall falls most per pound (per post) added (`_step_value`)."""
         while not point.meets:
             x = point.posts
             steps = [tuple(v + (j == i) for j, v in enumerate(x))
                      for i in range(len(x)) if x[i] < s.limit]
             if not steps:
                 return point, False
-            probes = yield from self.evaluate_many(s, [(y, patterns) for y in steps])
+            probes = yield from self.evaluate_many(s, [(y, patterns) for y in steps],
+                                                  phase="up")
             meeting = [p for p in probes if p.meets]
+            here = point
             point = (min(meeting, key=lambda p: self._key(s, p)) if meeting
-                     else min(probes, key=lambda p: (self._shortfall(p), self._key(s, p))))
+                     else min(probes, key=lambda p: self._step_value(s, here, p)))
         return point, True
 
     def trim(self, s: HubSearch, patterns: Patterns, point: Point) -> Search:
@@ -280,7 +346,7 @@ class Planner:
                         break
                     h = (fails + m) // 2
                 y = tuple(h if j == i else v for j, v in enumerate(meets.posts))
-                trial = yield from self.evaluate(s, y, patterns)
+                trial = yield from self.evaluate(s, y, patterns, phase="down")
                 if trial.meets:
                     meets, step = trial, 2 * step
                 else:
@@ -301,7 +367,8 @@ class Planner:
         options = [[p for p, _ in s.candidates[r or ""]] for r in s.roles]
         combos = [tuple(c) for c in itertools.product(*options)]
         firsts = yield from self.evaluate_many(
-            s, [(s.now, s.now_patterns), *((self._start(s, c), c) for c in combos)])
+            s, [(s.now, s.now_patterns), *((self._start(s, c), c) for c in combos)],
+            phase="start")
         s.now_point = firsts[0]
         best: Point | None = None
         for start in firsts[1:]:
@@ -315,7 +382,8 @@ class Planner:
             return
         below = {r: tuple(x - (j == i) for j, x in enumerate(best.posts))
                  for i, r in enumerate(s.roles) if best.posts[i] > MIN_POSTS}
-        points = yield from self.evaluate_many(s, [(y, best.patterns) for y in below.values()])
+        points = yield from self.evaluate_many(s, [(y, best.patterns) for y in below.values()],
+                                               phase="one_below")
         s.one_below = dict(zip(below, points, strict=True))
         yield from self.confirm(s, best)
 
@@ -332,7 +400,8 @@ class Planner:
         seed = self.seed + CONFIRM_SEED_OFFSET
         points = yield from self.evaluate_many(
             s, [(best.posts, best.patterns), *((p.posts, p.patterns)
-                                               for p in s.one_below.values())], seed)
+                                               for p in s.one_below.values())], seed,
+            phase="confirm")
         at, rest = points[0], points[1:]
         below = {s.label(r): not q.meets for r, q in zip(s.one_below, rest, strict=True)}
         s.confirmed = {"seed": seed, "replications": at.replications,
@@ -350,7 +419,8 @@ def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: Replic
         if reqs is not None:
             pending[id(s)] = (s, reqs)
     while pending:
-        items = list(pending.values())
+        # the largest hubs' replications first: the round ends when its longest ends
+        items = sorted(pending.values(), key=lambda item: -_size(item[0]))
         tasks = [Task(req.scenario, req.seed, r)
                  for _, reqs in items for req in reqs for r in req.reps]
         flat = runner.run_all(tasks)
@@ -364,6 +434,11 @@ def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: Replic
             nxt = _advance(gens[id(s)], got)
             if nxt is not None:
                 pending[id(s)] = (s, nxt)
+
+
+def _size(s: HubSearch) -> float:
+    """Referrals a day simulated for a hub: what a replication's run time follows."""
+    return s.base.arrivals.referrals_per_day
 
 
 def _advance(gen: Search, value: list[list[dict[str, float]]] | None) -> list[Request] | None:

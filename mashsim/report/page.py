@@ -569,12 +569,15 @@ def build_report(
     wait_replications: int = WAIT_REPLICATIONS,
     hubs: Sequence[str] | None = None,
     sensitivity: Mapping[str, Any] | None = None,
+    plan: pd.DataFrame | None = None,
 ) -> Report:
     """Assemble the page. `comparisons` maps a short name to Results run with the same
     seed (common random numbers); `sweep` is `mashsim.plots.read_sweep(...)`'s table.
     `hubs`: the hubs the comparison shows beside the force (default: those whose inputs
     changed). `sensitivity`: `mashsim.experiment.sensitivity.run_sensitivity`'s result,
-    for a section naming the inputs that move the answer most."""
+    for a section naming the inputs that move the answer most. `plan`:
+    `mashsim.experiment.plan.plan`'s frame; the answer then opens with the plan and its
+    cost, and a section gives it per hub."""
     from mashsim.report import plots
 
     sc = results.scenario
@@ -593,9 +596,14 @@ def build_report(
     body.append(f"<h1>MASH staffing report — {_esc(sc.name)}</h1>"
                 f"<p class=meta>{_esc(sc.description)} {results.replications} replications, "
                 f"seed {results.seed}; {_esc(window)}. mashsim {__version__}.</p>")
-    body.append("<h2>Answer</h2><p class=answer>"
-                + _esc(answer_paragraph(results, comparisons, sweep, breach_target, balance))
-                + "</p>")
+    answer = answer_paragraph(results, comparisons, sweep, breach_target, balance)
+    if plan is not None:  # the plan and its cost first (issue 14)
+        from mashsim.report.plan_section import plan_sentence
+
+        answer = f"{plan_sentence(plan)} {answer}"
+    body.append("<h2>Answer</h2><p class=answer>" + _esc(answer) + "</p>")
+    if plan is not None:
+        body += _plan_section(plan, tables)
 
     hub_frame = hub_table(results)
     tables["hubs.csv"] = _csv(hub_frame)
@@ -720,6 +728,21 @@ def build_report(
             f"<title>MASH staffing report — {_esc(sc.name)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
     return Report(html=page, figures=figures, tables=tables)
+
+
+def _plan_section(plan: pd.DataFrame, tables: dict[str, str]) -> list[str]:
+    """The staffing plan per hub and role (`report --plan`), and plan.csv beside it."""
+    from mashsim.report.plan_section import plan_table
+
+    frame = plan_table(plan)
+    tables["plan.csv"] = _csv(frame)
+    doc = plan.attrs["plan"]
+    return ["<h2>Staffing plan</h2>", _table_html(frame) + "<p class=small>The least "
+            f"{'cost' if doc['objective'] == 'cost' else 'posts'} per hub meeting "
+            f"{_esc(' and '.join(doc['targets']))} with 95 % confidence (mashsim plan: "
+            f"{doc['replications_used']:,} one-hub replications; the answer and each role's "
+            "one-below re-run with fresh seeds). Cost a year: posts × hourly cost × "
+            "rostered hours × 52.</p>"]
 
 
 def _roles_section(results: Results, fig: Any, tables: dict[str, str]) -> list[str]:
