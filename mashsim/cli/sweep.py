@@ -17,12 +17,13 @@ from mashsim.cli.common import (
     load_with_overrides,
     positive_int,
     prepare_run,
+    write_json_and_csv,
 )
 from mashsim.errors import ScenarioError
 from mashsim.experiment.precision import parse_fraction
 from mashsim.experiment.sweep import parse_vary, sweep, sweep_json
 from mashsim.metrics.registry import metric_info
-from mashsim.safe_text import csv_frame, terminal
+from mashsim.safe_text import terminal
 from mashsim.stats import fixed, format_ci
 
 __all__ = ["format_plan", "format_sweep", "register"]
@@ -156,11 +157,7 @@ def _plan(args: argparse.Namespace) -> int:
         doc = frame.attrs["plan"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
-            from mashsim._io import atomic_write_text, output_set
-
-            with output_set(args.out) as new:
-                atomic_write_text(new / "plan.json", text + "\n")
-                atomic_write_text(new / "plan.csv", csv_frame(frame).to_csv(index=False))
+            write_json_and_csv(args.out, "plan", text, frame)
         print(text if args.format == "json" else format_plan(frame))
         for warning in doc["warnings"]:
             print(f"mashsim: warning: {warning['message']}", file=sys.stderr)
