@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mashsim.experiment.plan import _searches
-from mashsim.experiment.plan_guess import first_guess, stage_work_hours_per_week
+from mashsim.experiment.plan_guess import first_guess
 from mashsim.experiment.plan_search import (
     FIRST_BATCH,
     LOOKS,
@@ -21,6 +21,7 @@ from mashsim.experiment.plan_search import (
 from mashsim.experiment.plan_targets import Target
 from mashsim.experiment.runner import replication_runner
 from mashsim.metrics.compute import metric_names
+from mashsim.model.workload import stage_work_hours_per_week
 from mashsim.scenario.schema import SD_SKILL
 from mashsim.validation import erlang_c, mmc_scenario
 

@@ -27,10 +27,11 @@ from mashsim._io import atomic_write_bytes, atomic_write_text
 from mashsim._version import __version__
 from mashsim.experiment.results import Results
 from mashsim.metrics.registry import hours_tag
+from mashsim.model.workload import referrals_per_week
 from mashsim.report.labels import display_label, hub_label
 from mashsim.report.stress import StaffBalance, input_rows, staff_balance, stress_des
 from mashsim.safe_text import csv_frame, html_text
-from mashsim.scenario.schema import GRADES
+from mashsim.scenario.schema import GRADES, Scenario
 from mashsim.stats import format_ci
 
 __all__ = [
@@ -115,11 +116,12 @@ def answer_paragraph(results: Results, comparisons: Mapping[str, Results] | None
     if worst is not None and len(sc.hubs) > 1:
         hm = s["hubs"][worst]["metrics"]
         staff = sc.hubs[worst].staff
+        posts = _posts_text(staff.headcount, staff.vacant_posts, "its ", _staff_noun(sc))
         parts.append(
             f"The worst hub is {hub_label(sc, worst)}: {_pct(hm['decision_target_breach'])} "
             f"miss their target and {_pct(hm['sd_breach_72h'])} of its strategy discussions "
-            f"are late, with {_posts_text(staff.headcount, staff.vacant_posts, 'its ')} for "
-            f"about {sc.hub_rate_per_day(worst):.0f} referrals a day.")
+            f"are late, with {posts} for "
+            f"about {referrals_per_week(sc, worst) / 7:.0f} referrals a day.")
     if comparisons:
         from mashsim.report.plots import paired_differences
 
@@ -146,33 +148,41 @@ def report_balance(results: Results, hub: str | None = None) -> StaffBalance:
     return staff_balance(results.scenario, realised_shrinkage(results), hub)
 
 
-def _posts_text(posts: int, vacant: int, its: str = "") -> str:
+def _staff_noun(sc: Scenario) -> str:
+    """Who the posts are: "caseworker" (one role doing every stage) or "staff" (roles)."""
+    return "staff" if sc.role_names else "caseworker"
+
+
+def _posts_text(posts: int, vacant: int, its: str = "", noun: str = "caseworker") -> str:
     """'11 of its 15 posts filled' (or '15 posts, all filled')."""
     if vacant <= 0:
-        return f"{posts} caseworker post{'s' if posts != 1 else ''}, all filled"
-    return f"{posts - vacant} of {its}{posts} caseworker posts filled"
+        return f"{posts} {noun} post{'s' if posts != 1 else ''}, all filled"
+    return f"{posts - vacant} of {its}{posts} {noun} posts filled"
 
 
 def _capacity_sentence(results: Results, b: StaffBalance) -> str:
     """Staff time actually available (posts filled, after shrinkage) against the work."""
     sc, m = results.scenario, results.summary()["metrics"]
     n = len(sc.hubs)
-    rate = sc.arrivals.referrals_per_day
+    noun = _staff_noun(sc)
+    rate = round(sum(referrals_per_week(sc, h) for h in sc.hub_names) / 7.0)
     if b.available_hours_per_week <= 0:
-        return f"No caseworker hours are available against {rate:g} referrals a day."
+        return f"No {noun} hours are available against {rate:g} referrals a day."
     weeks = (sc.run.duration_days - sc.run.warmup_days) / 7.0
     overtime = m["overtime_hours"]["mean"]
     extra = (f"; overtime added about {overtime / weeks:,.0f} staff-hours a week"
              if overtime and weeks > 0 and overtime / weeks >= 0.5 else "")
     return (
         f"Across the {n} hub{'s' if n != 1 else ''}, with "
-        f"{_posts_text(b.posts, b.vacant_posts)} and {100 * b.shrinkage:.1f} % of their "
-        f"time lost to leave, sickness and other absences ({b.shrinkage_source} shrinkage), "
-        "caseworkers are available for about "
+        f"{_posts_text(b.posts, b.vacant_posts, noun=noun)} and {100 * b.shrinkage:.1f} % "
+        "of their time lost to leave, sickness and other absences "
+        f"({b.shrinkage_source} shrinkage), {noun}{'s' if noun == 'caseworker' else ''} are "
+        "available for about "
         f"{b.available_hours_per_week:,.0f} staff-hours a week "
         f"({b.rostered_hours_per_week:,.0f} if every post were filled and present) against "
         f"about {b.work_hours_per_week:,.0f} staff-hours of work arriving ({rate:g} "
-        f"referrals a day at about {b.work_hours_per_referral * 60:.0f} minutes each), so "
+        f"referrals a day at about {b.work_hours_per_referral * 60:.0f} minutes each, every "
+        "stage and work stream counted), so "
         f"they must be busy {100 * b.busy_share_needed:.0f} % of their available time just "
         f"to keep pace (simulated utilisation {_pct(m['staff_utilisation'])}{extra}).")
 

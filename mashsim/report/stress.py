@@ -28,6 +28,7 @@ import numpy as np
 from mashsim._version import __version__
 from mashsim.model.arrivals import hourly_rate_per_hour
 from mashsim.model.staffing import planned_shrinkage, roster_schedule
+from mashsim.model.workload import referrals_per_week, stage_work_hours_per_week
 from mashsim.scenario.schema import DAY_NAMES, GRADES, Roster, Scenario, Staffing
 
 __all__ = [
@@ -124,20 +125,14 @@ class StressSection:
 
 
 def mean_work_hours_per_referral(sc: Scenario) -> float:
-    """Expected staff-hours one referral costs: handling, sharing, early notification."""
-    types = list(sc.referral_types.values())
-    total_share = sum(t.share for t in types)
-    sharing_hours = sc.sharing.share_with_partners * sc.sharing.sharing_minutes.mean / 60.0
-    notify_on = sc.rpa.enabled and sc.rpa.early_notification
-    notify_hours = sc.rpa.early_notification_minutes.mean / 60.0
-    hours = 0.0
-    for t in types:
-        p = t.grade_mix.probabilities()
-        handling = sum(pg * sc.grades[g].handling_minutes.mean / 60.0
-                       for pg, g in zip(p, GRADES, strict=True))
-        notify = notify_hours if (notify_on and t.early_notification) else 0.0
-        hours += t.share / total_share * (handling + sharing_hours + notify)
-    return hours
+    """Expected staff-hours of work per referral, every queue of every hub counted
+    (`mashsim.model.workload`): stages, discussions from referrals and partners, adult
+    meetings, MARAC research, early notifications. Work not brought by a referral
+    (partner-initiated discussions) is spread over the referrals."""
+    hubs = sc.hub_names
+    work = sum(sum(stage_work_hours_per_week(sc, h).values()) for h in hubs)
+    referrals = sum(referrals_per_week(sc, h) for h in hubs)
+    return work / referrals if referrals > 0 else 0.0
 
 
 def staff_hours_per_week(sc: Scenario, hub: str | None = None) -> float:
