@@ -70,6 +70,14 @@ def test_forecast_cli_prints_years_and_writes_json(default_scenario: Scenario, t
     assert len(doc["years"]) == 2
     assert json.loads((tmp_path / "out" / "forecast.json").read_text()) == doc
     assert main(["forecast", str(path), "--years", "11", "--target", "sd_breach_72h<=0.1"]) == 2
+    capsys.readouterr()
+    assert main(["forecast", str(path), "--years", "2", "--target", "sd_breach_72h<=0.1",
+                 "--vary-staff", "reading", "--replications", "2"]) == 0
+    table = capsys.readouterr().out
+    totals = {y["year"]: sum(h["headcount_needed"] for h in y["hubs"].values())
+              for y in doc["years"]}
+    assert "all posts" in table and table.split("all posts")[1].split()[1:3] == [
+        str(totals[1]), str(totals[2])]
 
 
 def test_a_type_with_its_own_growth_shifts_the_mix(default_scenario: Scenario) -> None:

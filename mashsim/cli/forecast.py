@@ -84,6 +84,13 @@ def format_forecast(frame: Any) -> str:
             cells.append(str(int(row.headcount_needed)) if row.feasible
                          else f">{row.search_limit}")
         body.append(cells)
+    pad = [""] if roles else []
+    body.append(["all posts", *pad, str(int(first.headcount_now.sum())),
+                 *(_total_posts(frame[frame.year == y]) for y in years)])
+    if "cost_per_year_needed" in frame.columns:
+        body.append(["cost £ a year", *pad, _pounds(first.cost_per_year_now.sum()),
+                     *(_pounds(frame[frame.year == y].cost_per_year_needed.sum())
+                       for y in years)])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
              for r in [head, *body]]
@@ -92,5 +99,17 @@ def format_forecast(frame: Any) -> str:
              f"{' and '.join(a.get('targets', []))} with 95% confidence "
              f"({a.get('replications')} replications per level, seed {a.get('seed')}; each "
              "year is the scenario's window moved on, demand grown; JSON has every metric's "
-             "CI)")
+             "CI; the mix of roles may shift between years where roles share skills: read "
+             "the totals)")
     return "\n".join([title, *lines])
+
+
+def _total_posts(year: Any) -> str:
+    """Posts needed in a year, summed (`>N` parts count at their limit, marked `≥`)."""
+    total = int(sum(r.headcount_needed if r.feasible else r.search_limit
+                    for r in year.itertuples()))
+    return str(total) if year.feasible.all() else f"≥{total}"
+
+
+def _pounds(x: Any) -> str:
+    return "n/a" if x is None or x != x else f"{x:,.0f}"
