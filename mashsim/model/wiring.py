@@ -176,10 +176,6 @@ def _role_key(hub: str, role: str, pooled: bool) -> str:
     return base if role == STAFF_ROLE else f"{base}.{role}"
 
 
-def _skill_source(hub: HubQueues, stage_index: dict[str, int], skill: str) -> Source:
-    return hub.skill_source(skill)
-
-
 def _role_select(role: Role, groups: list[list[Source]]) -> Select:
     """How a role's free person picks a queue (see `Role.dispatch`)."""
     if len(groups) == 1:  # one skill: as before roles
@@ -203,7 +199,6 @@ def build_role_pools(model: HubModel) -> None:
     sc, hubs = model.sc, model.hubs
     names_in = list(hubs)  # the scenario's hubs, or those simulated in this environment
     pooled = sc.pooling.mode == "pooled"
-    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
     roles = {h: sc.hub_roles(h) for h in names_in}
     model.role_capacity = {h: {r: model.capacity.build(role, f"{h}/{r}")
                                for r, role in roles[h].items()} for h in names_in}
@@ -217,7 +212,7 @@ def build_role_pools(model: HubModel) -> None:
     for r in names if pooled else []:
         members = [h for h in names_in if r in roles[h]]
         role = roles[members[0]][r]
-        groups = [[_skill_source(hubs[h], stage_index, sk) for h in members
+        groups = [[hubs[h].skill_source(sk) for h in members
                    if sk in roles[h][r].skills] for sk in role.skills]
         pool = Pool(model.env, [src for g in groups for src in g],
                     _role_select(role, groups), at_end)
@@ -225,7 +220,7 @@ def build_role_pools(model: HubModel) -> None:
         model.staff_teams[_role_key("", r, True)] = model.drive(pool, schedule)
     for h in names_in if not pooled else []:
         for r, role in roles[h].items():
-            groups = [[_skill_source(hubs[h], stage_index, sk)] for sk in role.skills]
+            groups = [[hubs[h].skill_source(sk)] for sk in role.skills]
             pool = Pool(model.env, [g[0] for g in groups], _role_select(role, groups), at_end)
             model.staff_teams[model.role_key[h, r]] = model.drive(
                 pool, model.role_capacity[h][r][0])
@@ -240,8 +235,7 @@ def build_overflow_team(model: HubModel) -> None:
     sc = model.sc
     if sc.pooling.mode != "overflow":
         return
-    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
-    stages = [stage_index[s] for s in sc.pooling.overflow_skills] or [0]
+    stages = [sc.stage_names.index(s) for s in sc.pooling.overflow_skills] or [0]
     model.overflow_team = model.team(
         sc.pooling.overflow_team, "overflow_team",
         [model.hubs[h].stage_srcs[i] for h in sc.hubs for i in stages],
@@ -267,8 +261,7 @@ def build_overtime(model: HubModel) -> None:
     if not (ot.enabled and ot.weekly_cap_hours > 0):
         return
     permitted = model.capacity.base(Roster(headcount=1, shifts=ot.shifts))
-    stage_index = {name: i for i, name in enumerate(sc.stage_names)}
-    stages = [stage_index[s] for s in ot.stages] or None
+    stages = [sc.stage_names.index(s) for s in ot.stages] or None
     for h, hub in model.hubs.items():
         team = model.role_team(h, ot.role) if ot.role else model.staff_team(h)
         watched = hub.stage_srcs if stages is None else [hub.stage_srcs[i] for i in stages]
