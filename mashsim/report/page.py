@@ -601,8 +601,9 @@ def build_report(
         figures[f"{name}.png"] = plots.to_png(figure)
         return _figure_html(figures[f"{name}.png"], alt, caption)
 
-    window = (f"{sc.run.duration_days:g} days from {sc.run.start_date}, first "
-              f"{sc.run.warmup_days:g} days warm-up")
+    window = (f"{sc.run.duration_days:g} days from {sc.run.start_date}, "
+              + (f"first {sc.run.warmup_days:g} days warm-up" if sc.run.warmup_days > 0
+                 else "no warm-up"))
     body.append(f"<h1>MASH staffing report — {_esc(sc.name)}</h1>"
                 f"<p class=meta>{_esc(sc.description)} {results.replications} replications, "
                 f"seed {results.seed}; {_esc(window)}. mashsim {__version__}.</p>")
