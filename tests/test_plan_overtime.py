@@ -123,3 +123,13 @@ def test_cli_bad_overtime_hours_is_an_input_error(
     assert code == 2
     assert err.count("\n") == 1 and "--overtime-hours -8" in err
     assert "Traceback" not in err
+
+
+def test_cli_forecast_passes_overtime_hours_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, 1.0)
+    assert main(["forecast", str(path), "--years", "1", "--target", TARGET,
+                 "--vary-staff", "tandem", "--replications", "8", "--workers", "1",
+                 "--overtime-hours", "0,40"]) == 0
+    table = capsys.readouterr().out
+    assert "overtime £ a year" in table
