@@ -35,24 +35,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="as for plan (default all)")
     fc.add_argument("--replications", type=positive_int, default=20,
                     help="replications per staffing level tried (default 20)")
+    fc.add_argument("--overtime-hours", default=None, metavar="H1,H2,...",
+                    help="as for plan: weekly overtime caps per hub to try each year")
     add_execution_options(fc)
     fc.set_defaults(handler=_forecast)
 
 
 def _forecast(args: argparse.Namespace) -> int:
     from mashsim.experiment.forecast import MAX_FORECAST_YEARS, forecast
+    from mashsim.experiment.plan import parse_overtime_hours
 
     if args.years > MAX_FORECAST_YEARS:
         raise ScenarioError([f"--years {args.years}: at most {MAX_FORECAST_YEARS}"])
     scenario = load_with_overrides(args.scenario, args.overrides)
     hubs = [h.strip() for text in args.vary_staff for h in text.split(",") if h.strip()]
-    args.workers = prepare_run(args, [scenario], args.replications * 10 * args.years)
+    caps = (None if args.overtime_hours is None
+            else parse_overtime_hours(args.overtime_hours))
+    args.workers = prepare_run(args, [scenario],
+                               args.replications * 10 * args.years * len(caps or [0]))
 
     def run() -> int:
         frame = forecast(scenario, args.years, args.target, hubs=hubs or "all",
                          replications=args.replications, seed=args.seed,
                          workers=args.workers, scheduler=args.scheduler, out=args.out,
-                         progress=True)
+                         progress=True, **({} if caps is None else {"overtime_hours": caps}))
         doc = frame.attrs["forecast"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
@@ -91,6 +97,10 @@ def format_forecast(frame: Any) -> str:
         body.append(["cost £ a year", *pad, _pounds(first.cost_per_year_now.sum()),
                      *(_pounds(frame[frame.year == y].cost_per_year_needed.sum())
                        for y in years)])
+    if "overtime_cost_per_year" in frame.columns:  # --overtime-hours
+        body.append(["overtime £ a year", *pad, "",
+                     *(_pounds(_hub_sum(frame[frame.year == y], "overtime_cost_per_year"))
+                       for y in years)])
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
              for r in [head, *body]]
@@ -109,6 +119,11 @@ def _total_posts(year: Any) -> str:
     total = int(sum(r.headcount_needed if r.feasible else r.search_limit
                     for r in year.itertuples()))
     return str(total) if year.feasible.all() else f"≥{total}"
+
+
+def _hub_sum(year: Any, column: str) -> float:
+    """A per-hub figure summed over hubs (repeated on each of a hub's role rows)."""
+    return float(year.groupby("hub")[column].first().sum())
 
 
 def _pounds(x: Any) -> str:

@@ -90,6 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "fewer where the 95%% CI decides sooner)")
     pl.add_argument("--max-headcount", type=positive_int, default=None,
                     help="search limit per hub (default max(3 × now, now + 20))")
+    pl.add_argument("--overtime-hours", default=None, metavar="H1,H2,...",
+                    help="weekly overtime caps per hub to try (e.g. 0,8,16): overtime "
+                    "enabled at each, the cheapest answer kept counting overtime pounds")
     add_execution_options(pl)
     pl.set_defaults(handler=_plan)
 
@@ -137,7 +140,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from mashsim.experiment.plan import plan
+    from mashsim.experiment.plan import parse_overtime_hours, plan
     from mashsim.experiment.plan_targets import load_patterns, plan_targets
 
     scenario = load_with_overrides(args.scenario, args.overrides)
@@ -145,15 +148,18 @@ def _plan(args: argparse.Namespace) -> int:
     targets = plan_targets(scenario, args.target, source)
     patterns = None if args.patterns is None else load_patterns(args.patterns)
     hubs = [h.strip() for text in args.vary_staff for h in text.split(",") if h.strip()]
+    caps = (None if args.overtime_hours is None
+            else parse_overtime_hours(args.overtime_hours))
     # a coordinate-descent search tries a few staffings per role, each up to
-    # --replications (sequential: usually far fewer)
-    args.workers = prepare_run(args, [scenario], args.replications * PLAN_ROUNDS)
+    # --replications (sequential: usually far fewer), once per overtime cap
+    args.workers = prepare_run(args, [scenario],
+                               args.replications * PLAN_ROUNDS * len(caps or [0]))
 
     def run() -> int:
         frame = plan(scenario, targets, hubs, replications=args.replications,
                      seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                      max_headcount=args.max_headcount, out=args.out, progress=True,
-                     objective=args.objective, patterns=patterns)
+                     objective=args.objective, patterns=patterns, overtime_hours=caps)
         doc = frame.attrs["plan"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
@@ -264,7 +270,9 @@ def format_plan(frame) -> str:
     head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
     head += [*(["role util. % now→needed"] if roles else []),
              *(["cost £/yr now→needed"] if costed else [])]
-    head += ["staff-h/wk now", "needed", "Δ"]
+    overtime = "overtime_cap_hours" in frame.columns
+    head += ["staff-h/wk now", "needed", "Δ",
+             *(["overtime cap h/wk", "overtime £/yr"] if overtime else [])]
     body = []
     for row in frame.to_dict(orient="records"):
         needed = row["headcount_needed"]
@@ -295,6 +303,9 @@ def format_plan(frame) -> str:
         need_h = _num(row["staff_hours_per_week_needed"])
         cells += [f"{now_h:.0f}", "" if need_h is None else f"{need_h:.0f}",
                   "" if need_h is None else f"{need_h - now_h:+.0f}"]
+        if overtime:
+            cells += [f"{row['overtime_cap_hours']:g}",
+                      _pounds(_num(row["overtime_cost_per_year"]))]
         body.append(cells)
     what = (("least cost" if a.get("objective") == "cost" else "fewest posts")
             + (" per hub and role" if roles else " per hub"))
@@ -309,6 +320,10 @@ def format_plan(frame) -> str:
         lines.append(f"cost a year (posts × hourly cost × rostered hours × 52): "
                      f"£{_pounds(doc['cost_per_year_now'])} now → "
                      f"£{_pounds(doc['cost_per_year_needed'])} needed")
+    if overtime and doc.get("overtime_cost_per_year") is not None:
+        lines.append(f"overtime at the chosen weekly caps (expected hours × overtime role's "
+                     f"hourly cost × premium, a year): £{_pounds(doc['overtime_cost_per_year'])}"
+                     " more")
     state = ("confirmed" if doc.get("confirmed") else
              "NOT confirmed everywhere (see \"confirmed\" in the JSON)")
     lines.append(f"replications used: {doc.get('replications_used')} one-hub replications; "

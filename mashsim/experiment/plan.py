@@ -17,6 +17,7 @@ bracket-and-bisect search of one headcount, used before issue 14) is kept for ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "hub_scenario",
     "is_breach_metric",
     "is_fraction_metric",
+    "parse_overtime_hours",
     "plan",
     "plan_summary",
     "staff_hours_per_week",
@@ -322,6 +324,7 @@ def plan(
     patterns: dict[str, list[Shift]] | None = None,
     source: str | None = None,
     sequential: bool = True,
+    overtime_hours: Sequence[float] | None = None,
 ):  # -> pandas.DataFrame
     """Least-cost (or fewest-post) staffing per hub meeting every target with 95 %
     confidence; a DataFrame, one row per hub and searched role.
@@ -338,6 +341,9 @@ def plan(
     document (`plan_summary`). The search limit per role is `max_headcount`, else
     max(3 × now, now + 20). `out` caches each replication there, so a plan resumes.
     `sequential=False` runs every staffing tried to `replications` (a baseline).
+    `overtime_hours` (`plan --overtime-hours`): weekly overtime caps to try per hub; the
+    search runs once per cap with `staffing.overtime` enabled at that cap, and each hub
+    keeps the cheapest answer counting expected overtime pounds a year (`_cheapest_cap`).
     """
     parsed = plan_targets(scenario, targets, source)
     objective = objective or default_objective(scenario)
@@ -347,11 +353,92 @@ def plan(
     if replications < 2:
         raise ValueError("plan needs at least 2 replications for a confidence interval")
     names = metric_names(scenario)
-    searches = _searches(scenario, hubs, max_headcount, single_hub, patterns or {})
+    if overtime_hours is None:
+        searches = _searches(scenario, hubs, max_headcount, single_hub, patterns or {})
+        tried = [searches]
+    else:
+        tried = [_cap_searches(scenario, cap, hubs, max_headcount, single_hub,
+                               patterns or {}) for cap in _overtime_caps(overtime_hours)]
     planner = Planner(parsed, names, replications, seed, objective, sequential)
     with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
-        run_searches(planner, searches, runner, lambda s: s.hub)
+        run_searches(planner, [s for group in tried for s in group], runner,
+                     lambda s: s.hub)
+    if overtime_hours is not None:
+        searches = [_cheapest_cap(planner, [g[i] for g in tried])
+                    for i in range(len(tried[0]))]
     return _frame(scenario, parsed, searches, replications, seed, objective)
+
+
+# -- overtime caps as a decision (plan --overtime-hours) --------------------------------
+
+
+def parse_overtime_hours(text: str) -> list[float]:
+    """`--overtime-hours 0,8,16` → [0.0, 8.0, 16.0]; an input error otherwise."""
+    try:
+        caps = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ScenarioError([f"--overtime-hours {text}: expected weekly staff-hours "
+                             "H1,H2,..., e.g. 0,8,16"]) from None
+    return _overtime_caps(caps)
+
+
+def _overtime_caps(caps: Sequence[float]) -> list[float]:
+    """The caps to try, each once, in the order given. A negative or non-finite one is an
+    input error here; one above the schema's limit fails the scenario's validation."""
+    bad = [c for c in caps if not (math.isfinite(c) and c >= 0.0)]
+    if bad or not caps:
+        shown = ", ".join(f"{c:g}" for c in bad) or "(none)"
+        raise ScenarioError([f"--overtime-hours {shown}: expected weekly staff-hours, "
+                             "0 or more"])
+    return list(dict.fromkeys(float(c) for c in caps))
+
+
+def _cap_searches(scenario: Scenario, cap: float, hubs: str | Sequence[str] | None,
+                  max_headcount: int | None, single_hub: bool,
+                  patterns: dict[str, list[Shift]]) -> list[HubSearch]:
+    """Every hub's search with overtime enabled at `cap` staff-hours a week (the
+    scenario's other overtime settings kept)."""
+    capped = scenario.with_overrides({"staffing.overtime.enabled": True,
+                                      "staffing.overtime.weekly_cap_hours": cap},
+                                     source=f"plan --overtime-hours {cap:g}")
+    searches = _searches(capped, hubs, max_headcount, single_hub, patterns)
+    for s in searches:
+        s.overtime_cap_hours = cap
+        s.overtime_rate = _overtime_rate(capped, s.hub)
+    return searches
+
+
+def _overtime_rate(scenario: Scenario, hub: str) -> float:
+    """Pounds per overtime staff-hour in `hub`: the overtime role's hourly cost ×
+    premium (as `staff_hours_cost` counts it); 0 for a hub without roles."""
+    ot, roles = scenario.staffing.overtime, scenario.hubs[hub].roles
+    if not roles:
+        return 0.0
+    return roles[ot.role or next(iter(roles))].hourly_cost * ot.premium
+
+
+def _total_key(planner: Planner, s: HubSearch) -> tuple[float, ...]:
+    """A cap's answer by the objective, overtime pounds a year counted in the cost."""
+    a = s.answer
+    if a is None:
+        return (math.inf,)
+    cost = s.cost_per_year(a.posts, a.patterns) + (s.overtime_cost_per_year(a) or 0.0)
+    posts = float(sum(a.posts))
+    return (cost, posts) if planner.objective == "cost" else (posts, cost)
+
+
+def _cheapest_cap(planner: Planner, options: Sequence[HubSearch]) -> HubSearch:
+    """One hub's searches at each cap → the cheapest answer (ties: the first cap given);
+    it carries every cap's replications and outcome (`overtime_options`)."""
+    best = min(options, key=lambda s: _total_key(planner, s))
+    best.overtime_options = [{
+        "overtime_cap_hours": s.overtime_cap_hours, "feasible": s.answer is not None,
+        "cost_per_year_needed": None if s.answer is None
+        else s.cost_per_year(s.answer.posts, s.answer.patterns),
+        "overtime_cost_per_year": s.overtime_cost_per_year(s.answer),
+    } for s in options]
+    best.replications_used = sum(s.replications_used for s in options)
+    return best
 
 
 # -- the answer as JSON and a frame ----------------------------------------------------
@@ -410,6 +497,10 @@ def _hub_summary(s: HubSearch) -> dict[str, Any]:
         "replications_used": s.replications_used,
         "confirmed": s.confirmed,
     })
+    if s.overtime_cap_hours is not None:  # plan --overtime-hours
+        hub.update({"overtime_cap_hours": s.overtime_cap_hours,
+                    "overtime_cost_per_year": s.overtime_cost_per_year(a),
+                    "overtime_options": s.overtime_options})
     return hub
 
 
@@ -449,7 +540,17 @@ def plan_summary(targets: Sequence[Target], searches: Sequence[HubSearch],
         "confirmed": all((h["confirmed"] or {}).get("confirmed", False)
                          for h in hubs.values()),
         "warnings": warned,
+        **_overtime_total(hubs),
     }
+
+
+def _overtime_total(hubs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """With `--overtime-hours`: the answer's overtime pounds a year over all hubs (None
+    where a hub has no answer); nothing otherwise, so the JSON is as before."""
+    if not any("overtime_cap_hours" in h for h in hubs.values()):
+        return {}
+    costs = [h.get("overtime_cost_per_year") for h in hubs.values()]
+    return {"overtime_cost_per_year": None if None in costs else sum(costs)}
 
 
 def _metric_order(targets: Sequence[Target], names: Sequence[str]) -> list[str]:
@@ -499,6 +600,9 @@ def _row(scenario: Scenario, s: HubSearch, role: str | None, names: Sequence[str
         "replications_used": s.replications_used,
         "confirmed": (s.confirmed or {}).get("confirmed"),
     })
+    if s.overtime_cap_hours is not None:  # plan --overtime-hours: the hub's choice
+        row.update({"overtime_cap_hours": s.overtime_cap_hours,
+                    "overtime_cost_per_year": s.overtime_cost_per_year(a)})
     below = s.one_below.get(role)
     at = {"now": s.now_point, "at_needed": a, "one_below": below,
           "at_limit": s.last if a is None else None}

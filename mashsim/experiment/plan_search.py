@@ -69,6 +69,7 @@ LOOKS = (FIRST_BATCH, 6, 10, 15, 20)
 BATCH = 5
 CONFIRM_SEED_OFFSET = 1_000_003  # confirmation seed = seed + this: streams never used
 WEEKS_PER_YEAR = 52.0
+HOURS_PER_WEEK = 168.0
 OWN = "own"  # the name of a role's own shifts among its candidate patterns
 MIN_POSTS = 1
 
@@ -115,6 +116,12 @@ class HubSearch:
     candidates: dict[str, list[tuple[str, list[Shift]]]]  # role → [(pattern, shifts)]
     base: Scenario  # the hub alone (or the whole scenario where hubs are tied)
     cost_rate: dict[str, float]  # role → pounds per rostered hour
+    #: `plan --overtime-hours`: the weekly overtime cap this search ran at (None: the
+    #: scenario's overtime as it is) and pounds per overtime staff-hour (premium included)
+    overtime_cap_hours: float | None = None
+    overtime_rate: float = 0.0
+    #: every cap's outcome for this hub (`plan._cheapest_cap`), for the JSON
+    overtime_options: list[dict[str, Any]] | None = None
     answer: Point | None = None
     last: Point | None = None  # where the search stopped (at the limit if infeasible)
     now_point: Point | None = None
@@ -153,6 +160,15 @@ class HubSearch:
     def cost_per_year(self, posts: Posts, patterns: Patterns) -> float:
         return sum(self.role_cost_per_year(r, x, p)
                    for r, x, p in zip(self.roles, posts, patterns, strict=True))
+
+    def overtime_cost_per_year(self, point: Point | None) -> float | None:
+        """Expected overtime pounds a year at `point`: its mean `overtime_hours` in the
+        window, scaled from the window's weeks to 52, × the overtime rate."""
+        if point is None:
+            return None
+        hours = point.metrics.get("overtime_hours", {}).get("mean") or 0.0
+        weeks = (self.base.horizon_hours - self.base.warmup_hours) / HOURS_PER_WEEK
+        return float(hours) * self.overtime_rate * WEEKS_PER_YEAR / weeks
 
     def scenario(self, posts: Posts, patterns: Patterns) -> Scenario:
         """The hub's scenario at a staffing (validated once per staffing)."""
