@@ -105,3 +105,23 @@ def test_a_hubs_record_is_gone_before_the_next_hub_runs() -> None:
     reduce_replication(parts(), sc)
     assert len(alive_when_next_ran) == len(sc.hubs) - 1
     assert not any(alive_when_next_ran)
+
+
+def test_work_metrics_read_one_record_without_copying_it() -> None:
+    """A hub's work metrics read its `WorkRecord` as it is; the force-wide window joins
+    the hubs' work records field by field into one, each hub's array dropped once
+    copied, so the work metrics hold one copy of every hub's work, not two."""
+    from mashsim.metrics import work as work_metrics
+    from mashsim.metrics.compute import slim_record
+
+    sc = _scenario(14.0)
+    records = run_replication(sc, 4, 0)
+    rec = records["reading"]
+    assert work_metrics.work(Window([rec], sc, force_wide=False)) is rec.work
+    lengths = sum(len(r.work.asm_held) for r in records.values() if r.work is not None)
+    slim = [slim_record(r, sc) for r in records.values()]
+    w = Window(slim, sc, force_wide=True, release=True)
+    joined = work_metrics.work(w)
+    assert len(joined.asm_held) == lengths
+    held = [r.work for r in slim if r.work is not None]
+    assert held == [joined]  # one record left, the joined one: no per-hub copies

@@ -101,7 +101,11 @@ def slim_record(rec: HubRecord, scenario: Scenario,
         staff=slim(rec.staff), sd=None if rec.sd is None else slim(rec.sd),
         overflow_team=None if rec.overflow_team is None else slim(rec.overflow_team),
         roles={r: slim(t) for r, t in rec.roles.items()},
-        stage_wait={s: window.stage_wait(s) for s in rec.stage_entry})
+        stage_wait={s: window.stage_wait(s) for s in rec.stage_entry},
+        # its own copy (the force-wide window joins and drops its arrays), without the
+        # start times no force-wide metric reads
+        work=None if rec.work is None else dataclasses.replace(
+            rec.work, partner_start=empty, notification_start=empty))
     return SlimRecord(**fields)
 
 

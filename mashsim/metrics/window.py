@@ -13,7 +13,7 @@ arrived. Referrals still open at the end are counted by their age, never dropped
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from mashsim.model.replication import HubRecord, Referrals, TeamRecord
 from mashsim.model.staffing import CapacitySchedule
+from mashsim.model.work import WorkRecord
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["STAGES", "MeasuredTeam", "SlimRecord", "Window", "breach_flags", "daily_backlog",
@@ -125,10 +126,30 @@ class _View:
             for role, team in r.roles.items():
                 roles[r.role_keys[role]] = (role, team)
         self.role_teams = list(roles.values())
+        if release:
+            _join_work(records)
         self.records = records
 
 
 _EMPTY = np.empty(0)
+
+
+def _join_work(records: Sequence[HubRecord]) -> None:
+    """The records' work streams joined, field by field, into the first record's,
+    each hub's array dropped once copied (the force-wide window: the work metrics then
+    read one record as it is, not a second copy of every hub's)."""
+    parts = [r.work for r in records if r.work is not None]
+    if len(parts) < 2:
+        return
+    joined = {}
+    for f in fields(WorkRecord):
+        joined[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
+        for p in parts:
+            setattr(p, f.name, _EMPTY)
+    first = next(r for r in records if r.work is not None)
+    for r in records:
+        r.work = None
+    first.work = WorkRecord(**joined)
 
 
 def _join(arrays: list[np.ndarray]) -> np.ndarray:

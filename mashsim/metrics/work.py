@@ -29,7 +29,9 @@ def work(w: Window) -> WorkRecord:
     """The scope's work records as one (hubs concatenated in record order)."""
     rec = _CACHE.get(w)
     if rec is None:
-        rec = WorkRecord.concat([r.work for r in w.v.records if r.work is not None])
+        parts = [r.work for r in w.v.records if r.work is not None]
+        # one record (a hub's own, or the force-wide one `Window` joined) as it is: no copy
+        rec = parts[0] if len(parts) == 1 else WorkRecord.concat(parts)
         _CACHE[w] = rec
     return rec
 
