@@ -17,6 +17,7 @@ import numpy as np
 from mashsim.metrics.registry import METRICS, REGISTRY
 from mashsim.metrics.window import (
     STAGES,
+    ForceWideBuffers,
     MeasuredTeam,
     SlimRecord,
     Window,
@@ -119,7 +120,8 @@ def reduce_replication(
     from the slim records (`slim_record`), the hubs in the same order, so the figures
     are exactly those of `replication_metrics`."""
     per_hub: dict[str, dict[str, float]] = {}
-    slim: list[HubRecord] = []
+    slim: list[SlimRecord] = []
+    joined = ForceWideBuffers()  # the force-wide arrays, written as each hub finishes
     for part in parts:
         teams: dict[int, MeasuredTeam] = {}
         for hub, rec in part.items():
@@ -128,8 +130,10 @@ def reduce_replication(
             if each is not None:
                 each(hub, rec)
             slim.append(slim_record(rec, scenario, teams, window))
+            joined.take(slim[-1])
             del window, rec  # the loop variable would hold the record while the next runs
         del part, teams
+    joined.restore(slim)
     overall = (_as_hub(slim, per_hub) if _one_hub(slim)
                else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))
     return {"overall": overall, **per_hub}
