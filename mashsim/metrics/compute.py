@@ -10,7 +10,7 @@ order), `metric_names(scenario)` (with the scenario-dependent families),
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -54,14 +54,14 @@ def replication_metrics(
     return {"overall": overall, **hubs}
 
 
-def _one_hub(records: list[HubRecord]) -> bool:
+def _one_hub(records: Sequence[HubRecord]) -> bool:
     """One hub and no overflow team: the force-wide window sees exactly the hub's
     records (being force-wide changes only whether the overflow team counts), so its
     figures are the hub's (`_as_hub`), not worth a second pass."""
     return len(records) == 1 and records[0].overflow_team is None
 
 
-def _as_hub(records: list[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
+def _as_hub(records: Sequence[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(next(iter(hubs.values())))
 
 

@@ -25,8 +25,9 @@ from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.work import WorkRecord
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["STAGES", "ForceWideBuffers", "MeasuredTeam", "SlimRecord", "Window", "breach_flags", "daily_backlog",
-           "max_open", "overlap_hours", "ratio", "slim_team", "staff_hours_cost"]
+__all__ = ["STAGES", "ForceWideBuffers", "MeasuredTeam", "SlimRecord", "Window",
+           "breach_flags", "daily_backlog", "max_open", "overlap_hours", "ratio", "slim_team",
+           "staff_hours_cost"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0

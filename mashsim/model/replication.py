@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,7 +171,7 @@ def _run_group(scenario: Scenario, streams: Streams, hubs: list[str],
     return records
 
 
-def _libc_malloc_trim() -> ctypes._CFuncPtr | None:
+def _libc_malloc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None (another C library, or none found)."""
     try:
         return getattr(ctypes.CDLL(None), "malloc_trim", None)
