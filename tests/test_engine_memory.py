@@ -125,3 +125,31 @@ def test_work_metrics_read_one_record_without_copying_it() -> None:
     assert len(joined.asm_held) == lengths
     held = [r.work for r in slim if r.work is not None]
     assert held == [joined]  # one record left, the joined one: no per-hub copies
+
+
+def test_force_wide_buffers_hold_the_join_and_drop_each_hubs_arrays() -> None:
+    """The force-wide arrays written hub by hub (`ForceWideBuffers`) are exactly each
+    field's concatenation, of its type; a hub's arrays are not kept alive by the empty
+    ones left in its slim record (a `[:0]` view would hold its whole array)."""
+    from mashsim.metrics.compute import slim_record
+    from mashsim.metrics.window import ForceWideBuffers
+
+    sc = _scenario(days=35.0)
+    records = run_replication(sc, 3, 0)
+    slims = [slim_record(rec, sc) for rec in records.values()]
+    expected = {f: np.concatenate([getattr(s.referrals, f) for s in slims])
+                for f in ("entered", "sd_needed", "grade_idx")}
+    expected["staff_end"] = np.concatenate([s.staff_end for s in slims])
+    gone = weakref.ref(slims[1].staff_end)
+    joined = ForceWideBuffers()
+    for s in slims:
+        joined.take(s)
+    del records
+    gc.collect()
+    assert gone() is None
+    joined.restore(slims)
+    for f in ("entered", "sd_needed", "grade_idx"):
+        got = getattr(slims[0].referrals, f)
+        assert got.dtype == expected[f].dtype and np.array_equal(got, expected[f])
+        assert all(len(getattr(s.referrals, f)) == 0 for s in slims[1:])
+    assert np.array_equal(slims[0].staff_end, expected["staff_end"], equal_nan=True)

@@ -10,13 +10,14 @@ order), `metric_names(scenario)` (with the scenario-dependent families),
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from mashsim.metrics.registry import METRICS, REGISTRY
 from mashsim.metrics.window import (
     STAGES,
+    ForceWideBuffers,
     MeasuredTeam,
     SlimRecord,
     Window,
@@ -53,14 +54,14 @@ def replication_metrics(
     return {"overall": overall, **hubs}
 
 
-def _one_hub(records: list[HubRecord]) -> bool:
+def _one_hub(records: Sequence[HubRecord]) -> bool:
     """One hub and no overflow team: the force-wide window sees exactly the hub's
     records (being force-wide changes only whether the overflow team counts), so its
     figures are the hub's (`_as_hub`), not worth a second pass."""
     return len(records) == 1 and records[0].overflow_team is None
 
 
-def _as_hub(records: list[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
+def _as_hub(records: Sequence[HubRecord], hubs: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(next(iter(hubs.values())))
 
 
@@ -119,7 +120,8 @@ def reduce_replication(
     from the slim records (`slim_record`), the hubs in the same order, so the figures
     are exactly those of `replication_metrics`."""
     per_hub: dict[str, dict[str, float]] = {}
-    slim: list[HubRecord] = []
+    slim: list[SlimRecord] = []
+    joined = ForceWideBuffers()  # the force-wide arrays, written as each hub finishes
     for part in parts:
         teams: dict[int, MeasuredTeam] = {}
         for hub, rec in part.items():
@@ -128,8 +130,10 @@ def reduce_replication(
             if each is not None:
                 each(hub, rec)
             slim.append(slim_record(rec, scenario, teams, window))
+            joined.take(slim[-1])
             del window, rec  # the loop variable would hold the record while the next runs
         del part, teams
+    joined.restore(slim)
     overall = (_as_hub(slim, per_hub) if _one_hub(slim)
                else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))
     return {"overall": overall, **per_hub}

@@ -12,6 +12,7 @@ arrived. Referrals still open at the end are counted by their age, never dropped
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -24,8 +25,9 @@ from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.work import WorkRecord
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["STAGES", "MeasuredTeam", "SlimRecord", "Window", "breach_flags", "daily_backlog",
-           "max_open", "overlap_hours", "ratio", "slim_team", "staff_hours_cost"]
+__all__ = ["STAGES", "ForceWideBuffers", "MeasuredTeam", "SlimRecord", "Window",
+           "breach_flags", "daily_backlog", "max_open", "overlap_hours", "ratio", "slim_team",
+           "staff_hours_cost"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -153,8 +155,118 @@ def _join_work(records: Sequence[HubRecord]) -> None:
 
 
 def _join(arrays: list[np.ndarray]) -> np.ndarray:
-    """The arrays end to end: a single one as it is (no copy)."""
+    """The arrays end to end: a single one as it is (no copy), and so one whose others
+    are all empty and of its type (`ForceWideBuffers.restore` leaves them so)."""
+    full = [a for a in arrays if len(a)]
+    if len(full) == 1 and all(a.dtype == full[0].dtype for a in arrays):
+        return full[0]
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+class _Buffer:
+    """One growable force-wide array in anonymous memory mapped from the system (not
+    the C heap): growing copies it to a new mapping twice the size and unmaps the old,
+    which returns it, so it never needs, nor leaves, a hole in a heap fragmented by the
+    hubs' models; pages reserved but not yet written are not resident."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype, self.n = dtype, 0
+        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+
+    def append(self, a: np.ndarray) -> None:
+        dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
+        if dtype != self.dtype:
+            self._retype(dtype)
+        need = (self.n + len(a)) * self.dtype.itemsize
+        if need > len(self.mem):
+            self._grow(max(need, 2 * len(self.mem)))
+        self.view(self.n, self.n + len(a))[:] = a
+        self.n += len(a)
+
+    def view(self, lo: int, hi: int) -> np.ndarray:
+        size = self.dtype.itemsize
+        return np.frombuffer(self.mem, self.dtype, hi - lo, lo * size)
+
+    def _grow(self, nbytes: int) -> None:
+        mem = mmap.mmap(-1, -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE)
+        np.frombuffer(mem, self.dtype, self.n)[:] = self.view(0, self.n)
+        self.mem.close()
+        self.mem = mem
+
+    def _retype(self, dtype: np.dtype) -> None:
+        old = self.view(0, self.n).astype(dtype)
+        self.mem.close()
+        self.dtype, self.n = dtype, 0
+        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.append(old)
+
+
+class ForceWideBuffers:
+    """The force-wide window's per-referral and work arrays, written hub by hub as
+    each hub finishes (`take`) into one growable buffer per field, instead of joined
+    from every hub's arrays at the end: the join needed, per field, one new block the
+    size of the force that the freed per-hub arrays, scattered in the heap, could not
+    serve (≈120 bytes a referral of resident memory on the default). The values and
+    their order are those of the join."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[tuple[str, str], _Buffer] = {}
+        self._work = False
+
+    def _add(self, key: tuple[str, str], a: np.ndarray) -> None:
+        if key not in self._bufs:
+            self._bufs[key] = _Buffer(a.dtype)
+        self._bufs[key].append(a)
+
+    def take(self, rec: SlimRecord) -> None:
+        """Copy `rec`'s arrays in and leave it empty ones (its own type each)."""
+        refs = rec.referrals
+        for f in Referrals.__dataclass_fields__:
+            self._add(("referrals", f), getattr(refs, f))
+            setattr(refs, f, _empty_like(getattr(refs, f)))
+        for f in _RECORD_FIELDS:
+            self._add(("record", f), getattr(rec, f))
+            setattr(rec, f, _empty_like(getattr(rec, f)))
+        for s, wait in rec.stage_wait.items():
+            self._add(("stage_wait", s), wait)
+            rec.stage_wait[s] = _empty_like(wait)
+        if rec.work is not None:
+            self._work = True
+            for wf in fields(WorkRecord):
+                self._add(("work", wf.name), getattr(rec.work, wf.name))
+                setattr(rec.work, wf.name, _empty_like(getattr(rec.work, wf.name)))
+
+    def restore(self, records: Sequence[SlimRecord]) -> None:
+        """Give the first record every joined array (the others: empty ones of its
+        type) and the first record with work streams the joined work record (the others
+        none), as `Window(..., release=True)` reads them; the buffers are then theirs."""
+        if not records:
+            return
+        joined = {key: buf.view(0, buf.n) for key, buf in self._bufs.items()}
+        for i, rec in enumerate(records):
+            for (kind, name), a in joined.items():
+                value = a if i == 0 else a[:0]
+                if kind == "referrals":
+                    setattr(rec.referrals, name, value)
+                elif kind == "record":
+                    setattr(rec, name, value)
+                elif kind == "stage_wait":
+                    rec.stage_wait[name] = value
+        first = next((r for r in records if r.work is not None), None)
+        for r in records:
+            r.work = None
+        if first is not None and self._work:
+            first.work = WorkRecord(**{name: a for (kind, name), a in joined.items()
+                                       if kind == "work"})
+        self._bufs.clear()
+
+
+def _empty_like(a: np.ndarray) -> np.ndarray:
+    """An empty array of `a`'s type that, unlike `a[:0]`, does not keep `a` alive."""
+    return np.empty(0, a.dtype)
+
+
+_RECORD_FIELDS = ("staff_start", "staff_end", "sd_held", "notifications_entered", "degraded")
 
 
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
