@@ -178,3 +178,20 @@ def test_run_json_and_table_say_so(tiny: Scenario, tmp_path: Path,
     assert main(["run", str(path), "--replications", "4", "--workers", "1"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "Uncertain inputs" in ln]
     assert len(lines) == 1 and "2 draws × 2 replications" in lines[0]
+
+
+def test_hub_alone_keeps_its_own_ranges_and_cuts_force_wide_rates(
+        default_scenario: Scenario) -> None:
+    """A hub cut out (as `plan` does) keeps ranges on its own keys, drops the other hubs'
+    (their keys are gone) and scales a range on the force-wide rate to its share, as the
+    nominal rate is; it once failed validation on the other hubs' keys."""
+    sc = _with_ranges(default_scenario, {
+        RATE: {"low": 150, "high": 210},
+        "hubs.reading.demand_share": {"low": 0.5, "high": 1.5},
+        "hubs.oxfordshire.demand_share": {"low": 1.0, "high": 3.0}})
+    alone = sc.hub_alone("reading")
+    share = sc.hub_share("reading")
+    assert set(alone.uncertainty.inputs) == {RATE}
+    r = alone.uncertainty.inputs[RATE]
+    assert (r.low, r.high) == pytest.approx((150 * share, 210 * share))
+    assert alone.arrivals.referrals_per_day == pytest.approx(180 * share)

@@ -1162,6 +1162,7 @@ class Scenario(_Frozen):
         data["arrivals"]["referrals_per_day"] = self.hub_rate_per_day(hub)
         data["hubs"] = {hub: {**data["hubs"][hub], "demand_share": 1.0}}
         _work_streams_alone(data, self.hub_share(hub))
+        _uncertainty_alone(data, hub, self.hub_share(hub))
         return Scenario.from_dict(data, source=f"{hub} alone")
 
     def hub_share(self, hub: str) -> float:
@@ -1232,6 +1233,27 @@ def _work_streams_alone(data: dict[str, Any], share: float) -> None:
     sd = data.get("strategy_discussions", {})
     if sd.get("partner_initiated_per_day"):
         sd["partner_initiated_per_day"] *= share
+
+
+# Force-wide rates that `hub_alone` cuts to the hub's share; a range on one is cut alike.
+_FORCE_WIDE_RATES = ("arrivals.referrals_per_day",
+                     "strategy_discussions.partner_initiated_per_day")
+
+
+def _uncertainty_alone(data: dict[str, Any], hub: str, share: float) -> None:
+    """`hub_alone` for uncertain inputs: ranges on the other hubs' keys (and on this
+    hub's demand share, now 1) go; ranges on the force-wide rates are cut to the hub's
+    share, as their nominal values are."""
+    inputs = (data.get("uncertainty") or {}).get("inputs")
+    if not inputs:
+        return
+    for path in list(inputs):
+        parts = path.split(".")
+        if parts[0] == "hubs" and (parts[1] != hub or parts[2:] == ["demand_share"]):
+            del inputs[path]
+        elif path in _FORCE_WIDE_RATES:
+            inputs[path] = {k: v * share if k in ("low", "high", "mode") else v
+                            for k, v in inputs[path].items()}
 
 
 def drop_missing_types(data: dict[str, Any]) -> None:
