@@ -40,3 +40,18 @@ def test_the_report_counts_partner_discussions_as_work() -> None:
     referrals = sum(referrals_per_week(sc, h) for h in sc.hub_names)
     assert mean_work_hours_per_referral(sc) - mean_work_hours_per_referral(none) == \
         pytest.approx(extra / referrals)
+
+
+def test_the_report_names_the_public_sources_of_the_work_streams() -> None:
+    """The inputs with a public source (docs/background/inputs.md) are data in the
+    report's input table, not 'no public figure'."""
+    from mashsim.report.stress import input_rows
+
+    sc = load_scenario(ROOT / "scenarios" / "thames_valley.toml")
+    rows = {r.path: r for r in input_rows(sc)}
+    for path, source in [("strategy_discussions.partner_initiated_per_day", "DfE"),
+                         ("marac.cases_per_meeting", "SafeLives"),
+                         ("marac.share_by_type.domestic_abuse.high", "SafeLives"),
+                         ("referral_types.child.repeat_share", "DfE")]:
+        assert rows[path].kind == "data" and source in rows[path].basis, rows[path]
+    assert rows["marac.research_minutes"].kind == "assumption"

@@ -63,6 +63,8 @@ PROVENANCE: tuple[tuple[str, str, str], ...] = (
     ("referral_types.*.early_notification", "rule", "RPA process as inspected"),
     ("referral_types.*.strategy_discussion_share", "assumption",
      "national s47 rates (≈12 %, range 5–20 %)"),
+    ("referral_types.*.repeat_share", "data", "DfE re-referrals (22 %), SafeLives MARAC "
+     "repeats (32 %); docs/background/inputs.md"),
     ("referral_types.*", "assumption", "referral mix and DASH-style grade mix"),
     ("grades.*.decision_target.starts_at", "assumption",
      "where the target starts counting: the source rule does not say"),
@@ -79,7 +81,17 @@ PROVENANCE: tuple[tuple[str, str, str], ...] = (
     ("queue.*", "setting", "policy under test ('fifo' as found; 'risk' recommended)"),
     ("strategy_discussions.deadline*", "rule", "force objective: no longer than 72 hours"),
     ("strategy_discussions.discipline", "setting", "policy under test"),
+    ("strategy_discussions.partner_initiated_per_day", "data",
+     "DfE strategy-discussion rates less those from police referrals "
+     "(docs/background/inputs.md)"),
     ("strategy_discussions.*", "assumption", "no public figure"),
+    ("adult_strategy_meetings.deadline*", "rule",
+     "a common safeguarding-adults-board procedure (5 working days)"),
+    ("adult_strategy_meetings.*", "assumption", "no national count (docs/background/inputs.md)"),
+    ("marac.share_by_type.*", "data", "fitted to SafeLives' MARAC rate (≈45 per 10,000 adult "
+     "women a year)"),
+    ("marac.cases_per_meeting", "data", "SafeLives: ≈16 cases a meeting"),
+    ("marac.*", "assumption", "meeting calendars and research time: no public figure"),
     ("staffing.leave.*", "assumption",
      "leave ≈11 % of paid time, ×1.6 in school-holiday weeks (workforce-planning norm)"),
     ("staffing.sickness.*", "assumption", "sickness ≈4 % of paid time (workforce-planning norm)"),
