@@ -9,14 +9,16 @@ and, when they are extra work, early notifications. Each queue's weekly hours ar
 on the cheapest role skilled for it (ties: the role listing it earliest, then the first
 role): the work the least-cost answer gives that role. A role's offered load is its
 hours over the hours a post is on duty in a week, over the share of time not lost to
-leave, sickness and abstraction; its guess is the least posts above load + β √load
-(square-root staffing, `GUESS_BETA`). It is only a start: the simulation decides.
+leave, sickness and abstraction (the role's planned shrinkage); its guess is the least
+posts above load + β √load (square-root staffing, `GUESS_BETA`). It is only a start:
+the simulation decides.
 """
 
 from __future__ import annotations
 
 import math
 
+from mashsim.model.staffing import planned_shrinkage
 from mashsim.model.workload import stage_work_hours_per_week
 from mashsim.scenario.schema import (
     ASM_SKILL,
@@ -36,16 +38,14 @@ __all__ = ["GUESS_BETA", "availability", "first_guess"]
 GUESS_BETA = {"deadline": 1.0, "stage": 0.0}
 DEADLINE_SKILLS = (SD_SKILL, ASM_SKILL)
 HOURS_PER_WEEK = 168.0
-WORKING_DAYS_PER_YEAR = 260.0
+MIN_AVAILABILITY = 0.05  # a guess never assumes posts are away all the time
 
 
-def availability(scenario: Scenario) -> float:
-    """Share of rostered time a post is at work: not on leave, sick or abstracted."""
-    st = scenario.staffing
-    sick_days = st.sickness.episodes_per_year * st.sickness.duration_days.mean * 5 / 7
-    lost = (st.abstraction_share + st.leave.entitlement_days_per_year / WORKING_DAYS_PER_YEAR
-            + sick_days / WORKING_DAYS_PER_YEAR)
-    return min(1.0, max(0.05, 1.0 - lost))
+def availability(scenario: Scenario, role: Role | None = None) -> float:
+    """Share of rostered time a post (of `role`, with its own absence settings) is at
+    work: 1 − the planned shrinkage (`model.staffing.planned_shrinkage`), at least 5 %."""
+    staffing = scenario.staffing if role is None else role.absences(scenario.staffing)
+    return max(MIN_AVAILABILITY, 1.0 - planned_shrinkage(staffing))
 
 
 def _owner(roles: dict[str, Role], skill: str) -> str | None:
@@ -98,9 +98,9 @@ def first_guess(scenario: Scenario, hub: str, shifts: dict[str, Roster] | None =
             owned[owner] += hours
             if skill in DEADLINE_SKILLS and hours > 0:
                 deadline_work.add(owner)
-    avail = availability(scenario)
     out = {}
     for r, hours in owned.items():
+        avail = availability(scenario, roles[r])
         on_duty = rosters[r].staff_hours_per_week(100) / 100.0  # hours a post is on duty
         load = hours / on_duty if on_duty > 0 else 0.0
         beta = GUESS_BETA["deadline" if r in deadline_work else "stage"]
