@@ -43,12 +43,7 @@ def _shift_dates(node: Any, years: int) -> Any:
 
 def _type_growth(scenario: Scenario) -> dict[str, float]:
     """Each referral type's growth per year: its own where it gives one, else the force's."""
-    force = scenario.arrivals.growth_per_year
-    out = {}
-    for name, t in scenario.referral_types.items():
-        own = getattr(t, "growth_per_year", None)
-        out[name] = force if own is None else float(own)
-    return out
+    return {name: t.growth(scenario.arrivals) for name, t in scenario.referral_types.items()}
 
 
 def year_scenario(scenario: Scenario, years_ahead: int) -> Scenario:

@@ -114,7 +114,7 @@ def type_rates_per_hour(
     shares /= shares.sum()
     rows = []
     for share, t in zip(shares, types, strict=True):
-        growth = arrivals.growth_per_year if t.growth_per_year is None else t.growth_per_year
+        growth = t.growth(arrivals)
         months = (arrivals.month_factors if t.month_of_year_weights is None
                   else month_factors(t.month_of_year_weights))
         rows.append(_rate(arrivals, rate_per_day * share, start, horizon_hours, growth, months))

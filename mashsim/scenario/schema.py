@@ -494,6 +494,10 @@ class ReferralType(_Frozen):
     linked_child_type: str | None = None
     linked_handling: Literal["together", "separately"] = "separately"
 
+    def growth(self, arrivals: Arrivals) -> float:
+        """Demand growth a year of this type: its own `growth_per_year`, else the force's."""
+        return arrivals.growth_per_year if self.growth_per_year is None else self.growth_per_year
+
     def sd_share_by_grade(self) -> tuple[float, ...]:
         g = self.strategy_discussion_share_by_grade
         if g is None:
