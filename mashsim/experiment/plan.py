@@ -404,17 +404,8 @@ def _cap_searches(scenario: Scenario, cap: float, hubs: str | Sequence[str] | No
     searches = _searches(capped, hubs, max_headcount, single_hub, patterns)
     for s in searches:
         s.overtime_cap_hours = cap
-        s.overtime_rate = _overtime_rate(capped, s.hub)
+        s.overtime_rate = capped.overtime_hourly_cost(s.hub)
     return searches
-
-
-def _overtime_rate(scenario: Scenario, hub: str) -> float:
-    """Pounds per overtime staff-hour in `hub`: the overtime role's hourly cost ×
-    premium (as `staff_hours_cost` counts it); 0 for a hub without roles."""
-    ot, roles = scenario.staffing.overtime, scenario.hubs[hub].roles
-    if not roles:
-        return 0.0
-    return roles[ot.role or next(iter(roles))].hourly_cost * ot.premium
 
 
 def _total_key(planner: Planner, s: HubSearch) -> tuple[float, ...]:

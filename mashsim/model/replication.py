@@ -24,7 +24,7 @@ from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.streams import Streams
 from mashsim.model.wiring import HubModel, Team, build_calendar, build_hub_model, hub_groups
 from mashsim.model.work import WorkRecord, work_record
-from mashsim.scenario.schema import Role, Scenario
+from mashsim.scenario.schema import Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",
            "replication_parts", "run_replication"]
@@ -76,12 +76,6 @@ def _team_record(team: Team, horizon_hours: float) -> TeamRecord:
     return TeamRecord(team.pool.busy_array(horizon_hours), team.schedule)
 
 
-def _overtime_hourly_cost(sc: Scenario, roles: dict[str, Role]) -> float:
-    """What one overtime staff-hour costs in a hub: its overtime role's rate × premium."""
-    ot = sc.staffing.overtime
-    return roles[ot.role or next(iter(roles))].hourly_cost * ot.premium
-
-
 def build_records(model: HubModel) -> dict[str, HubRecord]:
     """Each hub's record, read from a model that has run to the scenario's horizon."""
     horizon = model.sc.horizon_hours
@@ -124,7 +118,7 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
             role_keys={r: model.role_key[h, r] for r in roles},
             role_paid_hours_per_day={r: model.role_capacity[h][r][1] for r in roles},
             role_hourly_cost={r: role.hourly_cost for r, role in roles.items()},
-            overtime_hourly_cost=_overtime_hourly_cost(model.sc, roles),
+            overtime_hourly_cost=model.sc.overtime_hourly_cost(h),
             work=work_record(hub),
         )
     return records

@@ -1169,6 +1169,13 @@ class Scenario(_Frozen):
         _uncertainty_alone(data, hub, self.hub_share(hub))
         return Scenario.from_dict(data, source=f"{hub} alone")
 
+    def overtime_hourly_cost(self, hub: str) -> float:
+        """Pounds per overtime staff-hour in `hub`: its overtime role's (`overtime.role`,
+        else its first role's) hourly cost × `overtime.premium`; 0 for a hub described by
+        `staff`, which has no cost."""
+        ot, roles = self.staffing.overtime, self.hub_roles(hub)
+        return roles[ot.role or next(iter(roles))].hourly_cost * ot.premium
+
     def hub_share(self, hub: str) -> float:
         """The hub's share of force-wide demand (its demand_share normalised)."""
         return self.hubs[hub].demand_share / sum(h.demand_share for h in self.hubs.values())
