@@ -205,15 +205,19 @@ class Due:
     `_ok`; a `Timeout` would also run an `__init__`, a `schedule` call and keep an `env`
     and a value. The model schedules a few of these a referral, so it builds them
     itself and pushes them on the environment's queue as `Timeout` would (`now +
-    delay`, normal priority, the next event id): the same key, the same order."""
+    delay`, normal priority, the next event id): the same key, the same order. Its one
+    callback is its `pool`'s `_finish` or its `feeder`'s `_fire`; `Env.run` calls that
+    directly (a method call, not a walk over a callback list)."""
 
-    __slots__ = ("callbacks", "end", "job", "src", "t0")
+    __slots__ = ("callbacks", "end", "feeder", "job", "pool", "src", "t0")
     _ok = True
 
     def __init__(self, callbacks: tuple[Callable[[Due], None], ...], src: Source | None,
-                 job: int, t0: float, end: float) -> None:
+                 job: int, t0: float, end: float, pool: Pool | None = None,
+                 feeder: Feeder | None = None) -> None:
         self.callbacks: tuple[Callable[[Due], None], ...] | None = callbacks
         self.src, self.job, self.t0, self.end = src, job, t0, end
+        self.pool, self.feeder = pool, feeder
 
 
 _GONE = object()  # a completion withdrawn by a hand-back
@@ -247,6 +251,10 @@ class Pool:
         at_shift_end: str = "finish",
     ) -> None:
         self.env = env
+        # the environment's event heap and id counter, held once (simpy never replaces
+        # them): a start pushes its completion without two attribute lookups on `env`
+        self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
+        self._eid: Any = env._eid  # type: ignore[attr-defined]
         self.sources = list(sources)
         for src in self.sources:
             src.pools.append(self)
@@ -263,8 +271,6 @@ class Pool:
         # running completion → on duty since (None: a leaver's overrun); in start order
         self._running: dict[Due, float | None] = {}
         self._finish_cbs = (self._finish,)
-        if self._own:  # one call less per start: `dispatch` is the one-source loop itself
-            self.dispatch = self._dispatch_own  # type: ignore[method-assign]
 
     @property
     def segments(self) -> list[tuple[float, float]]:
@@ -298,10 +304,9 @@ class Pool:
         if self._own:
             self._dispatch_own()
             return
-        env, sources, select = self.env, self.sources, self.select
-        queue_: list[Any] = env._queue
-        eid, running, cbs = env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
-        now = env._now  # type: ignore[attr-defined]
+        sources, select = self.sources, self.select
+        queue_, eid, running, cbs = self._heap, self._eid, self._running, self._finish_cbs
+        now: float = self.env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
             src = select(sources)
             if src is None:
@@ -315,7 +320,7 @@ class Pool:
                     book.on_start(job, src)
             self.busy += 1
             end = now + book.remaining[job]
-            ev = Due(cbs, src, job, now, end)
+            ev = Due(cbs, src, job, now, end, self)
             heappush(queue_, (end, NORMAL, next(eid), ev))
             running[ev] = now
 
@@ -330,9 +335,8 @@ class Pool:
             k = waiting
         if k <= 0:
             return
-        env, running, cbs = self.env, self._running, self._finish_cbs
-        heap: list[Any] = env._queue
-        eid, now = env._eid, env._now  # type: ignore[attr-defined]
+        heap, eid, running, cbs = self._heap, self._eid, self._running, self._finish_cbs
+        now: float = self.env._now  # type: ignore[attr-defined]
         book = src.book
         first, remaining, on_start = book.first_start, book.remaining, book.on_start
         for _ in range(k):
@@ -343,7 +347,7 @@ class Pool:
                     on_start(job, src)
             self.busy += 1
             end = now + remaining[job]
-            ev = Due(cbs, src, job, now, end)
+            ev = Due(cbs, src, job, now, end, self)
             heappush(heap, (end, NORMAL, next(eid), ev))
             running[ev] = now
 
@@ -436,6 +440,8 @@ class Feeder:
         timed: bool = False,
     ) -> None:
         self.env, self.deliver, self.timed = env, deliver, timed
+        self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
+        self._eid: Any = env._eid  # type: ignore[attr-defined]
         self._all_times, self._all_items = times_hours, items
         self.n = len(times_hours)
         self.i = 0  # next item, counted over all of them
@@ -453,15 +459,15 @@ class Feeder:
 
     def _schedule(self, now: float, t: float) -> None:
         """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
-        env = self.env
-        heap: list[Any] = env._queue
         at = now + max(0.0, t - now)
-        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                        Due(self._cbs, None, self.i, now, at)))
+        heappush(self._heap, (at, NORMAL, next(self._eid),
+                              Due(self._cbs, None, self.i, now, at, None, self)))
 
-    def _fire(self, _ev: Due) -> None:
-        """Deliver the item this event was scheduled for and any others due by now."""
-        now = self.env._now  # type: ignore[attr-defined]
+    def _fire(self, ev: Due) -> None:
+        """Deliver the item this event was scheduled for and any others due by now; then
+        the same event object goes back on the heap for the next (a feeder has one
+        delivery pending at a time, and nothing else holds it)."""
+        now = ev.end  # the clock: the loop set it from this event's key
         deliver, timed = self.deliver, self.timed
         times, items, k = self.times, self.items, self.i - self._lo
         while True:
@@ -482,11 +488,9 @@ class Feeder:
         i = self.i = self._lo + k
         # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
         # t − now and the key is the one `_schedule` gives
-        env = self.env
-        heap: list[Any] = env._queue
         at = now + (t - now)
-        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                        Due(self._cbs, None, i, now, at)))
+        ev.callbacks, ev.job, ev.t0, ev.end = self._cbs, i, now, at
+        heappush(self._heap, (at, NORMAL, next(self._eid), ev))
 
 
 class Env(simpy.Environment):
@@ -508,15 +512,28 @@ class Env(simpy.Environment):
         stop = simpy.Event(self)
         stop._ok, stop._value = True, None
         self.schedule(stop, URGENT, at - self._now)
-        queue = self._queue
+        # untyped: the queue holds simpy events and `Due`s (whose callbacks are a tuple)
+        queue: Any = self._queue
+        event: Any
+        callbacks: Any
         while queue:
             self._now, _, _, event = heappop(queue)
+            if isinstance(event, Due):  # the model's own: one callback, always ok
+                event.callbacks = None
+                pool = event.pool
+                if pool is not None:
+                    pool._finish(event)
+                else:
+                    feeder = event.feeder
+                    assert feeder is not None
+                    feeder._fire(event)
+                continue
             if event is stop:
                 event.callbacks = []
                 self.schedule(event, simpy.core.EventPriority(-1))
                 return None
-            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-            for callback in callbacks:  # type: ignore[union-attr]
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
                 exc = type(event._value)(*event._value.args)
