@@ -446,6 +446,12 @@ class Feeder:
         self.n = len(times_hours)
         self.i = 0  # next item, counted over all of them
         self._cbs = (self._fire,)
+        # kept off the heap while `Env.run` merges this feeder itself (`Env.lead`): the
+        # pending delivery's key (time `at`, normal priority, event id `eid`) and event
+        self.merged = False
+        self.pending: Due | None = None
+        self.at = 0.0
+        self.eid = 0
         if self.n:
             self._load(0)
             self._schedule(env._now, self.times[0])  # type: ignore[attr-defined]
@@ -489,8 +495,20 @@ class Feeder:
         # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
         # t − now and the key is the one `_schedule` gives
         at = now + (t - now)
+        eid: int = next(self._eid)
         ev.callbacks, ev.job, ev.t0, ev.end = self._cbs, i, now, at
-        heappush(self._heap, (at, NORMAL, next(self._eid), ev))
+        if self.merged:
+            self.pending, self.at, self.eid = ev, at, eid
+        else:
+            heappush(self._heap, (at, NORMAL, eid, ev))
+
+    def unmerge(self) -> None:
+        """Back to the heap: the pending delivery goes on it with the key it was given."""
+        self.merged = False
+        ev = self.pending
+        if ev is not None:
+            self.pending = None
+            heappush(self._heap, (self.at, NORMAL, self.eid, ev))
 
 
 class Env(simpy.Environment):
@@ -501,7 +519,22 @@ class Env(simpy.Environment):
     call the callbacks, crash on a failed event nobody defused) inline. The stop event
     is scheduled, and handled when reached, as `run` does it (urgent, at now + (until −
     now), re-queued at priority −1 after), so event ids, order and the final clock are
-    those of `Environment.run`. Any other `until` goes to `Environment.run`."""
+    those of `Environment.run`. Any other `until` goes to `Environment.run`.
+
+    One feeder (`lead`: a hub's referrals, the most frequent deliveries) stays off the
+    heap while this loop runs: the loop compares its pending delivery's key with the
+    heap's first and takes the earlier, as the heap would have (the key is the one it
+    would have had there), saving a push and a pop a referral. Leaving the loop puts it
+    back on the heap."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self._lead: Feeder | None = None
+
+    def lead(self, feeder: Feeder) -> None:
+        """Merge `feeder`'s deliveries in the loop (the first feeder named keeps it)."""
+        if self._lead is None:
+            self._lead = feeder
 
     def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> object:
         if until is None or isinstance(until, simpy.Event):
@@ -514,9 +547,38 @@ class Env(simpy.Environment):
         self.schedule(stop, URGENT, at - self._now)
         # untyped: the queue holds simpy events and `Due`s (whose callbacks are a tuple)
         queue: Any = self._queue
+        lead = self._lead
+        if lead is not None:
+            lead.merged = True
+        try:
+            self._loop(queue, stop, lead)
+        finally:
+            if lead is not None:
+                lead.unmerge()
+        return None
+
+    def _loop(self, queue: Any, stop: simpy.Event, lead: Feeder | None) -> None:
         event: Any
         callbacks: Any
-        while queue:
+        while True:
+            if lead is not None:
+                ev = lead.pending
+                if ev is not None:
+                    at = lead.at
+                    if queue:
+                        top = queue[0]
+                        t = top[0]  # untyped: simpy's times may be ints
+                        first = at < t or (at == t and (NORMAL, lead.eid) < (top[1], top[2]))
+                    else:
+                        first = True
+                    if first:
+                        lead.pending = None
+                        self._now = at
+                        lead._fire(ev)
+                        continue
+            if not queue:
+                raise RuntimeError(f'No scheduled events left but "until" event was not '
+                                   f"triggered: {stop}")
             self._now, _, _, event = heappop(queue)
             if isinstance(event, Due):  # the model's own: one callback, always ok
                 event.callbacks = None
@@ -531,7 +593,7 @@ class Env(simpy.Environment):
             if event is stop:
                 event.callbacks = []
                 self.schedule(event, simpy.core.EventPriority(-1))
-                return None
+                return
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
                 callback(event)
@@ -539,8 +601,6 @@ class Env(simpy.Environment):
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
-        raise RuntimeError(f'No scheduled events left but "until" event was not '
-                           f"triggered: {stop}")
 
 
 def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:

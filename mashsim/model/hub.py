@@ -24,6 +24,7 @@ from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.discussions import PartnerDiscussions
 from mashsim.model.engine import (
     Book,
+    Env,
     Feeder,
     Select,
     Source,
@@ -220,9 +221,11 @@ class HubQueues:
         order = np.argsort(times, kind="stable")
         env = self.env
         if not (self.first_stage == 0).all():
-            Feeder(env, times[order], jobs[order], self._arrive)
-            return
-        Feeder(env, times[order], jobs[order], self.staff_src.offer, timed=True)
+            feeder = Feeder(env, times[order], jobs[order], self._arrive)
+        else:
+            feeder = Feeder(env, times[order], jobs[order], self.staff_src.offer, timed=True)
+        if isinstance(env, Env):  # the referrals: the loop merges them itself
+            env.lead(feeder)
 
     def _feed_streams(self) -> None:
         """Early notifications with their own queue, and partner-initiated discussions."""
