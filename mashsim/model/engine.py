@@ -254,7 +254,7 @@ class Pool:
         # the environment's event heap and id counter, held once (simpy never replaces
         # them): a start pushes its completion without two attribute lookups on `env`
         self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
-        self._eid: Any = env._eid  # type: ignore[attr-defined]
+        self._next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
         self.sources = list(sources)
         for src in self.sources:
             src.pools.append(self)
@@ -305,7 +305,7 @@ class Pool:
             self._dispatch_own()
             return
         sources, select = self.sources, self.select
-        queue_, eid, running, cbs = self._heap, self._eid, self._running, self._finish_cbs
+        queue_, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
         now: float = self.env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
             src = select(sources)
@@ -314,14 +314,15 @@ class Pool:
             job = src.queue.pop()
             book = src.book
             first = book.first_start
-            if first[job] != first[job]:  # NaN: first time
+            f = first[job]
+            if f != f:  # NaN: first time
                 first[job] = now
                 if book.on_start is not None:
                     book.on_start(job, src)
             self.busy += 1
             end = now + book.remaining[job]
             ev = Due(cbs, src, job, now, end, self)
-            heappush(queue_, (end, NORMAL, next(eid), ev))
+            heappush(queue_, (end, NORMAL, next_id(), ev))
             running[ev] = now
 
     def _dispatch_own(self) -> None:
@@ -335,20 +336,21 @@ class Pool:
             k = waiting
         if k <= 0:
             return
-        heap, eid, running, cbs = self._heap, self._eid, self._running, self._finish_cbs
+        heap, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
         now: float = self.env._now  # type: ignore[attr-defined]
         book = src.book
         first, remaining, on_start = book.first_start, book.remaining, book.on_start
         for _ in range(k):
             job = queue.pop()
-            if first[job] != first[job]:  # NaN: first time
+            f = first[job]
+            if f != f:  # NaN: first time
                 first[job] = now
                 if on_start is not None:
                     on_start(job, src)
             self.busy += 1
             end = now + remaining[job]
             ev = Due(cbs, src, job, now, end, self)
-            heappush(heap, (end, NORMAL, next(eid), ev))
+            heappush(heap, (end, NORMAL, next_id(), ev))
             running[ev] = now
 
     def _finish(self, ev: Due) -> None:
@@ -441,7 +443,7 @@ class Feeder:
     ) -> None:
         self.env, self.deliver, self.timed = env, deliver, timed
         self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
-        self._eid: Any = env._eid  # type: ignore[attr-defined]
+        self._next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
         self._all_times, self._all_items = times_hours, items
         self.n = len(times_hours)
         self.i = 0  # next item, counted over all of them
@@ -466,7 +468,7 @@ class Feeder:
     def _schedule(self, now: float, t: float) -> None:
         """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
         at = now + max(0.0, t - now)
-        heappush(self._heap, (at, NORMAL, next(self._eid),
+        heappush(self._heap, (at, NORMAL, self._next_id(),
                               Due(self._cbs, None, self.i, now, at, None, self)))
 
     def _fire(self, ev: Due) -> None:
@@ -495,7 +497,7 @@ class Feeder:
         # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
         # t − now and the key is the one `_schedule` gives
         at = now + (t - now)
-        eid: int = next(self._eid)
+        eid = self._next_id()
         ev.callbacks, ev.job, ev.t0, ev.end = self._cbs, i, now, at
         if self.merged:
             self.pending, self.at, self.eid = ev, at, eid
@@ -557,9 +559,11 @@ class Env(simpy.Environment):
                 lead.unmerge()
         return None
 
-    def _loop(self, queue: Any, stop: simpy.Event, lead: Feeder | None) -> None:
+    def _loop(self, queue: list[Any], stop: simpy.Event, lead: Feeder | None) -> None:
         event: Any
         callbacks: Any
+        top: tuple[Any, ...]
+        pop = heappop
         while True:
             if lead is not None:
                 ev = lead.pending
@@ -579,7 +583,7 @@ class Env(simpy.Environment):
             if not queue:
                 raise RuntimeError(f'No scheduled events left but "until" event was not '
                                    f"triggered: {stop}")
-            self._now, _, _, event = heappop(queue)
+            self._now, _, _, event = pop(queue)
             if isinstance(event, Due):  # the model's own: one callback, always ok
                 event.callbacks = None
                 pool = event.pool
