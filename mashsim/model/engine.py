@@ -110,13 +110,16 @@ class Source:
     def __init__(self, book: Book, queue: JobQueue, track_oldest: bool = False) -> None:
         self.book = book
         self.queue = queue
+        # the queue's own push and pop, bound once (a call each, no method lookup)
+        self.push: Callable[[int], None] = queue.push
+        self.pop: Callable[[], int] = queue.pop
         self.pools: list[Pool] = []
         self.on_push: Callable[[], None] | None = None  # a controller watching the length
         self._arrivals: deque[tuple[float, int]] | None = deque() if track_oldest else None
 
     def offer(self, job: int, now: float) -> None:
         """A job joins the queue; the first pool with a free person takes what it selects."""
-        self.queue.push(job)
+        self.push(job)
         if self._arrivals is not None:
             self._arrivals.append((now, job))
         for pool in self.pools:
@@ -311,7 +314,7 @@ class Pool:
             src = select(sources)
             if src is None:
                 return
-            job = src.queue.pop()
+            job = src.pop()
             book = src.book
             first = book.first_start
             f = first[job]
@@ -338,10 +341,10 @@ class Pool:
             return
         heap, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
         now: float = self.env._now  # type: ignore[attr-defined]
-        book = src.book
+        book, pop = src.book, src.pop
         first, remaining, on_start = book.first_start, book.remaining, book.on_start
         for _ in range(k):
-            job = queue.pop()
+            job = pop()
             f = first[job]
             if f != f:  # NaN: first time
                 first[job] = now
@@ -426,8 +429,8 @@ class Pool:
 class Feeder:
     """Replays pre-computed (time, item) arrivals into a callback, in time order.
 
-    `deliver(item)`, or with `timed` `deliver(item, now)` (a source's `offer`, called
-    without a wrapper). The times and items may be numpy arrays: they are turned into
+    `deliver(item)`, or, when `deliver` is a `Source`, its `offer(item, now)` (called
+    directly, without a wrapper). The times and items may be numpy arrays: they are turned into
     Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
     list of float objects."""
 
@@ -438,10 +441,12 @@ class Feeder:
         env: simpy.Environment,
         times_hours: Sequence[float] | np.ndarray,
         items: Sequence[int] | np.ndarray,
-        deliver: Callable[..., None],
-        timed: bool = False,
+        deliver: Callable[[int], None] | Source,
     ) -> None:
-        self.env, self.deliver, self.timed = env, deliver, timed
+        self.env = env
+        self.source: Source | None = deliver if isinstance(deliver, Source) else None
+        self.deliver: Callable[[int], None] | None = (
+            None if isinstance(deliver, Source) else deliver)
         self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
         self._next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
         self._all_times, self._all_items = times_hours, items
@@ -476,12 +481,13 @@ class Feeder:
         the same event object goes back on the heap for the next (a feeder has one
         delivery pending at a time, and nothing else holds it)."""
         now = ev.end  # the clock: the loop set it from this event's key
-        deliver, timed = self.deliver, self.timed
+        deliver, source = self.deliver, self.source
         times, items, k = self.times, self.items, self.i - self._lo
         while True:
-            if timed:
-                deliver(items[k], now)
+            if source is not None:
+                source.offer(items[k], now)
             else:
+                assert deliver is not None
                 deliver(items[k])
             k += 1
             if k == len(times):

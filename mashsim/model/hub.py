@@ -223,7 +223,7 @@ class HubQueues:
         if not (self.first_stage == 0).all():
             feeder = Feeder(env, times[order], jobs[order], self._arrive)
         else:
-            feeder = Feeder(env, times[order], jobs[order], self.staff_src.offer, timed=True)
+            feeder = Feeder(env, times[order], jobs[order], self.staff_src)
         if isinstance(env, Env):  # the referrals: the loop merges them itself
             env.lead(feeder)
 
@@ -231,8 +231,7 @@ class HubQueues:
         """Early notifications with their own queue, and partner-initiated discussions."""
         env = self.env
         if self.en_separate and len(self.en_entry):
-            offer = self.en_src.offer
-            Feeder(env, self.en_entry, range(len(self.en_entry)), lambda j: offer(j, env.now))
+            Feeder(env, self.en_entry, range(len(self.en_entry)), self.en_src)
         if self.partner is not None and len(self.partner):
             Feeder(env, self.partner.created.tolist(),
                    range(self.n, self.n + len(self.partner)), self._partner_ready)
