@@ -110,13 +110,16 @@ class Source:
     def __init__(self, book: Book, queue: JobQueue, track_oldest: bool = False) -> None:
         self.book = book
         self.queue = queue
+        # the queue's own push and pop, bound once (a call each, no method lookup)
+        self.push: Callable[[int], None] = queue.push
+        self.pop: Callable[[], int] = queue.pop
         self.pools: list[Pool] = []
         self.on_push: Callable[[], None] | None = None  # a controller watching the length
         self._arrivals: deque[tuple[float, int]] | None = deque() if track_oldest else None
 
     def offer(self, job: int, now: float) -> None:
         """A job joins the queue; the first pool with a free person takes what it selects."""
-        self.queue.push(job)
+        self.push(job)
         if self._arrivals is not None:
             self._arrivals.append((now, job))
         for pool in self.pools:
@@ -205,15 +208,19 @@ class Due:
     `_ok`; a `Timeout` would also run an `__init__`, a `schedule` call and keep an `env`
     and a value. The model schedules a few of these a referral, so it builds them
     itself and pushes them on the environment's queue as `Timeout` would (`now +
-    delay`, normal priority, the next event id): the same key, the same order."""
+    delay`, normal priority, the next event id): the same key, the same order. Its one
+    callback is its `pool`'s `_finish` or its `feeder`'s `_fire`; `Env.run` calls that
+    directly (a method call, not a walk over a callback list)."""
 
-    __slots__ = ("callbacks", "end", "job", "src", "t0")
+    __slots__ = ("callbacks", "end", "feeder", "job", "pool", "src", "t0")
     _ok = True
 
     def __init__(self, callbacks: tuple[Callable[[Due], None], ...], src: Source | None,
-                 job: int, t0: float, end: float) -> None:
+                 job: int, t0: float, end: float, pool: Pool | None = None,
+                 feeder: Feeder | None = None) -> None:
         self.callbacks: tuple[Callable[[Due], None], ...] | None = callbacks
         self.src, self.job, self.t0, self.end = src, job, t0, end
+        self.pool, self.feeder = pool, feeder
 
 
 _GONE = object()  # a completion withdrawn by a hand-back
@@ -247,6 +254,10 @@ class Pool:
         at_shift_end: str = "finish",
     ) -> None:
         self.env = env
+        # the environment's event heap and id counter, held once (simpy never replaces
+        # them): a start pushes its completion without two attribute lookups on `env`
+        self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
+        self._next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
         self.sources = list(sources)
         for src in self.sources:
             src.pools.append(self)
@@ -263,8 +274,6 @@ class Pool:
         # running completion → on duty since (None: a leaver's overrun); in start order
         self._running: dict[Due, float | None] = {}
         self._finish_cbs = (self._finish,)
-        if self._own:  # one call less per start: `dispatch` is the one-source loop itself
-            self.dispatch = self._dispatch_own  # type: ignore[method-assign]
 
     @property
     def segments(self) -> list[tuple[float, float]]:
@@ -298,25 +307,25 @@ class Pool:
         if self._own:
             self._dispatch_own()
             return
-        env, sources, select = self.env, self.sources, self.select
-        queue_: list[Any] = env._queue
-        eid, running, cbs = env._eid, self._running, self._finish_cbs  # type: ignore[attr-defined]
-        now = env._now  # type: ignore[attr-defined]
+        sources, select = self.sources, self.select
+        queue_, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
+        now: float = self.env._now  # type: ignore[attr-defined]
         while self.busy < self.capacity:
             src = select(sources)
             if src is None:
                 return
-            job = src.queue.pop()
+            job = src.pop()
             book = src.book
             first = book.first_start
-            if first[job] != first[job]:  # NaN: first time
+            f = first[job]
+            if f != f:  # NaN: first time
                 first[job] = now
                 if book.on_start is not None:
                     book.on_start(job, src)
             self.busy += 1
             end = now + book.remaining[job]
-            ev = Due(cbs, src, job, now, end)
-            heappush(queue_, (end, NORMAL, next(eid), ev))
+            ev = Due(cbs, src, job, now, end, self)
+            heappush(queue_, (end, NORMAL, next_id(), ev))
             running[ev] = now
 
     def _dispatch_own(self) -> None:
@@ -330,21 +339,21 @@ class Pool:
             k = waiting
         if k <= 0:
             return
-        env, running, cbs = self.env, self._running, self._finish_cbs
-        heap: list[Any] = env._queue
-        eid, now = env._eid, env._now  # type: ignore[attr-defined]
-        book = src.book
+        heap, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
+        now: float = self.env._now  # type: ignore[attr-defined]
+        book, pop = src.book, src.pop
         first, remaining, on_start = book.first_start, book.remaining, book.on_start
         for _ in range(k):
-            job = queue.pop()
-            if first[job] != first[job]:  # NaN: first time
+            job = pop()
+            f = first[job]
+            if f != f:  # NaN: first time
                 first[job] = now
                 if on_start is not None:
                     on_start(job, src)
             self.busy += 1
             end = now + remaining[job]
-            ev = Due(cbs, src, job, now, end)
-            heappush(heap, (end, NORMAL, next(eid), ev))
+            ev = Due(cbs, src, job, now, end, self)
+            heappush(heap, (end, NORMAL, next_id(), ev))
             running[ev] = now
 
     def _finish(self, ev: Due) -> None:
@@ -420,8 +429,8 @@ class Pool:
 class Feeder:
     """Replays pre-computed (time, item) arrivals into a callback, in time order.
 
-    `deliver(item)`, or with `timed` `deliver(item, now)` (a source's `offer`, called
-    without a wrapper). The times and items may be numpy arrays: they are turned into
+    `deliver(item)`, or, when `deliver` is a `Source`, its `offer(item, now)` (called
+    directly, without a wrapper). The times and items may be numpy arrays: they are turned into
     Python numbers a block at a time (`BLOCK`), so a year of a hub's arrivals is never a
     list of float objects."""
 
@@ -432,14 +441,24 @@ class Feeder:
         env: simpy.Environment,
         times_hours: Sequence[float] | np.ndarray,
         items: Sequence[int] | np.ndarray,
-        deliver: Callable[..., None],
-        timed: bool = False,
+        deliver: Callable[[int], None] | Source,
     ) -> None:
-        self.env, self.deliver, self.timed = env, deliver, timed
+        self.env = env
+        self.source: Source | None = deliver if isinstance(deliver, Source) else None
+        self.deliver: Callable[[int], None] | None = (
+            None if isinstance(deliver, Source) else deliver)
+        self._heap: list[Any] = env._queue  # type: ignore[attr-defined]
+        self._next_id: Callable[[], int] = env._eid.__next__  # type: ignore[attr-defined]
         self._all_times, self._all_items = times_hours, items
         self.n = len(times_hours)
         self.i = 0  # next item, counted over all of them
         self._cbs = (self._fire,)
+        # kept off the heap while `Env.run` merges this feeder itself (`Env.lead`): the
+        # pending delivery's key (time `at`, normal priority, event id `eid`) and event
+        self.merged = False
+        self.pending: Due | None = None
+        self.at = 0.0
+        self.eid = 0
         if self.n:
             self._load(0)
             self._schedule(env._now, self.times[0])  # type: ignore[attr-defined]
@@ -453,21 +472,22 @@ class Feeder:
 
     def _schedule(self, now: float, t: float) -> None:
         """The next delivery, at `t`, keyed as `Timeout(max(0, t − now))` would be."""
-        env = self.env
-        heap: list[Any] = env._queue
         at = now + max(0.0, t - now)
-        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                        Due(self._cbs, None, self.i, now, at)))
+        heappush(self._heap, (at, NORMAL, self._next_id(),
+                              Due(self._cbs, None, self.i, now, at, None, self)))
 
-    def _fire(self, _ev: Due) -> None:
-        """Deliver the item this event was scheduled for and any others due by now."""
-        now = self.env._now  # type: ignore[attr-defined]
-        deliver, timed = self.deliver, self.timed
+    def _fire(self, ev: Due) -> None:
+        """Deliver the item this event was scheduled for and any others due by now; then
+        the same event object goes back on the heap for the next (a feeder has one
+        delivery pending at a time, and nothing else holds it)."""
+        now = ev.end  # the clock: the loop set it from this event's key
+        deliver, source = self.deliver, self.source
         times, items, k = self.times, self.items, self.i - self._lo
         while True:
-            if timed:
-                deliver(items[k], now)
+            if source is not None:
+                source.offer(items[k], now)
             else:
+                assert deliver is not None
                 deliver(items[k])
             k += 1
             if k == len(times):
@@ -482,11 +502,21 @@ class Feeder:
         i = self.i = self._lo + k
         # `_schedule` inline (a call less an arrival); t > now, so max(0, t − now) is
         # t − now and the key is the one `_schedule` gives
-        env = self.env
-        heap: list[Any] = env._queue
         at = now + (t - now)
-        heappush(heap, (at, NORMAL, next(env._eid),  # type: ignore[attr-defined]
-                        Due(self._cbs, None, i, now, at)))
+        eid = self._next_id()
+        ev.callbacks, ev.job, ev.t0, ev.end = self._cbs, i, now, at
+        if self.merged:
+            self.pending, self.at, self.eid = ev, at, eid
+        else:
+            heappush(self._heap, (at, NORMAL, eid, ev))
+
+    def unmerge(self) -> None:
+        """Back to the heap: the pending delivery goes on it with the key it was given."""
+        self.merged = False
+        ev = self.pending
+        if ev is not None:
+            self.pending = None
+            heappush(self._heap, (self.at, NORMAL, self.eid, ev))
 
 
 class Env(simpy.Environment):
@@ -497,7 +527,22 @@ class Env(simpy.Environment):
     call the callbacks, crash on a failed event nobody defused) inline. The stop event
     is scheduled, and handled when reached, as `run` does it (urgent, at now + (until −
     now), re-queued at priority −1 after), so event ids, order and the final clock are
-    those of `Environment.run`. Any other `until` goes to `Environment.run`."""
+    those of `Environment.run`. Any other `until` goes to `Environment.run`.
+
+    One feeder (`lead`: a hub's referrals, the most frequent deliveries) stays off the
+    heap while this loop runs: the loop compares its pending delivery's key with the
+    heap's first and takes the earlier, as the heap would have (the key is the one it
+    would have had there), saving a push and a pop a referral. Leaving the loop puts it
+    back on the heap."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self._lead: Feeder | None = None
+
+    def lead(self, feeder: Feeder) -> None:
+        """Merge `feeder`'s deliveries in the loop (the first feeder named keeps it)."""
+        if self._lead is None:
+            self._lead = feeder
 
     def run(self, until: simpy.core.SimTime | simpy.Event | None = None) -> object:
         if until is None or isinstance(until, simpy.Event):
@@ -508,22 +553,64 @@ class Env(simpy.Environment):
         stop = simpy.Event(self)
         stop._ok, stop._value = True, None
         self.schedule(stop, URGENT, at - self._now)
-        queue = self._queue
-        while queue:
-            self._now, _, _, event = heappop(queue)
+        # untyped: the queue holds simpy events and `Due`s (whose callbacks are a tuple)
+        queue: Any = self._queue
+        lead = self._lead
+        if lead is not None:
+            lead.merged = True
+        try:
+            self._loop(queue, stop, lead)
+        finally:
+            if lead is not None:
+                lead.unmerge()
+        return None
+
+    def _loop(self, queue: list[Any], stop: simpy.Event, lead: Feeder | None) -> None:
+        event: Any
+        callbacks: Any
+        top: tuple[Any, ...]
+        pop = heappop
+        while True:
+            if lead is not None:
+                ev = lead.pending
+                if ev is not None:
+                    at = lead.at
+                    if queue:
+                        top = queue[0]
+                        t = top[0]  # untyped: simpy's times may be ints
+                        first = at < t or (at == t and (NORMAL, lead.eid) < (top[1], top[2]))
+                    else:
+                        first = True
+                    if first:
+                        lead.pending = None
+                        self._now = at
+                        lead._fire(ev)
+                        continue
+            if not queue:
+                raise RuntimeError(f'No scheduled events left but "until" event was not '
+                                   f"triggered: {stop}")
+            self._now, _, _, event = pop(queue)
+            if isinstance(event, Due):  # the model's own: one callback, always ok
+                event.callbacks = None
+                pool = event.pool
+                if pool is not None:
+                    pool._finish(event)
+                else:
+                    feeder = event.feeder
+                    assert feeder is not None
+                    feeder._fire(event)
+                continue
             if event is stop:
                 event.callbacks = []
                 self.schedule(event, simpy.core.EventPriority(-1))
-                return None
-            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-            for callback in callbacks:  # type: ignore[union-attr]
+                return
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
-        raise RuntimeError(f'No scheduled events left but "until" event was not '
-                           f"triggered: {stop}")
 
 
 def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:

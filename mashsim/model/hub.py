@@ -24,6 +24,7 @@ from mashsim.model.calendar import WorkingCalendar
 from mashsim.model.discussions import PartnerDiscussions
 from mashsim.model.engine import (
     Book,
+    Env,
     Feeder,
     Select,
     Source,
@@ -220,16 +221,17 @@ class HubQueues:
         order = np.argsort(times, kind="stable")
         env = self.env
         if not (self.first_stage == 0).all():
-            Feeder(env, times[order], jobs[order], self._arrive)
-            return
-        Feeder(env, times[order], jobs[order], self.staff_src.offer, timed=True)
+            feeder = Feeder(env, times[order], jobs[order], self._arrive)
+        else:
+            feeder = Feeder(env, times[order], jobs[order], self.staff_src)
+        if isinstance(env, Env):  # the referrals: the loop merges them itself
+            env.lead(feeder)
 
     def _feed_streams(self) -> None:
         """Early notifications with their own queue, and partner-initiated discussions."""
         env = self.env
         if self.en_separate and len(self.en_entry):
-            offer = self.en_src.offer
-            Feeder(env, self.en_entry, range(len(self.en_entry)), lambda j: offer(j, env.now))
+            Feeder(env, self.en_entry, range(len(self.en_entry)), self.en_src)
         if self.partner is not None and len(self.partner):
             Feeder(env, self.partner.created.tolist(),
                    range(self.n, self.n + len(self.partner)), self._partner_ready)
