@@ -183,8 +183,10 @@ def build_main(root: Path, work_dir: Path, modules: Sequence[str]) -> None:
 
     native = load_native(root)
     paths = [str(native.source_path(m, root / PACKAGE).relative_to(root)) for m in modules]
-    # the shared library inside the package where mypyc can name it (mypy ≥ 1.16 or so)
-    named = {"group_name": GROUP} if "group_name" in signature(mypycify).parameters else {}
+    # the shared library inside the package, where this mypyc can name it
+    named: dict[str, Any] = {}
+    if "group_name" in signature(mypycify).parameters:
+        named["group_name"] = GROUP
     flags = [*MYPY_FLAGS, "--cache-dir", str(work_dir / "mypy_cache")]  # not in the checkout
     extensions = mypycify([*paths, *flags], opt_level=OPT_LEVEL, debug_level=DEBUG_LEVEL,
                           target_dir=str(work_dir / "c"), **named)
