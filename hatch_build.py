@@ -64,9 +64,9 @@ def skip_reason(environ: Mapping[str, str]) -> str | None:
         return f"{NO_COMPILE_ENV}=1"
     if importlib.util.find_spec("mypyc") is None:
         return "mypyc is not installed"
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        return f"no C compiler ({compiler})"
+    compiler = str(sysconfig.get_config_var("CC") or "").split()  # unset on Windows (MSVC)
+    if compiler and shutil.which(compiler[0]) is None:
+        return f"no C compiler ({compiler[0]})"
     return None
 
 

@@ -130,8 +130,8 @@ def test_decide(fake_build: Path) -> None:
     assert _native.decide({}, package) == (True, "compiled")
     assert _native.decide({_native.PURE_ENV: "1"}, package) == (False, "MASHSIM_PURE_PYTHON=1")
     # a module added to the list since the build: the build is stale, all of it runs pure
-    assert _native.decide({}, package, (*_native.COMPILED_MODULES, "mashsim.model.hub")) == (
-        False, "stale")
+    added = (*_native.COMPILED_MODULES, "mashsim.model.not_built_yet")
+    assert _native.decide({}, package, added) == (False, "stale")
     record.unlink()  # extensions without their record: stale
     assert _native.decide({}, package) == (False, "stale")
     for path in package.rglob(f"*{SUFFIX}"):
@@ -141,7 +141,8 @@ def test_decide(fake_build: Path) -> None:
 
 def test_version_names_the_engine() -> None:
     lines = _native.version_lines()
-    assert [line.split(":")[0] for line in lines] == ["engine"]
+    assert [line.split(":")[0] for line in lines] == [
+        m.rsplit(".", 1)[-1] for m in _native.COMPILED_MODULES]
     assert lines[0].startswith(("engine: compiled (mypyc)", "engine: pure Python ("))
 
 
@@ -151,6 +152,15 @@ def test_hook_skips_when_told_to() -> None:
     hook = load_hook()
     assert hook.skip_reason({"MASHSIM_NO_COMPILE": "1"}) == "MASHSIM_NO_COMPILE=1"
     assert hook.skip_reason({"MASHSIM_NO_COMPILE": "0"}) == hook.skip_reason({})
+
+
+def test_hook_skips_without_a_c_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = load_hook()
+    if hook.skip_reason({}) == "mypyc is not installed":
+        pytest.skip("mypyc is not installed")
+    monkeypatch.setattr(hook.sysconfig, "get_config_var",
+                        lambda name: "no-such-cc-here -pthread" if name == "CC" else None)
+    assert hook.skip_reason({}) == "no C compiler (no-such-cc-here)"
 
 
 def project_copy(tmp_path: Path) -> Path:
