@@ -11,11 +11,14 @@ source's sha256), go into the wheel (standard) or beside the sources in the chec
 Never fatal: with `MASHSIM_NO_COMPILE=1`, no C compiler, no mypyc, or any error from
 mypyc or the compiler, it prints one warning line and the package installs as pure
 Python. An editable build first removes the previous build's files from the checkout, so
-a failed or skipped compilation never leaves stale ones behind.
+a failed or skipped compilation never leaves stale ones behind, unless they are a build of
+exactly the present sources (same build key), which it keeps rather than compile again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -110,12 +113,41 @@ def first_error(output: str) -> str:
 
 
 def write_record(lib_dir: Path, root: Path, native: ModuleType, modules: Sequence[str]) -> Path:
-    """`_native_build.json`: each compiled module's source sha256 (the stale check)."""
+    """`_native_build.json`: each compiled module's source sha256 (the stale check) and the
+    build key (an editable reinstall with the same key reuses the build)."""
     record = lib_dir / PACKAGE / native.BUILD_RECORD
     hashes = {m: native.source_sha256(native.source_path(m, root / PACKAGE)) for m in modules}
-    record.write_text(json.dumps({"modules": hashes}, indent=1, sort_keys=True) + "\n",
-                      encoding="utf-8")
+    data = {"modules": hashes, "build_key": build_key(root)}
+    record.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return record
+
+
+def build_key(root: Path) -> str:
+    """What a build depends on: every source of the package (mypyc reads the types of the
+    modules the compiled ones import), this hook, mypy's version and the interpreter."""
+    digest = hashlib.sha256()
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    try:
+        mypy_version = importlib.metadata.version("mypy")
+    except importlib.metadata.PackageNotFoundError:
+        mypy_version = "none"
+    for part in (Path(__file__).read_bytes(), mypy_version.encode(), sys.version.encode(),
+                 str(sysconfig.get_config_var("EXT_SUFFIX")).encode()):
+        digest.update(b"\0" + part)
+    return digest.hexdigest()
+
+
+def inplace_up_to_date(root: Path, native: ModuleType) -> bool:
+    """True if the checkout holds a complete build of exactly these sources (the record
+    is copied last, so its presence vouches for the extensions)."""
+    try:
+        data = json.loads((root / PACKAGE / native.BUILD_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("build_key") != build_key(root):
+        return False
+    return native.decide({}, root / PACKAGE) == (True, "compiled")
 
 
 def install_inplace(lib_dir: Path, root: Path) -> None:
@@ -141,9 +173,13 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root).resolve()
         native = load_native(root)
-        if version == "editable":
-            clean_inplace(root, native.BUILD_RECORD)
         reason = skip_reason(os.environ)
+        if version == "editable":
+            if reason is None and inplace_up_to_date(root, native):
+                print("mashsim: compiled modules are up to date; not recompiling",
+                      file=sys.stderr, flush=True)
+                return
+            clean_inplace(root, native.BUILD_RECORD)
         if reason is not None:
             warn(f"not compiling {', '.join(native.COMPILED_MODULES)} ({reason}); "
                  "installing pure Python")

@@ -260,3 +260,33 @@ def test_hook_compiles_a_module_and_records_its_hash(tmp_path: Path) -> None:
     assert done.stdout.split() == [str(root / "mashsim" / f"fast{SUFFIX}"), "42"]
     with pytest.raises(hook.NativeBuildError, match=r"bad\.py:2: error: Incompatible return"):
         hook.compile_native(root, ["mashsim.bad"], tmp_path / "work_bad")
+
+
+def test_editable_reinstall_reuses_an_up_to_date_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second `pip install -e .` of the same sources (CI does two) keeps the build; an
+    edit to any source of the package, compiled or not, compiles again."""
+    hook = load_hook()
+    compiled: list[int] = []
+
+    def fake_compile(root: Path, modules: list[str], work_dir: Path) -> Path:
+        compiled.append(1)
+        lib = work_dir / "lib"
+        for module in modules:
+            src = _native.source_path(module, lib / "mashsim")
+            src.parent.mkdir(parents=True, exist_ok=True)
+            src.with_name(src.stem + SUFFIX).write_bytes(b"built")
+        return lib
+
+    monkeypatch.setattr(hook, "compile_native", fake_compile)
+    monkeypatch.setattr(hook, "skip_reason", lambda environ: None)
+    root = project_copy(tmp_path)
+    engine_so = root / "mashsim" / "model" / f"engine{SUFFIX}"
+    for _ in range(2):
+        run_hook(root, "editable", tmp_path, hook)
+    assert compiled == [1] and engine_so.read_bytes() == b"built"
+    with (root / "mashsim" / "model" / "hub.py").open("a") as src:
+        src.write("\n# an edit\n")
+    engine_so.write_bytes(b"old")
+    run_hook(root, "editable", tmp_path, hook)
+    assert compiled == [1, 1] and engine_so.read_bytes() == b"built"
