@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["COMPILED_MODULES", "native_status", "use_native"]
+__all__ = ["COMPILED_MODULES", "native_status", "use_native", "version_lines"]
 
 # The modules mypyc compiles (one group: they call each other natively). Each must
 # compile cleanly with mypyc; adding one here is all the build needs.
