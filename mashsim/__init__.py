@@ -11,6 +11,7 @@ the two equal); each layer's names live in its subpackage (`mashsim.scenario`, .
 
 from __future__ import annotations
 
+from mashsim import _native  # noqa: F401  first: compiled or pure engine, decided before it loads
 from mashsim._version import __version__
 from mashsim.errors import ScenarioError
 from mashsim.experiment.results import Results

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mashsim._native import version_lines
 from mashsim._version import __version__
 from mashsim.cli import app, fit, forecast, report, run, sensitivity, sweep
 from mashsim.cli.common import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
@@ -24,13 +25,24 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS = (run, sweep, forecast, report, fit, app, sensitivity)
 
 
+class _Version(argparse.Action):
+    """`mashsim 0.1.0` then `engine: compiled (mypyc)` or `engine: pure Python (why)`:
+    argparse's own version action would fold the lines into one."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print("\n".join([f"mashsim {__version__}", *version_lines()]))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mashsim",
         description="Simulate multi-agency safeguarding hub staffing: backlogs and "
                     "72-hour breach rates, with confidence intervals.",
     )
-    parser.add_argument("--version", action="version", version=f"mashsim {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and whether the engine is compiled, and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
