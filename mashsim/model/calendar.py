@@ -191,6 +191,14 @@ class WorkingCalendar:
         """True if ``day`` has working hours (working weekday, not an excluded bank holiday)."""
         return bool(self._is_working[self._day_index_of_date(day)])
 
+    def working_day_flags(self, n_days: int) -> np.ndarray:
+        """Whether each of the first ``n_days`` days from ``start`` is a working day
+        (``is_working_day`` for each, read from the precomputed mask in one slice)."""
+        if not 0 <= n_days <= self._n_days - MARGIN_DAYS:
+            raise ValueError(f"{n_days} days from {self.start} leave the covered range "
+                             f"{self._covered_range_text()}")
+        return self._is_working[MARGIN_DAYS:MARGIN_DAYS + n_days].copy()
+
     def bank_holidays(self) -> list[datetime.date]:
         """English bank holidays in the covered range, including any that fall on a weekend.
 

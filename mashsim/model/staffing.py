@@ -164,26 +164,22 @@ def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
 
 def working_days(cal: WorkingCalendar, n_days: int) -> np.ndarray:
     """Whether each of the first `n_days` days from the calendar's start is a working
-    day, in one vectorised call (`is_working_day` day by day cost ≈0.5 ms a role): a
-    day is one if it has working hours between its day start and the middle of its
-    working day."""
-    day = 24.0 * np.arange(n_days)
-    start = day + cal.day_start_hour
-    return cal.working_hours_between(start, start + 0.5 * (cal.day_end_hour
-                                                          - cal.day_start_hour)) > 0.0
+    day: the calendar's own mask (`WorkingCalendar.working_day_flags`), one slice (day
+    by day cost ≈0.5 ms a role, and hours arithmetic over the days ≈0.2 ms)."""
+    return cal.working_day_flags(n_days)
 
 
 def _sick_days(sick, n_days: int, rng: np.random.Generator) -> np.ndarray:
     """One post's sick days; episodes may start up to 60 days before the run."""
     lead = 60
     count = rng.poisson(sick.episodes_per_year * (n_days + lead) / 365.0)
-    mask = np.zeros(n_days + 1, dtype=np.int32)
     if count == 0:
-        return mask[:n_days] > 0
+        return np.zeros(n_days, dtype=bool)
     start = rng.integers(-lead, n_days, count)
     length = np.maximum(1, np.ceil(sick.duration_days.sample(rng, count))).astype(int)
-    np.add.at(mask, np.clip(start, 0, n_days), 1)
-    np.add.at(mask, np.clip(start + length, 0, n_days), -1)
+    # episodes starting minus ending on each day (bincount: np.add.at's counts, faster)
+    mask = (np.bincount(np.clip(start, 0, n_days), minlength=n_days + 1)
+            - np.bincount(np.clip(start + length, 0, n_days), minlength=n_days + 1))
     return np.cumsum(mask)[:n_days] > 0
 
 
