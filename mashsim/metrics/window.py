@@ -27,7 +27,7 @@ from mashsim.scenario.schema import Scenario
 
 __all__ = ["STAGES", "ForceWideBuffers", "MeasuredTeam", "SlimRecord", "Window",
            "breach_flags", "daily_backlog", "max_open", "overlap_hours", "ratio", "slim_team",
-           "staff_hours_cost"]
+           "sorted_times", "staff_hours_cost"]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -339,7 +339,7 @@ def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
     k = len(segments)
     pts = np.clip(np.concatenate((segments[:, 0], segments[:, 1], times_hours, [lo, hi])),
                   lo, hi)
-    order = np.argsort(pts, kind="stable")  # the order `_sorted` puts them in
+    order = np.argsort(pts, kind="stable")  # the order `sorted_times` puts them in
     step = np.zeros(len(pts), dtype=np.int64)
     step[:k], step[k:2 * k] = 1, -1
     pts, running = pts[order], np.cumsum(step[order])
@@ -350,7 +350,7 @@ def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
     return pts[first], running[last][:-1]
 
 
-def _sorted(a: np.ndarray) -> np.ndarray:
+def sorted_times(a: np.ndarray) -> np.ndarray:
     """`np.sort` by a stable merge sort: the model's times (arrivals, ends, busy
     spells) come nearly in order, which it sorts in about linear time where the
     default sort takes n log n (≈10× faster on a year's arrivals; same values)."""
@@ -381,7 +381,7 @@ def _step_max(starts: np.ndarray, ends: np.ndarray, own: bool = False) -> float:
         starts.sort(kind="stable")
         ends.sort(kind="stable")
     else:
-        starts, ends = _sorted(starts), _sorted(ends)
+        starts, ends = sorted_times(starts), sorted_times(ends)
     ends_before = np.searchsorted(ends, starts, side="right")
     ends_before -= np.arange(1, len(starts) + 1)  # minus the count open after each start
     return float(max(0.0, -ends_before.min()))
@@ -529,8 +529,8 @@ def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
 
 def _count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """How many [a, b) intervals contain each time in t (b may be inf)."""
-    return np.searchsorted(_sorted(a), t, side="right") - np.searchsorted(_sorted(b), t,
-                                                                          side="right")
+    return (np.searchsorted(sorted_times(a), t, side="right")
+            - np.searchsorted(sorted_times(b), t, side="right"))
 
 
 def daily_backlog(rec: HubRecord, scenario: Scenario) -> dict[str, np.ndarray]:
