@@ -53,12 +53,33 @@ def test_stable_sorts_give_the_same_counts_and_points(seed: int) -> None:
     rng = np.random.default_rng(seed)
     a = np.round(np.cumsum(rng.exponential(1.0, 3000)) + rng.normal(0, 3, 3000), 1)
     a[:5] = [0.0, -0.0, 0.0, 2.5, 2.5]
-    np.testing.assert_array_equal(window_mod._unique(a), np.unique(a))
     b = a + rng.exponential(2.0, len(a))
     t = np.linspace(-5, a.max() + 5, 97)
     want = np.searchsorted(np.sort(a), t, side="right") - np.searchsorted(np.sort(b), t,
                                                                           side="right")
     np.testing.assert_array_equal(window_mod._count_open(a, b, t), want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_open_spells_in_one_sort_are_those_counted_at_each_midpoint(seed: int) -> None:
+    """`_open_between` (utilisation's one sort) gives the distinct clipped points (a
+    zero's sign that of the first in a stable sort, as before) and the spells open
+    between each and the next as counting them around the midpoint does; spells and
+    roster changes outside [lo, hi], empty spells and ties included."""
+    rng = np.random.default_rng(seed)
+    a = np.round(rng.uniform(-20, 400, 2000), 1)
+    a[:4] = [0.0, -0.0, 0.0, 2.5]
+    b = np.round(a + rng.exponential(3.0, len(a)), 1)
+    b[-3:] = [np.inf, a[-2], 450.0]
+    changes = np.round(rng.uniform(-10, 420, 60), 0)
+    lo, hi = -0.0, 300.0
+    pts, busy = window_mod._open_between(np.column_stack((a, b)), changes, lo, hi)
+    every = np.sort(np.clip(np.concatenate((a, b, changes, [lo, hi])), lo, hi), kind="stable")
+    want_pts = every[np.append(True, every[1:] != every[:-1])]  # first of equals: its zero
+    np.testing.assert_array_equal(pts, np.unique(every))
+    assert pts.tobytes() == want_pts.tobytes()  # the same bits: -0.0 where it came first
+    mid = (pts[:-1] + pts[1:]) / 2.0
+    np.testing.assert_array_equal(busy, window_mod._count_open(a, b, mid))
 
 
 def test_a_hubs_slim_record_reuses_its_busy_hours(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -287,3 +287,6 @@ def test_working_days_in_one_call_are_those_of_the_day_by_day_check(
     got = working_days(cal, n)
     want = [cal.is_working_day(start + dt.timedelta(days=d)) for d in range(n)]
     assert got.tolist() == want and 0 < got.sum() < n
+    assert len(working_days(cal, n + 1)) == n + 1  # the last covered day
+    with pytest.raises(ValueError, match="covered range"):
+        working_days(cal, n + 2)

@@ -30,6 +30,7 @@ Bank holidays are the English ones from the maintained ``holidays`` package
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -46,13 +47,17 @@ HOURS_PER_DAY = 24.0
 MARGIN_DAYS = 400
 
 
+@functools.lru_cache(maxsize=64)
 def _english_bank_holidays(
     first_day: datetime.date, last_day: datetime.date
-) -> list[datetime.date]:
-    """English bank holidays in [first_day, last_day], sorted (weekend ones included)."""
+) -> tuple[datetime.date, ...]:
+    """English bank holidays in [first_day, last_day], sorted (weekend ones included).
+
+    Memoised (a pure function of two dates): building the `holidays` table costs
+    ≈0.5 ms, and every replication builds its calendar again."""
     years = range(first_day.year, last_day.year + 1)
     table = holidays.country_holidays("GB", subdiv="ENG", years=years)
-    return sorted(day for day in table if first_day <= day <= last_day)
+    return tuple(sorted(day for day in table if first_day <= day <= last_day))
 
 
 def _validated_start(start: datetime.date) -> datetime.date:
@@ -190,6 +195,14 @@ class WorkingCalendar:
     def is_working_day(self, day: datetime.date) -> bool:
         """True if ``day`` has working hours (working weekday, not an excluded bank holiday)."""
         return bool(self._is_working[self._day_index_of_date(day)])
+
+    def working_day_flags(self, n_days: int) -> np.ndarray:
+        """Whether each of the first ``n_days`` days from ``start`` is a working day
+        (``is_working_day`` for each, read from the precomputed mask in one slice)."""
+        if not 0 <= n_days <= self._n_days - MARGIN_DAYS:
+            raise ValueError(f"{n_days} days from {self.start} leave the covered range "
+                             f"{self._covered_range_text()}")
+        return self._is_working[MARGIN_DAYS:MARGIN_DAYS + n_days].copy()
 
     def bank_holidays(self) -> list[datetime.date]:
         """English bank holidays in the covered range, including any that fall on a weekend.

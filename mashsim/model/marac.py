@@ -10,12 +10,13 @@ the first `weekday` on or after the run start, at `hour`, bank holidays included
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 
 import numpy as np
 import simpy
 
-from mashsim.model.engine import Book, Feeder, Source
+from mashsim.model.engine import Book, Feeder, Source, float_array
 from mashsim.scenario.disciplines import make_queue
 from mashsim.scenario.schema import DAY_NAMES, Scenario
 
@@ -37,22 +38,25 @@ class MaracMeetings:
         n = len(research_hours)
         self.env, self.capacity = env, sc.marac_calendar(hub)[3]
         self.meetings = meeting_hours(sc, hub) if start else np.empty(0)
-        self.listed = [math.nan] * n  # entry to the research queue = listing time
+        self._meetings = self.meetings.tolist()  # for `bisect`: a numpy call a case cost more
+        # Per-case slots as float arrays, built from bytes (not lists of n floats: the
+        # slots exist, NaN, in every hub, MARAC switched on or not).
+        self.listed = float_array(np.full(n, np.nan))  # entry to the research queue = listing
         self.first_meeting = np.full(n, np.nan)
         self.heard = np.full(n, np.nan)
-        self.book = Book(research_hours.tolist())
+        self.book = Book(research_hours)
         zeros = np.zeros(n)
         self.src = Source(self.book, make_queue("fifo", self.listed, zeros.astype(int), zeros))
         self.waiting: deque[int] = deque()
         self._next = 0  # index of the next meeting
         if len(self.meetings):
-            Feeder(env, self.meetings.tolist(), range(len(self.meetings)), self._meeting)
+            Feeder(env, self._meetings, range(len(self.meetings)), self._meeting)
 
     def list_case(self, job: int) -> None:
         now = self.env.now
         self.listed[job] = now
-        k = int(np.searchsorted(self.meetings, now, side="right"))
-        self.first_meeting[job] = self.meetings[k] if k < len(self.meetings) else math.inf
+        k = bisect_right(self._meetings, now)  # np.searchsorted(meetings, now, "right")
+        self.first_meeting[job] = self._meetings[k] if k < len(self._meetings) else math.inf
         self.waiting.append(job)
         self.src.offer(job, now)
 

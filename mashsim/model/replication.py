@@ -161,7 +161,8 @@ def _run_group(scenario: Scenario, streams: Streams, hubs: list[str],
             gc.enable()
     if was_enabled:
         gc.collect(0)
-    _trim_heap()
+    if len(scenario.hubs) > 1:
+        _trim_heap()
     return records
 
 
@@ -183,7 +184,10 @@ def _trim_heap() -> None:
     pages resident, between the few blocks still live, for the next allocations: the
     next groups' smaller models and the force-wide arrays then grew the resident set on
     top of the largest group's heap (≈130 bytes a referral on the default). Results are
-    untouched; elsewhere (no glibc) this does nothing."""
+    untouched; elsewhere (no glibc) this does nothing. A one-hub scenario is not
+    trimmed (`_run_group`): nothing follows its one group in the replication, and its
+    next replication would fault the same pages straight back in (≈1 ms a replication
+    of a plan's one-hub runs)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 

@@ -61,25 +61,31 @@ def roster_schedule(
     """Expand a weekly roster over [0, horizon] (shifts from the day before count).
 
     With `roster.skip_bank_holidays`, shifts that start on a bank holiday are not worked.
+    Each shift's days are expanded as one array (a Python loop over days × shifts cost
+    ≈1 ms a roster, hundreds of rosters a plan); the change times are the same floats
+    (day × 24 + start, then + length) and equal times' changes are summed, so the
+    schedule does not depend on the order they are listed in.
     """
     n_days = math.ceil(horizon_hours / 24.0) + 1
+    days = np.arange(-1, n_days)
+    weekday = (start.weekday() + days) % 7
+    worked = np.ones(len(days), dtype=bool)
+    if roster.skip_bank_holidays and bank_holidays:
+        worked &= ~np.isin(days, [(d - start).days for d in bank_holidays])
     starts, deltas = [], []
-    for day in range(-1, n_days):
-        date = start + dt.timedelta(days=day)
-        if roster.skip_bank_holidays and date in bank_holidays:
+    for shift in roster.shifts:
+        people = shift.people_on_duty(roster.headcount)
+        if not people:
             continue
-        weekday = DAY_NAMES[(start.weekday() + day) % 7]
-        for shift in roster.shifts:
-            people = shift.people_on_duty(roster.headcount)
-            if weekday in shift.days and people:
-                t0 = day * 24.0 + shift.start_hours
-                starts += [t0, t0 + shift.length_hours]
-                deltas += [people, -people]
-    if not starts:
+        on = worked & np.isin(weekday, [DAY_NAMES.index(d) for d in shift.days])
+        t0 = days[on] * 24.0 + shift.start_hours
+        starts += [t0, t0 + shift.length_hours]
+        deltas += [np.full(len(t0), people), np.full(len(t0), -people)]
+    t = np.concatenate(starts) if starts else np.empty(0)
+    if not len(t):
         return CapacitySchedule(np.array([0.0]), np.array([0]))
-    t = np.asarray(starts)
     order = np.argsort(t, kind="stable")
-    t, level = t[order], np.cumsum(np.asarray(deltas)[order])
+    t, level = t[order], np.cumsum(np.concatenate(deltas)[order])
     last_of_time = np.append(t[1:] != t[:-1], True)
     t, level = t[last_of_time], level[last_of_time]
     before = t <= 0
@@ -158,26 +164,22 @@ def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
 
 def working_days(cal: WorkingCalendar, n_days: int) -> np.ndarray:
     """Whether each of the first `n_days` days from the calendar's start is a working
-    day, in one vectorised call (`is_working_day` day by day cost ≈0.5 ms a role): a
-    day is one if it has working hours between its day start and the middle of its
-    working day."""
-    day = 24.0 * np.arange(n_days)
-    start = day + cal.day_start_hour
-    return cal.working_hours_between(start, start + 0.5 * (cal.day_end_hour
-                                                          - cal.day_start_hour)) > 0.0
+    day: the calendar's own mask (`WorkingCalendar.working_day_flags`), one slice (day
+    by day cost ≈0.5 ms a role, and hours arithmetic over the days ≈0.2 ms)."""
+    return cal.working_day_flags(n_days)
 
 
 def _sick_days(sick, n_days: int, rng: np.random.Generator) -> np.ndarray:
     """One post's sick days; episodes may start up to 60 days before the run."""
     lead = 60
     count = rng.poisson(sick.episodes_per_year * (n_days + lead) / 365.0)
-    mask = np.zeros(n_days + 1, dtype=np.int32)
     if count == 0:
-        return mask[:n_days] > 0
+        return np.zeros(n_days, dtype=bool)
     start = rng.integers(-lead, n_days, count)
     length = np.maximum(1, np.ceil(sick.duration_days.sample(rng, count))).astype(int)
-    np.add.at(mask, np.clip(start, 0, n_days), 1)
-    np.add.at(mask, np.clip(start + length, 0, n_days), -1)
+    # episodes starting minus ending on each day (bincount: np.add.at's counts, faster)
+    mask = (np.bincount(np.clip(start, 0, n_days), minlength=n_days + 1)
+            - np.bincount(np.clip(start + length, 0, n_days), minlength=n_days + 1))
     return np.cumsum(mask)[:n_days] > 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import itertools
 import math
 import re
@@ -154,6 +155,7 @@ class _Frozen(BaseModel):
                               allow_inf_nan=False)
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a plan expands the same few shift times a million times
 def _hours_of_day(text: str) -> float:
     """'HH:MM' → hours after midnight; '24:00' is allowed as an end of day."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
