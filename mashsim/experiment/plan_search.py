@@ -234,6 +234,9 @@ class Planner:
         self.max_reps = replications
         self.seed = seed
         self.objective = objective
+        #: the metrics a look judges (the targets'); every one's CI once decided
+        self._judged = list(dict.fromkeys(t.metric for t in self.targets))
+        self._bounds: dict[str, tuple[float, float]] = {}
 
     # -- candidates -----------------------------------------------------------------
 
@@ -251,12 +254,14 @@ class Planner:
                 if (posts, patterns) in done:
                     continue
                 runs = s._cache.setdefault((posts, patterns, seed), [])
-                point = self._point(s, posts, patterns, seed, runs)
+                # judged on the targets' CIs; every metric's only once decided
+                point = self._point(s, posts, patterns, seed, runs, self._judged)
                 verdict = None if point is None else _judge(
                     self.targets, point.metrics, len(runs) >= self.max_reps,
                     self.sequential and _futile(self.targets, point.values,
                                                 self.max_reps))
                 if verdict is not None and point is not None:
+                    point.metrics = self._cis(point.values, self.names)
                     point.meets = verdict
                     done[posts, patterns] = point
                     s.trace.append((phase, posts, patterns, seed, len(runs), verdict))
@@ -286,14 +291,21 @@ class Planner:
         return points[0]
 
     def _point(self, s: HubSearch, posts: Posts, patterns: Patterns, seed: int,
-               runs: list[dict[str, float]]) -> Point | None:
+               runs: list[dict[str, float]], names: Sequence[str]) -> Point | None:
+        """The staffing's values so far, with the CIs of `names` (None: under 2 runs)."""
         if len(runs) < 2:
             return None
         values = {m: np.array([r.get(m, math.nan) for r in runs], dtype=float)
                   for m in self.names}
-        metrics = {m: confidence_interval(x, bounds=metric_bounds(m))
-                   for m, x in values.items()}
-        return Point(posts, patterns, seed, False, metrics, values)
+        return Point(posts, patterns, seed, False, self._cis(values, names), values)
+
+    def _cis(self, values: dict[str, np.ndarray], names: Sequence[str]
+             ) -> dict[str, dict[str, float | None]]:
+        """Each metric's CI, cut to its bounds (looked up once per metric)."""
+        for m in names:
+            if m not in self._bounds:
+                self._bounds[m] = metric_bounds(m)
+        return {m: confidence_interval(values[m], bounds=self._bounds[m]) for m in names}
 
     # -- one hub --------------------------------------------------------------------
 
