@@ -40,7 +40,7 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -451,7 +451,8 @@ def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: Replic
         for i in sorted(range(len(searches)), key=lambda i: -_size(searches[i])):
             _next_step(stream, steps, i, searches[i], gens[i], None)
         while len(stream):
-            (i, n, k, j), res = stream.next_done()
+            key, res = stream.next_done()
+            i, n, k, j = cast(tuple[int, int, int, int], key)  # (hub, step, request, rep)
             step = steps[i]
             if n != step.number:
                 raise AssertionError(f"a result of step {n} came back in step {step.number}")
