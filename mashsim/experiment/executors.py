@@ -10,6 +10,11 @@ A scenario pickles to about 5 kB in about 0.3 ms, against 0.05–1 s for a repli
 the process pool simply sends it with each task; Dask scatters each scenario to the
 cluster once (`broadcast=True`) because its per-task overhead is larger.
 
+`Executor.queue()` is the same work asked for one task at a time: `submit(key, task,
+priority)` and `next_done()` → `(key, result)` as each finishes, for a caller whose next
+tasks depend on earlier results (`plan`'s hubs, each searched without waiting for the
+others). Waiting tasks start highest priority first (ties: first submitted first).
+
 On an exception or Ctrl-C in the caller, queued tasks are cancelled and the pool is shut
 down. The local pool lets the replications already running finish and hands them back in
 `salvaged` (a second Ctrl-C while it waits kills them); Dask cancels them (`in_flight`
@@ -25,13 +30,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import heapq
+import itertools
 import os
 import signal
 import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Hashable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
@@ -48,6 +55,7 @@ __all__ = [
     "ProcessExecutor",
     "SerialExecutor",
     "Task",
+    "TaskQueue",
     "make_executor",
     "run_task",
 ]
@@ -110,6 +118,10 @@ class Executor(ABC):
     def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         """Yield `(i, single_run(*tasks[i]))` for every task, in completion order."""
 
+    @abstractmethod
+    def queue(self) -> TaskQueue:
+        """An empty queue on this executor's workers, for tasks submitted one by one."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release workers; idempotent."""
 
@@ -118,6 +130,56 @@ class Executor(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TaskQueue(ABC):
+    """Tasks submitted one at a time and taken back as each finishes, in any order.
+
+    The caller may submit more between `next_done` calls (what it asks next depends on
+    what came back), so workers never wait for a whole batch. Waiting tasks start
+    highest `priority` first, ties in submission order. A context manager: leaving it
+    on an exception (Ctrl-C included) calls `abandon`.
+    """
+
+    #: replications that were running when the queue was abandoned and are lost
+    in_flight: int = 0
+
+    def __init__(self) -> None:
+        #: (key, result) of replications that finished while the queue was abandoned
+        self.salvaged: list[tuple[Hashable, Any]] = []
+        self._order = itertools.count()
+        self._waiting: list[tuple[float, int, Hashable, Task]] = []  # a heap
+
+    def submit(self, key: Hashable, task: Task, priority: float = 0.0) -> None:
+        """Queue `task`; `next_done` hands its result back with `key`."""
+        heapq.heappush(self._waiting, (-priority, next(self._order), key, task))
+        self._started()
+
+    def _pop(self) -> tuple[Hashable, Task]:
+        _, _, key, task = heapq.heappop(self._waiting)
+        return key, task
+
+    def _started(self) -> None:  # noqa: B027 - a hook: start what the workers can take
+        """Hand waiting tasks to idle workers (nothing to do for a serial queue)."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Tasks submitted and not yet handed back."""
+
+    @abstractmethod
+    def next_done(self) -> tuple[Hashable, Any]:
+        """The next task to finish, as (key, result); blocks until one does."""
+
+    def abandon(self) -> None:
+        """Cancel what is queued; running work is kept (`salvaged`) or lost (`in_flight`)."""
+        self._waiting.clear()
+
+    def __enter__(self) -> TaskQueue:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.abandon()
 
 
 class SerialExecutor(Executor):
@@ -129,6 +191,23 @@ class SerialExecutor(Executor):
             result = run_task(t)
             self.in_flight = 0
             yield i, result
+
+    def queue(self) -> TaskQueue:
+        return _SerialQueue()
+
+
+class _SerialQueue(TaskQueue):
+    """Runs each task in this process when its result is asked for, best first."""
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def next_done(self) -> tuple[Hashable, Any]:
+        key, task = self._pop()
+        self.in_flight = 1
+        result = run_task(task)
+        self.in_flight = 0
+        return key, result
 
 
 # -- local worker processes ---------------------------------------------------------
@@ -179,7 +258,8 @@ class ProcessExecutor(Executor):
         self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
 
-    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
+    def pool(self) -> ProcessPoolExecutor:
+        """The worker processes, started on first use."""
         if self._pool is None:
             # PDEATHSIG fires when the forking *thread* ends, so use it only when workers
             # are forked from the main thread, which lives as long as the process.
@@ -187,6 +267,10 @@ class ProcessExecutor(Executor):
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              initializer=_worker_init,
                                              initargs=(os.getpid(), main))
+        return self._pool
+
+    def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
+        pool = self.pool()
         # A bounded window of submitted tasks: an interruption then cancels cheaply.
         window = 2 * self.workers
         pending: dict[Future, int] = {}
@@ -194,7 +278,7 @@ class ProcessExecutor(Executor):
         finished = False
         try:
             for i in todo:
-                pending[self._pool.submit(_worker_run, tasks[i])] = i
+                pending[pool.submit(_worker_run, tasks[i])] = i
                 if len(pending) >= window:
                     break
             while pending:
@@ -204,14 +288,17 @@ class ProcessExecutor(Executor):
                     result = fut.result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending[self._pool.submit(_worker_run, tasks[nxt])] = nxt
+                        pending[pool.submit(_worker_run, tasks[nxt])] = nxt
                     yield i, result
             finished = True
         finally:
             if not finished:
                 self._abandon(pending)
 
-    def _abandon(self, pending: dict[Future, int]) -> None:
+    def queue(self) -> TaskQueue:
+        return _ProcessQueue(self)
+
+    def _abandon(self, pending: dict[Future, Any]) -> None:
         """Cancel what is queued, let what is running finish, keep what finished."""
         for fut in pending:
             fut.cancel()
@@ -243,6 +330,48 @@ class ProcessExecutor(Executor):
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.join(timeout=5)
+
+
+class _ProcessQueue(TaskQueue):
+    """Tasks on the pool: one per worker plus one, so that a worker never waits for the
+    parent to hand it the next; the others wait here, in priority order (a task given
+    to the pool can no longer be overtaken)."""
+
+    def __init__(self, executor: ProcessExecutor) -> None:
+        super().__init__()
+        self._executor = executor
+        self._running: dict[Future, Hashable] = {}
+        self._done: list[tuple[Hashable, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self._waiting) + len(self._running) + len(self._done)
+
+    def _started(self) -> None:
+        window = self._executor.workers + 1
+        while self._waiting and len(self._running) < window:
+            key, task = self._pop()
+            self._running[self._executor.pool().submit(_worker_run, task)] = key
+
+    def next_done(self) -> tuple[Hashable, Any]:
+        if not self._done:
+            finished, _ = wait(self._running, return_when=FIRST_COMPLETED)
+            order = {f: n for n, f in enumerate(self._running)}  # first given, first back
+            for fut in sorted(finished, key=order.__getitem__):
+                key = self._running.pop(fut)
+                self._done.append((key, fut.result()))
+            self._started()
+        return self._done.pop(0)
+
+    def abandon(self) -> None:
+        """Cancel what waits, let what runs finish (kept in `salvaged`): as `run` does."""
+        self._waiting.clear()
+        kept, self._done = self._done, []
+        try:
+            self._executor._abandon(self._running)
+        finally:
+            self.salvaged = kept + list(self._executor.salvaged)
+            self.in_flight = self._executor.in_flight
+            self._executor.salvaged, self._running = [], {}
 
 
 # -- Dask distributed ---------------------------------------------------------------
@@ -302,11 +431,60 @@ class DaskExecutor(Executor):
                 self.in_flight = sum(1 for f in futures if f.status == "pending")
                 self._client.cancel(list(futures))
 
+    def queue(self) -> TaskQueue:
+        return _DaskQueue(self)
+
+    def submit(self, task: Task, priority: float) -> Any:
+        """One task on the cluster (Dask runs higher `priority` first); its future."""
+        return self._client.submit(_dask_run, self._remote(task.scenario), task.seed,
+                                   task.replication, task.outcomes, task.job, pure=False,
+                                   priority=priority)
+
     def close(self) -> None:
         self._scattered.clear()
         if self._own:
             self._client.close()
             self._own = False
+
+
+class _DaskQueue(TaskQueue):
+    """Every task goes to the cluster at once, with its priority: Dask's scheduler
+    keeps its workers busy and starts the highest priority first."""
+
+    def __init__(self, executor: DaskExecutor) -> None:
+        super().__init__()
+        self._executor = executor
+        self._futures: dict[Any, Hashable] = {}
+        self._finished: Any = None  # distributed.as_completed, made on first submit
+
+    def __len__(self) -> int:
+        return len(self._waiting) + len(self._futures)
+
+    def _started(self) -> None:
+        from distributed import as_completed
+
+        while self._waiting:
+            priority = -self._waiting[0][0]
+            key, task = self._pop()
+            fut = self._executor.submit(task, priority)
+            self._futures[fut] = key
+            if self._finished is None:
+                self._finished = as_completed([fut], loop=self._executor._client.loop)
+            else:
+                self._finished.add(fut)
+
+    def next_done(self) -> tuple[Hashable, Any]:
+        fut = next(self._finished)
+        key = self._futures.pop(fut)
+        return key, fut.result()
+
+    def abandon(self) -> None:
+        """Cancel every task not handed back (those running are lost: `in_flight`)."""
+        self._waiting.clear()
+        futures, self._futures = list(self._futures), {}
+        self.in_flight = sum(1 for f in futures if f.status == "pending")
+        if futures:
+            self._executor._client.cancel(futures)
 
 
 def make_executor(workers: int | None = None, scheduler: Any = None) -> Executor:

@@ -27,9 +27,11 @@ a staffing that could not be met by then is stopped as missed sooner (`_futile`)
 staffing is simulated once per seed, however often the search meets it. Replication r
 of every candidate uses the same seed streams (common random numbers), so comparisons
 between candidates are paired. The answer and each one-below are then **confirmed** with
-fresh seeds (no winner's curse). Hubs are searched in lock step so that one round's
-replications for every hub run in parallel (largest hub first), and each hub is simulated
-alone (`hub_scenario`), so a hub that does not change is never simulated again.
+fresh seeds (no winner's curse). Hubs are searched side by side with no barrier between
+them (`run_searches`): a hub's next replications are submitted as soon as its last ones
+are back, so the workers stay busy (the largest hub's first when several wait) and each
+hub's search sees its own results in the same order whatever the others do. Each hub is
+simulated alone (`hub_scenario`), so a hub that does not change is never simulated again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -47,7 +49,7 @@ from mashsim.experiment.executors import Task
 from mashsim.experiment.plan_guess import first_guess
 from mashsim.experiment.plan_targets import Target
 from mashsim.experiment.replications import confidence_interval
-from mashsim.experiment.runner import ReplicationRunner
+from mashsim.experiment.runner import ReplicationRunner, ReplicationStream
 from mashsim.metrics.compute import metric_bounds
 from mashsim.scenario.schema import Roster, Scenario, Shift
 
@@ -219,7 +221,7 @@ def _futile(targets: Sequence[Target], values: dict[str, np.ndarray], max_reps: 
 
 
 class Planner:
-    """Runs every hub's search in lock step on one runner."""
+    """Every hub's search, as a generator of replication requests (`run_searches`)."""
 
     def __init__(self, targets: Sequence[Target], names: Sequence[str], replications: int,
                  seed: int, objective: str, sequential: bool = True) -> None:
@@ -232,6 +234,9 @@ class Planner:
         self.max_reps = replications
         self.seed = seed
         self.objective = objective
+        #: the metrics a look judges (the targets'); every one's CI once decided
+        self._judged = list(dict.fromkeys(t.metric for t in self.targets))
+        self._bounds: dict[str, tuple[float, float]] = {}
 
     # -- candidates -----------------------------------------------------------------
 
@@ -249,12 +254,14 @@ class Planner:
                 if (posts, patterns) in done:
                     continue
                 runs = s._cache.setdefault((posts, patterns, seed), [])
-                point = self._point(s, posts, patterns, seed, runs)
+                # judged on the targets' CIs; every metric's only once decided
+                point = self._point(s, posts, patterns, seed, runs, self._judged)
                 verdict = None if point is None else _judge(
                     self.targets, point.metrics, len(runs) >= self.max_reps,
                     self.sequential and _futile(self.targets, point.values,
                                                 self.max_reps))
                 if verdict is not None and point is not None:
+                    point.metrics = self._cis(point.values, self.names)
                     point.meets = verdict
                     done[posts, patterns] = point
                     s.trace.append((phase, posts, patterns, seed, len(runs), verdict))
@@ -284,14 +291,21 @@ class Planner:
         return points[0]
 
     def _point(self, s: HubSearch, posts: Posts, patterns: Patterns, seed: int,
-               runs: list[dict[str, float]]) -> Point | None:
+               runs: list[dict[str, float]], names: Sequence[str]) -> Point | None:
+        """The staffing's values so far, with the CIs of `names` (None: under 2 runs)."""
         if len(runs) < 2:
             return None
         values = {m: np.array([r.get(m, math.nan) for r in runs], dtype=float)
                   for m in self.names}
-        metrics = {m: confidence_interval(x, bounds=metric_bounds(m))
-                   for m, x in values.items()}
-        return Point(posts, patterns, seed, False, metrics, values)
+        return Point(posts, patterns, seed, False, self._cis(values, names), values)
+
+    def _cis(self, values: dict[str, np.ndarray], names: Sequence[str]
+             ) -> dict[str, dict[str, float | None]]:
+        """Each metric's CI, cut to its bounds (looked up once per metric)."""
+        for m in names:
+            if m not in self._bounds:
+                self._bounds[m] = metric_bounds(m)
+        return {m: confidence_interval(values[m], bounds=self._bounds[m]) for m in names}
 
     # -- one hub --------------------------------------------------------------------
 
@@ -427,29 +441,51 @@ class Planner:
 
 def run_searches(planner: Planner, searches: Sequence[HubSearch], runner: ReplicationRunner,
                  hub_of: Callable[[HubSearch], str]) -> None:
-    """Drive every hub's search in lock step: one round's requests run together."""
-    gens = {id(s): planner.search(s) for s in searches}
-    pending: dict[int, tuple[HubSearch, list[Request]]] = {}
-    for s in searches:
-        reqs = _advance(gens[id(s)], None)
-        if reqs is not None:
-            pending[id(s)] = (s, reqs)
-    while pending:
-        # the largest hubs' replications first: the round ends when its longest ends
-        items = sorted(pending.values(), key=lambda item: -_size(item[0]))
-        tasks = [Task(req.scenario, req.seed, r)
-                 for _, reqs in items for req in reqs for r in req.reps]
-        flat = runner.run_all(tasks)
-        pending = {}
-        k = 0
-        for s, reqs in items:
-            got = []
-            for req in reqs:
-                got.append([res.metrics[hub_of(s)] for res in flat[k:k + len(req.reps)]])
-                k += len(req.reps)
-            nxt = _advance(gens[id(s)], got)
-            if nxt is not None:
-                pending[id(s)] = (s, nxt)
+    """Drive every hub's search with no barrier between hubs: a hub's requested
+    replications are submitted as soon as it asks, and as soon as all of one step's
+    are back its generator takes them (in its own request order) and asks again. When
+    several hubs' replications wait, the largest hub's start first (`_size`)."""
+    gens = [planner.search(s) for s in searches]
+    steps: dict[int, _Step] = {}
+    with runner.stream() as stream:
+        for i in sorted(range(len(searches)), key=lambda i: -_size(searches[i])):
+            _next_step(stream, steps, i, searches[i], gens[i], None)
+        while len(stream):
+            key, res = stream.next_done()
+            i, n, k, j = cast(tuple[int, int, int, int], key)  # (hub, step, request, rep)
+            step = steps[i]
+            if n != step.number:
+                raise AssertionError(f"a result of step {n} came back in step {step.number}")
+            step.got[k][j] = res.metrics[hub_of(searches[i])]
+            step.left -= 1
+            if not step.left:
+                _next_step(stream, steps, i, searches[i], gens[i], step.got)
+
+
+@dataclass
+class _Step:
+    """One hub's pending step: its results by request, as they come back."""
+
+    number: int
+    got: list[list[Any]]
+    left: int
+
+
+def _next_step(stream: ReplicationStream, steps: dict[int, _Step], i: int, s: HubSearch,
+               gen: Search, got: list[list[Any]] | None) -> None:
+    """Advance hub `i`'s search with `got` and submit its next requests (none: done)."""
+    number = steps[i].number + 1 if i in steps else 0
+    while (reqs := _advance(gen, got)) is not None:
+        step = _Step(number, [[None] * len(req.reps) for req in reqs],
+                     sum(len(req.reps) for req in reqs))
+        steps[i] = step
+        for k, req in enumerate(reqs):
+            for j, r in enumerate(req.reps):
+                stream.submit((i, number, k, j), Task(req.scenario, req.seed, r), _size(s))
+        if step.left:
+            return
+        got, number = step.got, number + 1  # nothing to run: advance at once
+    steps.pop(i, None)
 
 
 def _size(s: HubSearch) -> float:

@@ -11,11 +11,16 @@ the cache consulted per task: a caller may ask for replications in batches and s
 iterating when it has seen enough (a sequential search); stopping cancels what is
 queued and keeps (saves) what was already running. `run_all(tasks)` gives every result in
 task order, and turns Ctrl-C into `Interrupted` (what was saved and what was lost).
+`with runner.stream() as stream:` takes tasks one at a time instead
+(`stream.submit(key, task, priority)`, `stream.next_done()` → `(key, result)`), for a
+caller whose next tasks depend on what came back (`plan`): same cache, progress and
+Ctrl-C rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -27,14 +32,15 @@ from mashsim.experiment.executors import (
     ProcessExecutor,
     SerialExecutor,
     Task,
+    TaskQueue,
     make_executor,
 )
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.progress import stream
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["Progress", "ReplicationRunner", "replication_runner", "run_replications",
-           "run_tasks"]
+__all__ = ["Progress", "ReplicationRunner", "ReplicationStream", "replication_runner",
+           "run_replications", "run_tasks"]
 
 
 class Progress:
@@ -140,6 +146,84 @@ class ReplicationRunner:
             raise Interrupted(done, len(tasks), self.executor.in_flight,
                               self.cache.root) from None
         return results
+
+    @contextmanager
+    def stream(self) -> Iterator[ReplicationStream]:
+        """Tasks one at a time (`ReplicationStream`); Ctrl-C raises `Interrupted`, and
+        any exception cancels what is queued, keeping (saving) what was running."""
+        queue = self.executor.queue()
+        stream = ReplicationStream(self, queue)
+        try:
+            yield stream
+        except BaseException as err:
+            interrupted = isinstance(err, KeyboardInterrupt) and not isinstance(
+                err, Interrupted)
+            try:
+                stream.abandon()
+            except KeyboardInterrupt:  # a second Ctrl-C while the running ones finish
+                interrupted = True
+            if interrupted:
+                raise Interrupted(stream.done, stream.total, queue.in_flight,
+                                  self.cache.root) from None
+            raise
+
+
+class ReplicationStream:
+    """A runner's tasks submitted one by one, results taken back as each finishes.
+
+    `submit(key, task, priority)` answers from the cache at once where the result is
+    saved, else queues the task on the executor (highest priority first);
+    `next_done()` gives `(key, result)` of the next one back, saved before it is
+    given. `len(stream)`: submitted and not yet taken back.
+    """
+
+    def __init__(self, runner: ReplicationRunner, queue: TaskQueue) -> None:
+        self._runner, self._queue = runner, queue
+        self._ready: deque[tuple[Hashable, Any]] = deque()
+        self._tasks: dict[Hashable, Task] = {}
+        self.total = 0  # tasks submitted
+        self.done = 0  # results saved or taken from the cache
+        self._unannounced = 0  # submitted, not yet added to the progress bar's total
+
+    def submit(self, key: Hashable, task: Task, priority: float = 0.0) -> None:
+        if key in self._tasks or any(k == key for k, _ in self._ready):
+            raise ValueError(f"task key {key!r} is already waiting")
+        self.total += 1
+        self._unannounced += 1
+        res = self._runner.cache.get(task)
+        if res is not None:
+            self.done += 1
+            self._ready.append((key, res))
+            return
+        self._tasks[key] = task
+        self._queue.submit(key, task, priority)
+
+    def __len__(self) -> int:
+        return len(self._ready) + len(self._queue)
+
+    def next_done(self) -> tuple[Hashable, Any]:
+        if self._unannounced:  # a whole step's submissions at once: one bar refresh
+            self._runner.progress.add_total(self._unannounced)
+            self._unannounced = 0
+        if self._ready:
+            self._runner.progress.cached(1)
+            return self._ready.popleft()
+        key, res = self._queue.next_done()
+        self._runner.cache.put(self._tasks.pop(key), res)
+        self.done += 1
+        self._runner.progress.done()  # Ctrl-C here: this one is saved already
+        return key, res
+
+    def abandon(self) -> None:
+        """Stop: cancel what is queued; what finished meanwhile is saved."""
+        try:
+            self._queue.abandon()
+        finally:
+            for key, res in self._queue.salvaged:
+                self.done += 1
+                with suppress(ScenarioError):  # the folder cannot take it: the error says
+                    self._runner.cache.put(self._tasks.pop(key), res)
+            self._queue.salvaged = []
 
 
 @contextmanager
