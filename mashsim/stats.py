@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "UNBOUNDED",
@@ -38,8 +38,9 @@ def usable(values: Iterable[float | None]) -> np.ndarray:
 
 def t_quantile(n: Any, level: float = 0.95) -> Any:
     """The two-sided Student-t quantile for a mean of n values (n − 1 degrees of freedom,
-    at least 1)."""
-    return stats.t.ppf(0.5 + level / 2.0, np.maximum(np.asarray(n, dtype=float) - 1, 1))
+    at least 1). `scipy.special.stdtrit`, what `scipy.stats.t.ppf` computes, without
+    importing scipy.stats (half a second of every command's start)."""
+    return special.stdtrit(np.maximum(np.asarray(n, dtype=float) - 1, 1), 0.5 + level / 2.0)
 
 
 def half_width(sd: Any, n: Any, level: float = 0.95) -> Any:

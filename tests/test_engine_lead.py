@@ -56,3 +56,11 @@ def test_only_the_first_feeder_named_leads() -> None:
     env.lead(b)
     env.run(until=2.0)
     assert a.merged is False and a.pending is None and b.merged is False
+
+
+def test_the_engine_keys_events_at_simpys_normal_priority() -> None:
+    from simpy.events import NORMAL as SIMPY_NORMAL
+
+    from mashsim.model.engine import NORMAL
+
+    assert NORMAL == SIMPY_NORMAL

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mashsim.experiment.shared_doc import SharedDoc
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["MAX_FORECAST_YEARS", "forecast", "forecast_summary", "year_scenario"]
@@ -86,7 +87,7 @@ def forecast(scenario: Scenario, years: int, targets: Sequence[Any] = (),
         docs.append({**front, **frame.attrs["plan"]})
     out = pd.concat(frames, ignore_index=True)
     out.attrs.update({k: v for k, v in frames[0].attrs.items() if k != "plan"})
-    out.attrs["forecast"] = forecast_summary(scenario, docs)
+    out.attrs["forecast"] = SharedDoc(forecast_summary(scenario, docs))
     return out
 
 

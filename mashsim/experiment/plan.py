@@ -41,6 +41,7 @@ from mashsim.experiment.plan_targets import (
 )
 from mashsim.experiment.replications import confidence_interval
 from mashsim.experiment.runner import replication_runner
+from mashsim.experiment.shared_doc import SharedDoc
 from mashsim.metrics.compute import metric_names
 from mashsim.scenario.schema import STAFF_ROLE, Roster, Scenario, Shift
 
@@ -560,7 +561,7 @@ def _frame(scenario: Scenario, targets: Sequence[Target], searches: Sequence[Hub
         for role in s.roles:
             rows.append(_row(scenario, s, role, names, with_roles))
     frame = pd.DataFrame(rows)
-    frame.attrs.update({"plan": plan_summary(targets, searches, objective),
+    frame.attrs.update({"plan": SharedDoc(plan_summary(targets, searches, objective)),
                         "replications": replications, "seed": seed,
                         "scenario": scenario.name, "objective": objective,
                         "targets": [str(t) for t in targets],

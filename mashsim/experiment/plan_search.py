@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
-from scipy.stats import t as student_t
 
 from mashsim.experiment.executors import Task
 from mashsim.experiment.plan_guess import first_guess
@@ -52,6 +51,7 @@ from mashsim.experiment.replications import confidence_interval
 from mashsim.experiment.runner import ReplicationRunner, ReplicationStream
 from mashsim.metrics.compute import metric_bounds
 from mashsim.scenario.schema import Roster, Scenario, Shift
+from mashsim.stats import t_quantile
 
 __all__ = [
     "CONFIRM_SEED_OFFSET",
@@ -214,7 +214,7 @@ def _futile(targets: Sequence[Target], values: dict[str, np.ndarray], max_reps: 
             continue
         mean = float(np.mean(x))
         half = 0.0 if len(x) < LOOKS[2] else float(
-            student_t.ppf(0.975, max_reps - 1) * np.std(x, ddof=1) / math.sqrt(max_reps))
+            t_quantile(max_reps) * np.std(x, ddof=1) / math.sqrt(max_reps))
         if (mean + half > t.value) if t.op in ("<=", "<") else (mean - half < t.value):
             return True
     return False

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.scenario.schema import Scenario
@@ -63,6 +62,8 @@ def variance_shares(values: Sequence[float], groups: Sequence[int],
 def _icc_ci(msb: float, msw: float, df_b: int, df_w: int, n0: float,
             level: float) -> tuple[float, float]:
     """Exact CI of the intraclass correlation (balanced design; n₀ otherwise), in [0, 1]."""
+    from scipy import stats  # here: importing scipy.stats costs every command ≈0.3 s
+
     if msw == 0:
         return 1.0, 1.0
     f = msb / msw

@@ -17,11 +17,11 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import URGENT
 
 from mashsim.model.staffing import CapacitySchedule
 from mashsim.scenario.disciplines import JobQueue
@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 NAN = math.nan
+#: simpy's normal event priority (`simpy.events.NORMAL`), as a constant the compiled
+#: loop inlines (tests/test_engine_lead.py checks it is simpy's)
+NORMAL: Final = 1
 
 
 def float_array(values: Sequence[float] | np.ndarray) -> array[float]:
@@ -271,6 +274,9 @@ class Pool:
         self.leaving = 0  # people past their shift finishing a case ("finish" mode)
         self.seg_start: array[float] = array("d")
         self.seg_end: array[float] = array("d")
+        # bound once: a completion records its spell without two method lookups
+        self._add_start: Callable[[float], None] = self.seg_start.append
+        self._add_end: Callable[[float], None] = self.seg_end.append
         # running completion → on duty since (None: a leaver's overrun); in start order
         self._running: dict[Due, float | None] = {}
         self._finish_cbs = (self._finish,)
@@ -366,8 +372,8 @@ class Pool:
         if since is None:
             self.leaving -= 1  # a leaver's case is done: they go
         else:
-            self.seg_start.append(since)  # type: ignore[arg-type]
-            self.seg_end.append(now)
+            self._add_start(since)  # type: ignore[arg-type]
+            self._add_end(now)
             self.busy -= 1
         book.end[job] = now
         if book.on_done is not None:
@@ -617,7 +623,8 @@ def wake_at(env: simpy.Environment, t_hours: float, event: simpy.Event) -> None:
     """Trigger `event` at exactly `t_hours` (not now + (t − now), which may round
     differently): a sleeper waking on a grid its poll would have reached by additions."""
     event._ok, event._value = True, None
-    heappush(env._queue, (t_hours, NORMAL, next(env._eid), event))  # type: ignore[attr-defined]
+    queue: list[Any] = env._queue  # type: ignore[attr-defined]
+    heappush(queue, (t_hours, NORMAL, next(env._eid), event))  # type: ignore[attr-defined]
 
 
 def drive_capacity(env: simpy.Environment, pool: Pool, schedule: CapacitySchedule) -> Feeder:

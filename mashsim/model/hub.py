@@ -237,14 +237,14 @@ class HubQueues:
                    range(self.n, self.n + len(self.partner)), self._partner_ready)
 
     def _partner_ready(self, job: int) -> None:
-        now = self.env.now
+        now: float = self.env._now  # type: ignore[attr-defined]
         self.sd_waiting += 1
         self.sd_entry[job] = now
         self.sd_src.offer(job, now)
 
     def _arrive(self, job: int) -> None:
         """A referral (or notification) reaches the MASH staff: its first needed stage."""
-        now = self.env.now
+        now: float = self.env._now  # type: ignore[attr-defined]
         stage = self._first[job] if job < self.n else 0
         if stage < 0:
             self.arrival_decided[job] = now
@@ -275,13 +275,13 @@ class HubQueues:
             self._decided(job)
         nxt = self._next[stage][job]
         if nxt >= 0:
-            now = self.env.now
+            now: float = self.env._now  # type: ignore[attr-defined]
             self.stage_entry[nxt][job] = now
             self.stage_srcs[nxt].offer(job, now)
 
     def _decided(self, job: int) -> None:
         if self._asm_needed[job]:
-            now = self.env.now
+            now: float = self.env._now  # type: ignore[attr-defined]
             self.asm_entry[job] = now
             self.asm_src.offer(job, now)
         if self._marac_needed[job]:
@@ -298,7 +298,7 @@ class HubQueues:
         self._sd_ready(job)
 
     def _sd_ready(self, job: int) -> None:
-        now = self.env.now
+        now: float = self.env._now  # type: ignore[attr-defined]
         self.sd_waiting += 1
         if self.sd_by_staff:
             sd_job = self.n + self.m + job

@@ -115,14 +115,18 @@ class PriorityQueue:
         return self._n
 
 
-class DeadlineQueue:
-    """Earliest deadline first, then arrival order: a heap of (deadline, entry, job)."""
+class DeadlineQueue(list[tuple[float, float, int]]):
+    """Earliest deadline first, then arrival order: a heap of (deadline, entry, job).
 
-    __slots__ = ("_deadline", "_entry", "_heap")
+    The queue is the heap list itself, so `len()` and truth are the list's own (the
+    engine asks a queue for its length a few times a job; a Python `__len__` cost one
+    Python call each)."""
+
+    __slots__ = ("_deadline", "_entry")
 
     def __init__(self, deadline: Sequence[float], entry: Sequence[float]) -> None:
+        super().__init__()
         self._deadline, self._entry = deadline, entry
-        self._heap: list[tuple[float, float, int]] = []
 
     @classmethod
     def build(cls, entry: Sequence[float], priority: np.ndarray,
@@ -132,18 +136,18 @@ class DeadlineQueue:
                    entry)
 
     def push(self, job: int) -> None:
-        heapq.heappush(self._heap, (self._deadline[job], self._entry[job], job))
+        heapq.heappush(self, (self._deadline[job], self._entry[job], job))
 
-    def pop(self) -> int:
-        return heapq.heappop(self._heap)[2]
+    def pop(self) -> int:  # type: ignore[override]
+        return heapq.heappop(self)[2]
 
     requeue = push
 
     def peek_key(self) -> tuple[float, ...]:
-        return self._heap[0][:2]
+        return self[0][:2]
 
-    def __len__(self) -> int:
-        return len(self._heap)
+    def __repr__(self) -> str:
+        return f"DeadlineQueue({list.__repr__(self)})"
 
 
 class _Builder(Protocol):

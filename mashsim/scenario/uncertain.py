@@ -20,6 +20,7 @@ of a metric can be split into input uncertainty and run-to-run noise.
 from __future__ import annotations
 
 import copy
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -201,7 +202,20 @@ def _walk(value: Any, tp: Any, path: list[str], found: dict[str, Any]) -> Any:
 
 
 def unwrap_type(tp: Any) -> Any:
-    """Strip Annotated and Optional: the type a value at this place must have."""
+    """Strip Annotated and Optional: the type a value at this place must have (memoised:
+    every scenario validated walks the schema's types, a few thousand places)."""
+    try:
+        return _unwrap_cached(tp)
+    except TypeError:  # an unhashable annotation
+        return _unwrap(tp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unwrap_cached(tp: Any) -> Any:
+    return _unwrap(tp)
+
+
+def _unwrap(tp: Any) -> Any:
     while True:
         if typing.get_origin(tp) is Annotated:
             tp = typing.get_args(tp)[0]
@@ -216,10 +230,21 @@ def unwrap_type(tp: Any) -> Any:
 
 def field_annotation(model: type[BaseModel], key: Any) -> Any:
     """The annotation of `model`'s field called `key` (by name or alias); None: no such."""
+    try:
+        return _annotations(model).get(key)
+    except TypeError:  # an unhashable key names no field
+        return None
+
+
+@functools.cache
+def _annotations(model: type[BaseModel]) -> dict[Any, Any]:
+    """Field name and alias → annotation, the first field in order winning (as a scan)."""
+    out: dict[Any, Any] = {}
     for name, info in model.model_fields.items():
-        if key in (name, info.alias):
-            return info.annotation
-    return None
+        out.setdefault(name, info.annotation)
+        if info.alias is not None:
+            out.setdefault(info.alias, info.annotation)
+    return out
 
 
 def _take(spec: Mapping[str, Any], path: str, found: dict[str, Any]) -> float:
