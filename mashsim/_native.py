@@ -29,7 +29,8 @@ __all__ = ["COMPILED_MODULES", "native_status", "use_native", "version_lines"]
 
 # The modules mypyc compiles (one group: they call each other natively). Each must
 # compile cleanly with mypyc; adding one here is all the build needs.
-COMPILED_MODULES: tuple[str, ...] = ("mashsim.model.engine", "mashsim.model.hub")
+COMPILED_MODULES: tuple[str, ...] = ("mashsim.model.engine", "mashsim.model.hub",
+                                     "mashsim.model.overtime")
 
 BUILD_RECORD = "_native_build.json"  # written by the build hook beside this file
 PURE_ENV = "MASHSIM_PURE_PYTHON"

@@ -317,17 +317,20 @@ class HubQueues:
         entry = _rows([e for e in self.stage_entry], n, shape)
         start = _rows([b.first_start for b in self.stage_books], n, shape)
         end = _rows([b.end for b in self.stage_books], n, shape)
-        needed = self.refs.stage_needed.T
-        return (np.where(needed, entry, np.nan), np.where(needed, start, np.nan),
-                np.where(needed, end, np.nan))
+        skipped = ~self.refs.stage_needed.T
+        for rows in (entry, start, end):  # fresh arrays: NaN where a stage is not needed
+            rows[skipped] = np.nan
+        return entry, start, end
 
-    def staff_times(self) -> tuple[np.ndarray, np.ndarray]:
-        """(first start of staff work, decision) per referral; NaN: not yet."""
+    def staff_times(self, stage_times: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(first start of staff work, decision) per referral; NaN: not yet.
+        `stage_times`: this hub's `stage_times()` when the caller has them already."""
         n = self.n
         if (self.first_stage == 0).all() and (self.decision_stage == 0).all():
             return (np.frombuffer(self.staff_book.first_start)[:n].copy(),
                     np.frombuffer(self.staff_book.end)[:n].copy())
-        _, start, end = self.stage_times()
+        _, start, end = self.stage_times() if stage_times is None else stage_times
         idx = np.arange(n)
         instant = np.frombuffer(self.arrival_decided)
         first, decide = self.first_stage, self.decision_stage

@@ -93,8 +93,8 @@ def build_records(model: HubModel) -> dict[str, HubRecord]:
     for h, hub in model.hubs.items():
         staff = model.staff_team(h)
         _, paid, available = model.staff_capacity[h]
-        start, end = hub.staff_times()
-        entry_k, start_k, end_k = hub.stage_times()
+        entry_k, start_k, end_k = stages = hub.stage_times()
+        start, end = hub.staff_times(stages)
         names = model.sc.stage_names
         roles = model.sc.hub_roles(h)
         records[h] = HubRecord(
