@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mashsim import Scenario
+from mashsim import Scenario, default_scenario_path, load_scenario
 from mashsim.errors import ScenarioError
 from mashsim.metrics.compute import metric_names, replication_metrics
 from mashsim.model.replication import run_replication
@@ -307,3 +307,28 @@ def test_streams_naming_a_dropped_type_are_pruned() -> None:
     sc = Scenario.from_dict(d)
     assert list(sc.marac.share_by_type) == ["da"] and not sc.adult_strategy_meetings.enabled
     assert sc.referral_types["da"].linked_child_share == 0.0
+
+
+def test_a_repeats_factor_scales_every_stage_once() -> None:
+    """Research takes the grade's handling time, decision its own: a repeat's factor
+    (0.5 against 1) halves both, never squares (it was applied twice to the first)."""
+    from mashsim.model.referrals import draw_referrals
+    from mashsim.model.streams import Streams
+    from mashsim.model.wiring import build_calendar
+
+    base = load_scenario(default_scenario_path()).hub_alone("reading")
+    assert base.stages["research"].handling_minutes is None  # falls back to the grade's
+
+    def minutes(factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sc = base.with_overrides({f"referral_types.{t}.repeat_handling_factor": factor
+                                  for t in base.referral_types})
+        refs = draw_referrals(sc, Streams(1, 0), build_calendar(sc), "reading")
+        return refs.stage_minutes, refs.repeat, refs.linked
+
+    half, rep, linked = minutes(0.5)
+    whole, rep1, _ = minutes(1.0)
+    assert np.array_equal(rep, rep1)
+    alone = rep & ~linked  # a joined child's minutes are added to its parent's
+    assert alone.sum() > 100
+    assert np.array_equal(half[alone], 0.5 * whole[alone])
+    assert np.array_equal(half[~rep], whole[~rep])

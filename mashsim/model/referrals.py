@@ -129,10 +129,12 @@ def _draw(
     shared = rng("sharing").random(n) < sc.sharing.share_with_partners
     sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
 
-    handling_min = handling_min * factor
+    # a repeat's handling factor scales every stage once, whether the stage has its own
+    # handling time or takes the grade's (scaling the grade's before `_stage_work` scaled
+    # those stages twice)
     stage_minutes, stage_needed = _stage_work(sc, rng, type_idx, grade_idx, handling_min)
-    if sc.stages:
-        stage_minutes *= factor[:, None]
+    stage_minutes *= factor[:, None]
+    handling_min = handling_min * factor
     asm = adult_meetings(sc, cal, rng, type_idx, grade_idx, created, handover)
     marac = marac_listing(sc, rng, type_idx, grade_idx)
 
