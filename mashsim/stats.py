@@ -17,6 +17,7 @@ from scipy import special
 
 __all__ = [
     "UNBOUNDED",
+    "f_quantile",
     "fixed",
     "format_ci",
     "half_width",
@@ -41,6 +42,12 @@ def t_quantile(n: Any, level: float = 0.95) -> Any:
     at least 1). `scipy.special.stdtrit`, what `scipy.stats.t.ppf` computes, without
     importing scipy.stats (half a second of every command's start)."""
     return special.stdtrit(np.maximum(np.asarray(n, dtype=float) - 1, 1), 0.5 + level / 2.0)
+
+
+def f_quantile(q: float, dfn: float, dfd: float) -> Any:
+    """The F distribution's quantile (`scipy.special.fdtri`, what `scipy.stats.f.ppf`
+    computes), without importing scipy.stats."""
+    return special.fdtri(dfn, dfd, q)
 
 
 def half_width(sd: Any, n: Any, level: float = 0.95) -> Any:

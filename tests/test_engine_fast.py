@@ -57,7 +57,7 @@ def test_stable_sorts_give_the_same_counts_and_points(seed: int) -> None:
     t = np.linspace(-5, a.max() + 5, 97)
     want = np.searchsorted(np.sort(a), t, side="right") - np.searchsorted(np.sort(b), t,
                                                                           side="right")
-    np.testing.assert_array_equal(window_mod._count_open(a, b, t), want)
+    np.testing.assert_array_equal(window_mod.count_open(a, b, t), want)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -79,7 +79,7 @@ def test_open_spells_in_one_sort_are_those_counted_at_each_midpoint(seed: int) -
     np.testing.assert_array_equal(pts, np.unique(every))
     assert pts.tobytes() == want_pts.tobytes()  # the same bits: -0.0 where it came first
     mid = (pts[:-1] + pts[1:]) / 2.0
-    np.testing.assert_array_equal(busy, window_mod._count_open(a, b, mid))
+    np.testing.assert_array_equal(busy, window_mod.count_open(a, b, mid))
 
 
 def test_a_hubs_slim_record_reuses_its_busy_hours(monkeypatch: pytest.MonkeyPatch) -> None:

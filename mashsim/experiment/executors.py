@@ -137,8 +137,7 @@ class TaskQueue(ABC):
 
     The caller may submit more between `next_done` calls (what it asks next depends on
     what came back), so workers never wait for a whole batch. Waiting tasks start
-    highest `priority` first, ties in submission order. A context manager: leaving it
-    on an exception (Ctrl-C included) calls `abandon`.
+    highest `priority` first, ties in submission order.
     """
 
     #: replications that were running when the queue was abandoned and are lost
@@ -173,13 +172,6 @@ class TaskQueue(ABC):
     def abandon(self) -> None:
         """Cancel what is queued; running work is kept (`salvaged`) or lost (`in_flight`)."""
         self._waiting.clear()
-
-    def __enter__(self) -> TaskQueue:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is not None:
-            self.abandon()
 
 
 class SerialExecutor(Executor):

@@ -51,7 +51,7 @@ from mashsim.experiment.replications import confidence_interval
 from mashsim.experiment.runner import ReplicationRunner, ReplicationStream
 from mashsim.metrics.compute import metric_bounds
 from mashsim.scenario.schema import Roster, Scenario, Shift
-from mashsim.stats import t_quantile
+from mashsim.stats import half_width
 
 __all__ = [
     "CONFIRM_SEED_OFFSET",
@@ -213,8 +213,7 @@ def _futile(targets: Sequence[Target], values: dict[str, np.ndarray], max_reps: 
         if len(x) < LOOKS[1] or len(x) >= max_reps:
             continue
         mean = float(np.mean(x))
-        half = 0.0 if len(x) < LOOKS[2] else float(
-            t_quantile(max_reps) * np.std(x, ddof=1) / math.sqrt(max_reps))
+        half = 0.0 if len(x) < LOOKS[2] else half_width(np.std(x, ddof=1), max_reps)
         if (mean + half > t.value) if t.op in ("<=", "<") else (mean - half < t.value):
             return True
     return False

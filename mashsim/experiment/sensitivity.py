@@ -25,6 +25,7 @@ from mashsim.experiment.executors import Task
 from mashsim.experiment.runner import ReplicationRunner
 from mashsim.metrics.compute import metric_names
 from mashsim.scenario.schema import Scenario
+from mashsim.scenario.uncertain import get_path
 
 __all__ = [
     "METHODS",
@@ -87,7 +88,7 @@ def check_inputs(sc: Scenario, varies: Sequence[Vary], metric: str,
     data = sc.to_dict()
     for v in varies:
         try:
-            value = _get(data, v.key)
+            value = get_path(data, v.key)
         except (KeyError, IndexError, ValueError, TypeError):
             problems.append(f"{flag} {v.text}: {v.key}: no such key in the scenario")
             continue
@@ -105,12 +106,6 @@ def check_inputs(sc: Scenario, varies: Sequence[Vary], metric: str,
                 break
     if problems:
         raise ScenarioError(problems)
-
-
-def _get(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    return data
 
 
 def _problem(varies: Sequence[Vary]) -> dict[str, Any]:
@@ -136,7 +131,7 @@ def _point(sc: Scenario, varies: Sequence[Vary], row: np.ndarray) -> Scenario:
     base = sc.to_dict()
     values: dict[str, Any] = {}
     for v, x in zip(varies, row, strict=True):
-        values[v.key] = round(float(x)) if isinstance(_get(base, v.key), int) else float(x)
+        values[v.key] = round(float(x)) if isinstance(get_path(base, v.key), int) else float(x)
     return sc.with_overrides(values, source="sensitivity point")
 
 

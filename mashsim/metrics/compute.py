@@ -83,13 +83,10 @@ def slim_record(rec: HubRecord, scenario: Scenario,
     shares one slim team per pool between the records of a group)."""
     teams = {} if teams is None else teams
     window = Window([rec], scenario, force_wide=False) if window is None else window
-    lo, hi = scenario.warmup_hours, scenario.horizon_hours
 
     def slim(team: TeamRecord) -> MeasuredTeam:
-        if id(team) not in teams:
-            known = window._busy_hours.get(id(team))  # the hub's utilisation computed it
-            teams[id(team)] = slim_team(team, lo, hi, known[1] if known is not None
-                                        and known[0] is team else None)
+        if id(team) not in teams:  # the hub's utilisation may have computed the hours
+            teams[id(team)] = slim_team(team, window.team_busy_hours(team))
         return teams[id(team)]
 
     empty = np.empty(0)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from mashsim.metrics import work as wk
-from mashsim.metrics.window import Window, max_open, overlap_hours, ratio, sorted_times
+from mashsim.metrics.window import Window, count_open, max_open, overlap_hours, ratio
 from mashsim.scenario.schema import GRADES, Scenario
 
 __all__ = [
@@ -259,8 +259,7 @@ def _backlog_clear_days(w: Window) -> float:
     days = np.arange(0.0, w.horizon + 1e-9, 24.0)
     if len(days) < 2:
         return math.nan
-    counts = (np.searchsorted(sorted_times(w.refs.entered), days, side="right")
-              - np.searchsorted(sorted_times(end), days, side="right"))
+    counts = count_open(w.refs.entered, end, days)
     steady = counts[days >= w.horizon / 2]
     band = float(np.percentile(steady, 95)) if len(steady) else math.inf
     within = np.flatnonzero(counts <= band)

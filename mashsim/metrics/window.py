@@ -25,9 +25,24 @@ from mashsim.model.staffing import CapacitySchedule
 from mashsim.model.work import WorkRecord
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["STAGES", "ForceWideBuffers", "MeasuredTeam", "SlimRecord", "Window",
-           "breach_flags", "daily_backlog", "max_open", "overlap_hours", "ratio", "slim_team",
-           "sorted_times", "staff_hours_cost"]
+__all__ = [
+    "SD_14D_HOURS",
+    "SD_72H_HOURS",
+    "STAGES",
+    "ForceWideBuffers",
+    "MeasuredTeam",
+    "SlimRecord",
+    "Window",
+    "breach_flags",
+    "count_open",
+    "daily_backlog",
+    "max_open",
+    "overlap_hours",
+    "ratio",
+    "slim_team",
+    "sorted_times",
+    "staff_hours_cost",
+]
 
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
@@ -47,13 +62,10 @@ class MeasuredTeam(TeamRecord):
     busy_hours: float = float("nan")
 
 
-def slim_team(team: TeamRecord, lo: float, hi: float,
-              busy_hours: float | None = None) -> MeasuredTeam:
-    """`team` with its busy on-duty hours over [lo, hi] (`busy_hours`, if already
-    computed over that window) kept and its spells dropped: utilisation sums these per
-    team in team order, so the figure is unchanged."""
-    if busy_hours is None:
-        busy_hours = _busy_on_duty_hours(team.busy, team.schedule, lo, hi)
+def slim_team(team: TeamRecord, busy_hours: float) -> MeasuredTeam:
+    """`team` with its busy on-duty hours over the window (`Window.team_busy_hours`)
+    kept and its spells dropped: utilisation sums these per team in team order, so the
+    figure is unchanged."""
     return MeasuredTeam(np.empty((0, 2)), team.schedule, busy_hours)
 
 
@@ -333,7 +345,7 @@ def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
 
     One stable sort of every point, each start +1 and each end −1: the running sum at
     the last of equal points is the open count just after it (the same integers as
-    counting the spells around each midpoint, `_count_open`, without sorting the starts
+    counting the spells around each midpoint, `count_open`, without sorting the starts
     and ends again and searching twice: ≈2× faster on a year's spells). A point
     outside [lo, hi] is clipped to it, which leaves every count inside unchanged."""
     k = len(segments)
@@ -527,7 +539,7 @@ def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
             float(age[waiting].max() / 24.0) if waiting.any() else 0.0)
 
 
-def _count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+def count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """How many [a, b) intervals contain each time in t (b may be inf)."""
     return (np.searchsorted(sorted_times(a), t, side="right")
             - np.searchsorted(sorted_times(b), t, side="right"))
@@ -547,10 +559,10 @@ def daily_backlog(rec: HubRecord, scenario: Scenario) -> dict[str, np.ndarray]:
     sd = r.sd_needed & np.isfinite(end)
     received = np.maximum(r.handover, r.entered)
     counts = {
-        "awaiting_rpa": _count_open(r.entered, received, t),
-        "staff_queue": _count_open(received, start, t),
-        "in_progress": _count_open(start[np.isfinite(start)], end[np.isfinite(start)], t),
-        "sd_pending": _count_open(end[sd], held[sd], t),
+        "awaiting_rpa": count_open(r.entered, received, t),
+        "staff_queue": count_open(received, start, t),
+        "in_progress": count_open(start[np.isfinite(start)], end[np.isfinite(start)], t),
+        "sd_pending": count_open(end[sd], held[sd], t),
     }
     counts["backlog"] = counts["awaiting_rpa"] + counts["staff_queue"] + counts["in_progress"]
     counts["day_end_hours"] = t

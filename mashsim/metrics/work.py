@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from mashsim.metrics.window import Window, breach_flags, ratio
+from mashsim.metrics.window import SD_14D_HOURS, SD_72H_HOURS, Window, breach_flags, ratio
 from mashsim.model.work import WorkRecord
 
 __all__ = ["asm_breach", "asm_held", "asm_pending_over_deadline_at_end", "marac_listed",
@@ -21,7 +21,6 @@ __all__ = ["asm_breach", "asm_held", "asm_pending_over_deadline_at_end", "marac_
            "sd_breach_all", "sd_breach_partner", "sd_breach_police", "sd_held_all",
            "sd_held_partner", "sd_held_police", "work"]
 
-SD_72H_HOURS, SD_14D_HOURS = 72.0, 14 * 24.0  # the inspection's two ages, as `window`'s
 _CACHE: weakref.WeakKeyDictionary[Window, WorkRecord] = weakref.WeakKeyDictionary()
 
 
@@ -71,20 +70,18 @@ def sd_held_all(w: Window) -> float:
     return sd_held_police(w) + sd_held_partner(w)
 
 
-def partner_pending(w: Window, at: float | None, older_than_hours: float) -> float:
+def partner_pending(w: Window, at: float, older_than_hours: float) -> float:
     """Partner-initiated discussions asked for but not held at `at`, older than the age."""
-    if at is None:
-        return np.nan
     wr = work(w)
     pending = (wr.partner_created <= at) & ~(wr.partner_held <= at)
     return float((pending & (at - wr.partner_created > older_than_hours)).sum())
 
 
-def pending_72h(w: Window, at: float | None) -> float:
+def pending_72h(w: Window, at: float) -> float:
     return partner_pending(w, at, SD_72H_HOURS)
 
 
-def pending_14d(w: Window, at: float | None) -> float:
+def pending_14d(w: Window, at: float) -> float:
     return partner_pending(w, at, SD_14D_HOURS)
 
 

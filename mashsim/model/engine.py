@@ -40,6 +40,7 @@ __all__ = [
     "flags",
     "float_array",
     "longest_over",
+    "nans",
     "oldest_first",
     "own_queue",
     "small_ints",
@@ -93,8 +94,8 @@ class Book:
     ) -> None:
         n = len(service_hours)
         self.remaining = float_array(service_hours)
-        self.first_start = _nans(n)
-        self.end = _nans(n)
+        self.first_start = nans(n)
+        self.end = nans(n)
         self.on_done = on_done
         self.on_start = on_start
 
@@ -102,7 +103,7 @@ class Book:
 NAN_ROW = [NAN]
 
 
-def _nans(n: int) -> array[float]:
+def nans(n: int) -> array[float]:
     """n NaN slots."""
     return array("d", NAN_ROW) * n
 

@@ -31,6 +31,7 @@ from mashsim.model.engine import (
     by_preference,
     flags,
     float_array,
+    nans,
     own_queue,
     small_ints,
 )
@@ -95,7 +96,7 @@ class HubQueues:
         ot = sc.staffing.overtime
         track = ot.enabled and ot.trigger == "oldest_waiting_hours"
         ref_priority = priority[refs.grade_idx]
-        self.stage_entry: list[array[float]] = [entry] + [_nans(n) for _ in stages[1:]]
+        self.stage_entry: list[array[float]] = [entry] + [nans(n) for _ in stages[1:]]
         self.stage_books: list[Book] = []
         self.stage_srcs: list[Source] = []
         for i, st in enumerate(stages):
@@ -113,7 +114,7 @@ class HubQueues:
         self._route(refs.stage_needed, [st.decides for st in stages])
         self.partner = partner
         p = len(partner) if partner is not None else 0
-        self.sd_entry = _nans(n + p)  # police referrals' discussions, then partners'
+        self.sd_entry = nans(n + p)  # police referrals' discussions, then partners'
         if p:
             assert partner is not None
             partner_priority = np.full(p, priority[GRADES.index(sdc.partner_queue_as)])
@@ -158,7 +159,7 @@ class HubQueues:
             notif_deadline))
         asm = sc.adult_strategy_meetings
         self.asm_on = asm.enabled
-        self.asm_entry = _nans(n)
+        self.asm_entry = nans(n)
         self.asm_book = Book(refs.asm_service_hours)
         self.asm_src = Source(self.asm_book, make_queue(
             asm.discipline, self.asm_entry, priority[refs.grade_idx], refs.asm_deadline))
@@ -212,7 +213,7 @@ class HubQueues:
         # numpy views of the compact arrays (one or eight bytes a referral, not eight)
         self.first_stage, self.decision_stage = np.asarray(self._first), np.asarray(
             self._decision_stage)
-        self.arrival_decided = _nans(n)  # decision time of those needing no stage
+        self.arrival_decided = nans(n)  # decision time of those needing no stage
 
     def feed(self) -> None:
         self._feed_streams()
@@ -233,7 +234,7 @@ class HubQueues:
         if self.en_separate and len(self.en_entry):
             Feeder(env, self.en_entry, range(len(self.en_entry)), self.en_src)
         if self.partner is not None and len(self.partner):
-            Feeder(env, self.partner.created.tolist(),
+            Feeder(env, self.partner.created,
                    range(self.n, self.n + len(self.partner)), self._partner_ready)
 
     def _partner_ready(self, job: int) -> None:
@@ -363,11 +364,6 @@ class HubQueues:
         return lambda: float(self.sd_waiting)
 
 
-
-
-def _nans(n: int) -> array[float]:
-    """n NaN slots (not yet)."""
-    return float_array(np.full(n, np.nan))
 
 
 def _rows(arrays: list[array[float]], n: int, shape: tuple[int, int]) -> np.ndarray:

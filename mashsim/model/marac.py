@@ -16,7 +16,7 @@ from collections import deque
 import numpy as np
 import simpy
 
-from mashsim.model.engine import Book, Feeder, Source, float_array
+from mashsim.model.engine import Book, Feeder, Source, nans
 from mashsim.scenario.disciplines import make_queue
 from mashsim.scenario.schema import DAY_NAMES, Scenario
 
@@ -41,7 +41,7 @@ class MaracMeetings:
         self._meetings = self.meetings.tolist()  # for `bisect`: a numpy call a case cost more
         # Per-case slots as float arrays, built from bytes (not lists of n floats: the
         # slots exist, NaN, in every hub, MARAC switched on or not).
-        self.listed = float_array(np.full(n, np.nan))  # entry to the research queue = listing
+        self.listed = nans(n)  # entry to the research queue = listing
         self.first_meeting = np.full(n, np.nan)
         self.heard = np.full(n, np.nan)
         self.book = Book(research_hours)

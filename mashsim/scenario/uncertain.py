@@ -36,7 +36,8 @@ from mashsim.scenario.distributions import FAMILIES, MAX_PARAMETER
 Scenario = Any
 
 __all__ = ["InputRange", "Uncertainty", "check_uncertain", "draw_index", "draw_point",
-           "field_annotation", "forget_overridden", "has_uncertainty", "split_uncertain",
+           "field_annotation", "forget_overridden", "get_path", "has_uncertainty",
+           "split_uncertain",
            "unwrap_type"]
 
 Bound = Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER)]
@@ -127,7 +128,7 @@ def check_uncertain(sc: Scenario) -> None:
     data = sc.to_dict()
     for path in u.inputs:
         try:
-            value = _get_path(data, path)
+            value = get_path(data, path)
         except (KeyError, IndexError, ValueError, TypeError):
             raise ValueError(f"uncertainty.inputs.{path}: no such key in the scenario"
                              ) from None
@@ -151,7 +152,8 @@ def forget_overridden(data: dict[str, Any], paths: typing.Iterable[str]) -> None
             table["inputs"].pop(path, None)
 
 
-def _get_path(data: Any, path: str) -> Any:
+def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted path in raw scenario data (list items by index)."""
     for part in path.split("."):
         data = data[int(part)] if isinstance(data, list) else data[part]
     return data
