@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -924,8 +925,11 @@ class Scenario(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _ranges(cls, data: Any) -> Any:
-        """A range where a number goes moves to `uncertainty.inputs`, its nominal stays."""
+    def _ranges(cls, data: Any, info: ValidationInfo) -> Any:
+        """A range where a number goes moves to `uncertainty.inputs`, its nominal stays.
+        Skipped when the caller knows there is none (`from_dict(..., ranges=False)`)."""
+        if info.context is not None and info.context.get("ranges") is False:
+            return data
         return split_uncertain(data, cls)
 
     @field_validator("hubs", "referral_types", "stages")
@@ -1072,9 +1076,13 @@ class Scenario(_Frozen):
     # -- conversions -------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<scenario>",
+                  ranges: bool = True) -> Scenario:
+        """Validate raw scenario data. `ranges=False`: the data holds no range where a
+        number goes (a validated scenario's dump), so the walk that moves ranges to
+        `uncertainty.inputs` is skipped."""
         try:
-            return cls.model_validate(dict(data))
+            return cls.model_validate(dict(data), context=None if ranges else {"ranges": False})
         except ValidationError as err:
             raise ScenarioError(_problems(err, source)) from None
 
@@ -1099,7 +1107,9 @@ class Scenario(_Frozen):
                 problems.append(_printable(f"{source}: {path}: {err.args[0]}"))
         forget_overridden(data, overrides)
         try:
-            scenario = Scenario.from_dict(data, source=source)
+            # the dump holds numbers where numbers go; only an override can bring a range
+            scenario = Scenario.from_dict(data, source=source, ranges=any(
+                _holds_mapping(v) for v in overrides.values()))
         except ScenarioError as err:
             problems += err.problems
         if problems:
@@ -1359,6 +1369,15 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [info.alias or name for name, info in tp.model_fields.items()]
     return []
+
+
+def _holds_mapping(value: Any) -> bool:
+    """Whether an override value is or holds a table (where a range could be)."""
+    if isinstance(value, Mapping):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_mapping(v) for v in value)
+    return False
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
