@@ -45,10 +45,10 @@ class _Counter:
         self.ran = 0
         real = Progress.done
 
-        def done(bar: Progress) -> None:
-            self.ran += 1
-            real(bar)
-            if stop_after is not None and self.ran == stop_after:
+        def done(bar: Progress, n: int = 1) -> None:
+            self.ran += n
+            real(bar, n)
+            if stop_after is not None and self.ran >= stop_after:
                 raise KeyboardInterrupt
 
         monkeypatch.setattr(Progress, "done", done)

@@ -32,7 +32,7 @@ import numpy as np
 
 from mashsim._io import atomic_write_text, recover_kept
 from mashsim._version import __version__
-from mashsim.experiment.executors import Task
+from mashsim.experiment.executors import Task, task_parts
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.scenario.schema import Scenario
 
@@ -139,7 +139,12 @@ class ReplicationCache:
         return self.root / self._key(task) / f"r{task.replication:05d}.json"
 
     def get(self, task: Task) -> Any:
-        """The saved result of `task`, or None (not saved, or unusable: run it again)."""
+        """The saved result of `task`, or None (not saved, or unusable: run it again).
+        A task made of parts (`Job.parts`) is saved when every part is."""
+        parts = task_parts(task)
+        if parts is not None:
+            got = [self.get(t) for t in parts]
+            return None if any(r is None for r in got) else got
         path = self._path(task)
         if path is None or not path.exists():
             return None
@@ -164,6 +169,11 @@ class ReplicationCache:
         return res
 
     def put(self, task: Task, result: Any) -> None:
+        parts = task_parts(task)
+        if parts is not None:
+            for t, res in zip(parts, result, strict=True):
+                self.put(t, res)
+            return
         path = self._path(task)
         if path is None:
             return

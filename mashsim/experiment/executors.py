@@ -58,6 +58,8 @@ __all__ = [
     "TaskQueue",
     "make_executor",
     "run_task",
+    "task_parts",
+    "task_weight",
 ]
 
 
@@ -83,6 +85,12 @@ class Job(ABC):
     def decode(self, data: Any) -> Any:
         return data
 
+    def parts(self, seed: int, replication: int) -> list[Task] | None:
+        """The plain tasks whose results, in order, this job's result is (None: it is a
+        reduction of its own). Such a job computes several replications in one task
+        (sharing work between them) and is cached, and counted, as those tasks."""
+        return None
+
 
 @dataclass(frozen=True)
 class Task:
@@ -97,6 +105,17 @@ class Task:
     replication: int
     outcomes: bool = False
     job: Job | None = None
+
+
+def task_parts(task: Task) -> list[Task] | None:
+    """The plain tasks `task` stands for (`Job.parts`), or None."""
+    return None if task.job is None else task.job.parts(task.seed, task.replication)
+
+
+def task_weight(task: Task) -> int:
+    """Replications `task` computes: its parts, or one."""
+    parts = task_parts(task)
+    return 1 if parts is None else len(parts)
 
 
 def run_task(task: Task) -> Any:

@@ -34,6 +34,7 @@ from mashsim.experiment.executors import (
     Task,
     TaskQueue,
     make_executor,
+    task_weight,
 )
 from mashsim.experiment.replications import ReplicationResult
 from mashsim.progress import stream
@@ -67,11 +68,13 @@ class Progress:
         if self._bar is not None and n:
             self._bar.update(n)
 
-    def done(self) -> None:
+    def done(self, n: int = 1) -> None:
+        """`n` replications finished (a task made of parts counts them all)."""
         if self._bar is not None:
-            self._bar.update(1)
+            self._bar.update(n)
         if self._on_done is not None:
-            self._on_done()
+            for _ in range(n):
+                self._on_done()
 
     def close(self) -> None:
         if self._bar is not None:
@@ -97,7 +100,7 @@ class ReplicationRunner:
     def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         """Yield `(i, result of tasks[i])` for every task: saved ones first, then each as
         it finishes (any order). Each one run here is saved before it is yielded."""
-        self.progress.add_total(len(tasks))
+        self.progress.add_total(sum(map(task_weight, tasks)))
         missing: list[int] = []
         ready: list[tuple[int, Any]] = []
         for i, task in enumerate(tasks):
@@ -106,7 +109,7 @@ class ReplicationRunner:
                 missing.append(i)
             else:
                 ready.append((i, res))
-        self.progress.cached(len(ready))
+        self.progress.cached(sum(task_weight(tasks[i]) for i, _ in ready))
         yield from ready
         if not missing:
             return
@@ -117,7 +120,7 @@ class ReplicationRunner:
                 for j, res in finished:
                     self.cache.put(tasks[missing[j]], res)
                     try:
-                        self.progress.done()
+                        self.progress.done(task_weight(tasks[missing[j]]))
                     except BaseException:  # stopped here: this one is saved, keep it
                         self.salvaged.append((missing[j], res))
                         raise
@@ -142,8 +145,9 @@ class ReplicationRunner:
                 raise
             for i, res in self.salvaged:
                 results[i] = res
-            done = sum(r is not None for r in results)
-            raise Interrupted(done, len(tasks), self.executor.in_flight,
+            done = sum(task_weight(t) for t, r in zip(tasks, results, strict=True)
+                       if r is not None)
+            raise Interrupted(done, sum(map(task_weight, tasks)), self.executor.in_flight,
                               self.cache.root) from None
         return results
 

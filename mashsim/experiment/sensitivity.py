@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 
 from mashsim.errors import ScenarioError
-from mashsim.experiment.executors import Task
 from mashsim.experiment.runner import ReplicationRunner
+from mashsim.experiment.shared_hubs import run_points
 from mashsim.metrics.compute import metric_names
 from mashsim.scenario.schema import Scenario
 from mashsim.scenario.uncertain import get_path
@@ -143,10 +143,9 @@ def run_sensitivity(sc: Scenario, varies: Sequence[Vary], metric: str, runner: R
     check_inputs(sc, varies, metric)
     x = design(varies, method, n, seed)
     points = [_point(sc, varies, row) for row in x]
-    tasks = [Task(p, seed, r) for p in points for r in range(replications)]
-    runs = runner.run_all(tasks)
-    values = np.array([[run.metrics["overall"][metric] for run in runs[i:i + replications]]
-                       for i in range(0, len(runs), replications)], dtype=float)
+    runs = run_points(points, seed, range(replications), runner)  # hubs shared: run once
+    values = np.array([[run.metrics["overall"][metric] for run in point] for point in runs],
+                      dtype=float)
     if np.isnan(values).all(axis=1).any():
         raise ScenarioError([f"--metric {metric}: no value at some points (nothing to "
                              "measure, e.g. no strategy discussions); pick another metric"])

@@ -28,10 +28,10 @@ import numpy as np
 
 from mashsim._io import atomic_write_text, output_set
 from mashsim.errors import ScenarioError
-from mashsim.experiment.executors import Task
 from mashsim.experiment.precision import PrecisionOutcome, sequential_replications
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
-from mashsim.experiment.runner import Progress, ReplicationRunner, replication_runner
+from mashsim.experiment.runner import Progress, replication_runner
+from mashsim.experiment.shared_hubs import run_points
 from mashsim.metrics.compute import metric_bounds, metric_names
 from mashsim.safe_text import csv_frame
 from mashsim.scenario.schema import Scenario
@@ -88,19 +88,6 @@ def point_scenarios(scenario: Scenario, vary: Mapping[str, Sequence[Any]]
     if problems:
         raise ScenarioError(list(dict.fromkeys(problems)))
     return grid, scenarios
-
-
-def run_points(
-    scenarios: Sequence[Scenario],
-    seed: int,
-    replications: range,
-    runner: ReplicationRunner,
-) -> list[list[ReplicationResult]]:
-    """Replications `replications` of every scenario: result[point][i], CRN seeds."""
-    tasks = [Task(sc, seed, r) for r in replications for sc in scenarios]
-    flat = runner.run_all(tasks)
-    width = len(scenarios)
-    return [flat[p::width] for p in range(width)]
 
 
 def _values(runs: Sequence[ReplicationResult], scope: str, metric: str) -> np.ndarray:

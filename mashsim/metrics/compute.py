@@ -28,8 +28,9 @@ from mashsim.metrics.window import (
 from mashsim.model.replication import HubRecord, TeamRecord
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["METRICS", "STAGES", "breach_flags", "daily_backlog", "metric_bounds",
-           "metric_names", "reduce_replication", "replication_metrics", "slim_record"]
+__all__ = ["METRICS", "STAGES", "GroupOutcome", "breach_flags", "combine_groups",
+           "daily_backlog", "metric_bounds", "metric_names", "reduce_group",
+           "reduce_replication", "replication_metrics", "slim_record"]
 
 
 def metric_bounds(name: str) -> tuple[float, float]:
@@ -125,17 +126,58 @@ def reduce_replication(
     for part in parts:
         teams: dict[int, MeasuredTeam] = {}
         for hub, rec in part.items():
-            window = Window([rec], scenario, force_wide=False)
-            per_hub[hub] = REGISTRY.compute(window)
+            metrics, slimmed = _reduce_hub(rec, scenario, teams)
+            per_hub[hub] = metrics
             if each is not None:
                 each(hub, rec)
-            slim.append(slim_record(rec, scenario, teams, window))
+            slim.append(slimmed)
             if several:
-                joined.take(slim[-1])
-            del window, rec  # the loop variable would hold the record while the next runs
+                joined.take(slimmed)
+            del rec  # the loop variable would hold the record while the next runs
         del part, teams
     if several:
         joined.restore(slim)
     overall = (_as_hub(slim, per_hub) if _one_hub(slim)
                else REGISTRY.compute(Window(slim, scenario, force_wide=True, release=True)))
+    return {"overall": overall, **per_hub}
+
+
+def _reduce_hub(rec: HubRecord, scenario: Scenario, teams: dict[int, MeasuredTeam]
+                ) -> tuple[dict[str, float], SlimRecord]:
+    """A hub's own metrics and its slim record (one window for both)."""
+    window = Window([rec], scenario, force_wide=False)
+    return REGISTRY.compute(window), slim_record(rec, scenario, teams, window)
+
+
+@dataclasses.dataclass
+class GroupOutcome:
+    """One group of hubs' share of a replication's figures: each hub's metrics and its
+    slim record (what the force-wide figures read), to be combined with the other
+    groups' (`combine_groups`) by every sweep point that leaves the group as it was."""
+
+    per_hub: dict[str, dict[str, float]]
+    slim: list[SlimRecord]
+
+
+def reduce_group(part: dict[str, HubRecord], scenario: Scenario) -> GroupOutcome:
+    """A group's records (one item of `replication_parts`) reduced, the slim records
+    kept whole (not joined into force-wide buffers): they may serve several points."""
+    teams: dict[int, MeasuredTeam] = {}
+    per_hub: dict[str, dict[str, float]] = {}
+    slim: list[SlimRecord] = []
+    for hub, rec in part.items():
+        per_hub[hub], slimmed = _reduce_hub(rec, scenario, teams)
+        slim.append(slimmed)
+    return GroupOutcome(per_hub, slim)
+
+
+def combine_groups(groups: Sequence[GroupOutcome], scenario: Scenario
+                   ) -> dict[str, dict[str, float]]:
+    """A replication's metrics from its groups' outcomes, in the scenario's group order:
+    exactly `reduce_replication`'s (the force-wide window joins the same arrays in the
+    same order; it leaves the slim records as they are, for the next point)."""
+    per_hub = {hub: dict(m) for g in groups for hub, m in g.per_hub.items()}
+    slim = [s for g in groups for s in g.slim]
+    overall = (_as_hub(slim, per_hub) if _one_hub(slim)
+               else REGISTRY.compute(Window(slim, scenario, force_wide=True)))
     return {"overall": overall, **per_hub}

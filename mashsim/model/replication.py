@@ -15,6 +15,7 @@ import ctypes
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from mashsim.model.work import WorkRecord, work_record
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",
-           "replication_parts", "run_replication"]
+           "replication_groups", "replication_parts", "run_replication"]
 
 
 @dataclass
@@ -133,10 +134,19 @@ def replication_parts(scenario: Scenario, seed: int,
     A hub alone has the event order it had beside the others (simpy breaks same-time
     ties by scheduling order, and a hub's events are scheduled in the same order relative
     to each other), so its records are identical."""
+    for _, run in replication_groups(scenario, seed, replication):
+        yield run()
+
+
+def replication_groups(scenario: Scenario, seed: int, replication: int
+                       ) -> Iterator[tuple[list[str], Callable[[], dict[str, HubRecord]]]]:
+    """`replication_parts` with each group's simulation left to the caller: (the
+    group's hubs, a call that simulates them), so a caller that already has a group's
+    outcome (a sweep point that leaves the group as it was) need not run it again."""
     streams = Streams(seed, replication)
     cal = build_calendar(scenario)
     for hubs in hub_groups(scenario):
-        yield _run_group(scenario, streams, hubs, cal)
+        yield hubs, partial(_run_group, scenario, streams, hubs, cal)
 
 
 def _run_group(scenario: Scenario, streams: Streams, hubs: list[str],
