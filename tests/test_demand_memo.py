@@ -25,6 +25,7 @@ from mashsim.scenario.schema import Scenario, load_scenario
 from .conftest import DEFAULT, ROOT, SHIPPED
 
 SUMMER = ROOT / "scenarios" / "summer_2023.toml"
+HUB = "oxfordshire"  # summer_2023's hub with a backlog
 SHIFT = [{"days": ["Mon", "Tue", "Wed"], "start": "08:00", "end": "16:00"}]
 
 
@@ -35,8 +36,9 @@ def shipped() -> Scenario:
 
 @pytest.fixture(scope="module")
 def summer() -> Scenario:
-    """Initial backlog, linked referrals, adult meetings, MARAC, partner discussions."""
-    return load_scenario(SUMMER)
+    """One hub with an initial backlog, linked referrals, adult meetings, MARAC and
+    partner discussions (the memo keeps one-hub scenarios' draws)."""
+    return load_scenario(SUMMER).hub_alone(HUB)
 
 
 @pytest.fixture(autouse=True)
@@ -56,13 +58,13 @@ def _key(sc: Scenario, hub: str = "reading", seed: int = 1, rep: int = 0) -> tup
 
 def test_a_hit_is_a_fresh_draw(summer: Scenario) -> None:
     cal = build_calendar(summer)
-    first = dm.hub_demand(summer, Streams(3, 2), cal, "reading")
-    again = dm.hub_demand(summer, Streams(3, 2), cal, "reading")
+    first = dm.hub_demand(summer, Streams(3, 2), cal, HUB)
+    again = dm.hub_demand(summer, Streams(3, 2), cal, HUB)
     memo = dm.demand_memo()
     assert (memo.hits, memo.misses) == (1, 1)
-    fresh = (draw_referrals(summer, Streams(3, 2), cal, "reading"),
-             draw_partner_discussions(summer, Streams(3, 2), cal, "reading"))
-    assert len(fresh[0]) > 0 and len(fresh[1]) > 0 and fresh[0].linked.any()
+    fresh = (draw_referrals(summer, Streams(3, 2), cal, HUB),
+             draw_partner_discussions(summer, Streams(3, 2), cal, HUB))
+    assert len(fresh[1]) > 0 and fresh[0].linked.any() and (fresh[0].entered == 0).sum() == 150
     for hit, drawn in zip(again, fresh, strict=True):
         got, want = _arrays(hit), _arrays(drawn)
         assert got.keys() == want.keys()
@@ -154,7 +156,7 @@ def test_a_shared_array_is_counted_once() -> None:
 
 
 def test_memo_arrays_are_read_only(summer: Scenario) -> None:
-    refs, partner = dm.hub_demand(summer, Streams(1, 0), build_calendar(summer), "reading")
+    refs, partner = dm.hub_demand(summer, Streams(1, 0), build_calendar(summer), HUB)
     for part in (refs, partner):
         for name, a in _arrays(part).items():
             assert not a.flags.writeable, name
@@ -163,10 +165,17 @@ def test_memo_arrays_are_read_only(summer: Scenario) -> None:
 
 
 def test_the_model_starts_from_the_memo(summer: Scenario) -> None:
-    start_hub_model(summer, Streams(1, 0), ["reading"])
-    start_hub_model(summer.with_overrides({"hubs.reading.sd_attendees.headcount": 9}),
-                    Streams(1, 0), ["reading"])
+    start_hub_model(summer, Streams(1, 0))
+    start_hub_model(summer.with_overrides({f"hubs.{HUB}.sd_attendees.headcount": 9}),
+                    Streams(1, 0))
     assert (dm.demand_memo().hits, dm.demand_memo().misses) == (1, 1)
+
+
+def test_a_force_is_drawn_not_kept(shipped: Scenario) -> None:
+    """Several hubs: every hub's draws kept at once would hold ≈178 bytes a referral."""
+    for _ in range(2):
+        start_hub_model(shipped, Streams(1, 0))
+    assert len(dm.demand_memo()) == 0 and dm.demand_memo().hits == 0
 
 
 # -- the draws read nothing that the digest leaves out ------------------------------------
@@ -213,8 +222,9 @@ def test_the_draws_read_nothing_the_digest_leaves_out(shipped: Scenario,
     for sc in (shipped, summer, varied, load_scenario(DEFAULT)):
         reader: Any = _Reader(sc, "", seen)
         cal = build_calendar(sc)
-        draw_referrals(reader, Streams(1, 0), cal, "reading")
-        draw_partner_discussions(reader, Streams(1, 0), cal, "reading")
+        hub = next(iter(sc.hubs))
+        draw_referrals(reader, Streams(1, 0), cal, hub)
+        draw_partner_discussions(reader, Streams(1, 0), cal, hub)
     assert {"arrivals", "referral_types", "hubs.*.demand_share",
             "hubs.*.initial_backlog", "run"} <= seen  # the reader does see reads
     assert not seen & _blind()

@@ -1,12 +1,19 @@
-"""A per-process memo of each hub's demand draws, shared by every staffing of the hub.
+"""A per-process memo of a one-hub scenario's demand draws, shared by its staffings.
 
-Candidate staffings (`plan`), sweep points that vary people, and repeated runs simulate
-replication r of a hub with the same named streams (common random numbers), so they
-draw the very same referrals and partner discussions. Drawing them costs ≈5 ms a hub
-replication (of 17–65 ms), so a worker keeps them: `hub_demand` returns the memo's
-arrays when (what the draws read, hub, seed, replication, calendar) was drawn before
-in this process, else draws and keeps them. The draws are a pure function of that key,
-so results are identical, byte for byte, with or without the memo.
+`plan` simulates each hub alone (`Scenario.hub_alone`), and every candidate staffing of
+the hub runs replication r with the same named streams (common random numbers), so
+they draw the very same referrals and partner discussions. Drawing them costs ≈5 ms a
+hub replication (of 17–65 ms), so a worker keeps them: `hub_demand` returns the memo's
+arrays when (what the draws read, hub, seed, replication, calendar) was drawn before in
+this process, else draws and keeps them. The draws are a pure function of that key, so
+results are identical, byte for byte, with or without the memo.
+
+Only one-hub scenarios. A replication of a force (9 hubs, 387) runs its hubs one group
+at a time so that memory follows one group; keeping every hub's draws would hold
+≈178 bytes a referral (all of them: 11.4 MiB for the default's year) at the metrics'
+peak, against the ≤ 300 bytes a referral that a run may take (276 today; see
+docs/background/performance.md). A one-off run never hits anyway (each replication
+is drawn once); a sweep over a force's staffing would, and is left drawing.
 
 The key. `demand_digest` hashes the scenario's JSON without the fields that only say
 who works (`DRAW_BLIND`: rosters, roles, attendees, absences, overtime, pooling,
@@ -18,14 +25,14 @@ key too, so a caller's `cal` that differs from the scenario's cannot hit.
 
 Its cost. A task reaches a worker as a freshly unpickled scenario, so the digest is
 computed there: pydantic's JSON dump and a blake2b hash take ≈0.07 ms on the default
-scenario (`to_dict` + `json.dumps` ≈0.4 ms), ≈1 % of what a hit saves; the last
-scenario's digest is kept, so the groups of one replication hash it once. Carrying a
-digest computed in the parent in the pickle would save that 0.07 ms but needs the
-scenario schema and the executors to know about the model's memo.
+scenario (`to_dict` + `json.dumps` ≈0.4 ms), ≈1.5 % of what a hit saves; the last
+scenario's digest is kept. Carrying a digest computed in the parent in the pickle
+would save that 0.07 ms but needs the scenario schema and the executors to know about
+the model's memo.
 
 Its bound. At most `MEMO_MAX_BYTES` (64 MiB) of arrays per process, least recently
-used first out, so a national run or a long sweep (where every replication is new and
-nothing hits) holds no more than that. The arrays are read-only: a later in-place write
+used first out (Reading's half-year: 0.4 MiB a replication, Oxfordshire's 1.6 MiB), so
+a long plan holds no more than that. The arrays are read-only: a later in-place write
 fails loudly instead of changing the next replication's referrals; each hit returns
 new `Referrals`/`PartnerDiscussions` objects around them.
 """
@@ -51,7 +58,7 @@ from mashsim.scenario.schema import Scenario
 __all__ = ["DRAW_BLIND", "MEMO_MAX_BYTES", "DemandMemo", "clear_demand_memo", "demand_digest",
            "demand_key", "demand_memo", "hub_demand"]
 
-MEMO_MAX_BYTES = 64 * 2**20  # arrays kept per process (a hub-year of referrals: ≈1 MiB)
+MEMO_MAX_BYTES = 64 * 2**20  # arrays kept per process (≈178 bytes a referral)
 
 #: scenario fields the demand draws never read (what `plan` and staffing sweeps vary):
 #: left out of the digest so that every staffing of a hub shares its draws
@@ -149,8 +156,9 @@ def demand_key(sc: Scenario, streams: Streams, cal: WorkingCalendar,
 
 def hub_demand(sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str) -> Demand:
     """`draw_referrals` and `draw_partner_discussions` of `hub`, from the memo when this
-    process drew them before. Streams of another class (a test's) are always drawn."""
-    if type(streams) is not Streams:
+    process drew them before. Drawn afresh, not kept: a scenario of several hubs (see
+    the module doc) and streams of another class (a test's)."""
+    if len(sc.hubs) != 1 or type(streams) is not Streams:
         return draw_referrals(sc, streams, cal, hub), draw_partner_discussions(sc, streams,
                                                                                 cal, hub)
     key = demand_key(sc, streams, cal, hub)

@@ -152,7 +152,8 @@ def start_hub_model(sc: Scenario, streams: Streams, hubs: Sequence[str] | None =
     `hubs`: only these (in scenario order), for hubs that share nothing with the others:
     each hub's draws come from its own named streams, so it sees the same referrals,
     absences and event order alone as beside the others (see `hub_groups`). The demand
-    draws come from this process's memo when another staffing drew them (`demand_memo`)."""
+    draws of a one-hub scenario come from this process's memo when another staffing
+    drew them (`demand_memo`)."""
     cal = build_calendar(sc) if cal is None else cal
     env = Env()  # simpy's, with a tighter run loop
     names = sc.hubs if hubs is None else [h for h in sc.hubs if h in set(hubs)]
