@@ -24,7 +24,7 @@ import numpy as np
 import simpy
 
 from mashsim.model.calendar import WorkingCalendar
-from mashsim.model.discussions import draw_partner_discussions
+from mashsim.model.demand_memo import hub_demand
 from mashsim.model.engine import (
     Env,
     Pool,
@@ -39,7 +39,6 @@ from mashsim.model.engine import (
 )
 from mashsim.model.hub import HubQueues
 from mashsim.model.overtime import OvertimeController
-from mashsim.model.referrals import draw_referrals
 from mashsim.model.staffing import (
     CapacitySchedule,
     available_schedule,
@@ -152,12 +151,13 @@ def start_hub_model(sc: Scenario, streams: Streams, hubs: Sequence[str] | None =
 
     `hubs`: only these (in scenario order), for hubs that share nothing with the others:
     each hub's draws come from its own named streams, so it sees the same referrals,
-    absences and event order alone as beside the others (see `hub_groups`)."""
+    absences and event order alone as beside the others (see `hub_groups`). The demand
+    draws of a one-hub scenario come from this process's memo when another staffing
+    drew them (`demand_memo`)."""
     cal = build_calendar(sc) if cal is None else cal
     env = Env()  # simpy's, with a tighter run loop
     names = sc.hubs if hubs is None else [h for h in sc.hubs if h in set(hubs)]
-    queues = {h: HubQueues(env, sc, cal, h, draw_referrals(sc, streams, cal, h),
-                         draw_partner_discussions(sc, streams, cal, h)) for h in names}
+    queues = {h: HubQueues(env, sc, cal, h, *hub_demand(sc, streams, cal, h)) for h in names}
     return HubModel(sc, env, Capacity(sc, cal, streams), queues)
 
 
