@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mashsim.experiment.executors import Task, run_task
 from mashsim.experiment.plan import plan
+from mashsim.experiment.simulate import simulate
 from mashsim.model import demand_memo as dm
 from mashsim.model.discussions import PartnerDiscussions, draw_partner_discussions
 from mashsim.model.referrals import Referrals, draw_referrals
@@ -43,9 +45,29 @@ def summer() -> Scenario:
 
 @pytest.fixture(autouse=True)
 def _fresh_memo():
+    """An empty memo, kept into (as `plan`'s replications do) unless a test says not."""
     dm.clear_demand_memo()
-    yield
+    with dm.keeping_demand():
+        yield
     dm.clear_demand_memo()
+
+
+def test_only_a_caller_that_asks_keeps_draws(summer: Scenario) -> None:
+    """A run's replications are drawn once each: keeping them would only hold memory."""
+    with dm.keeping_demand(False):
+        simulate(summer, replications=2, seed=1, workers=1)
+        dm.hub_demand(summer, Streams(1, 0), build_calendar(summer), HUB)
+    assert len(dm.demand_memo()) == 0
+    dm.hub_demand(summer, Streams(1, 0), build_calendar(summer), HUB)
+    assert len(dm.demand_memo()) == 1
+
+
+def test_a_plan_task_keeps_draws_and_a_run_task_does_not(summer: Scenario) -> None:
+    with dm.keeping_demand(False):
+        run_task(Task(summer, 1, 0))
+        assert len(dm.demand_memo()) == 0
+        run_task(Task(summer, 1, 0, keep_demand=True))
+        assert len(dm.demand_memo()) == 1
 
 
 def _arrays(part: Referrals | PartnerDiscussions) -> dict[str, np.ndarray]:

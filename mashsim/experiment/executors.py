@@ -46,6 +46,7 @@ from typing import Any
 
 from mashsim.errors import ScenarioError
 from mashsim.experiment.replications import default_workers, single_run
+from mashsim.model.demand_memo import keeping_demand
 from mashsim.scenario.schema import Scenario
 
 __all__ = [
@@ -97,7 +98,10 @@ class Task:
     """One replication to run: the pure inputs of `single_run` (or of `job`).
 
     `outcomes` keeps each referral's waits on the result (the report's figures need them
-    for a few replications); `job` replaces `single_run` by another reduction.
+    for a few replications); `job` replaces `single_run` by another reduction;
+    `keep_demand`: the worker keeps a one-hub replication's demand draws for the same
+    replication at another staffing (`plan`; `mashsim.model.demand_memo`), results
+    unchanged.
     """
 
     scenario: Scenario
@@ -105,6 +109,7 @@ class Task:
     replication: int
     outcomes: bool = False
     job: Job | None = None
+    keep_demand: bool = False
 
 
 def task_parts(task: Task) -> list[Task] | None:
@@ -120,9 +125,10 @@ def task_weight(task: Task) -> int:
 
 def run_task(task: Task) -> Any:
     """What any executor computes for `task`, wherever it runs."""
-    if task.job is not None:
-        return task.job(task.scenario, task.seed, task.replication)
-    return single_run(task.scenario, task.seed, task.replication, task.outcomes)
+    with keeping_demand(task.keep_demand):
+        if task.job is not None:
+            return task.job(task.scenario, task.seed, task.replication)
+        return single_run(task.scenario, task.seed, task.replication, task.outcomes)
 
 
 class Executor(ABC):
@@ -389,8 +395,8 @@ class _ProcessQueue(TaskQueue):
 
 
 def _dask_run(scenario: Scenario, seed: int, rep: int, outcomes: bool,
-              job: Job | None) -> Any:
-    return run_task(Task(scenario, seed, rep, outcomes, job))
+              job: Job | None, keep_demand: bool = False) -> Any:
+    return run_task(Task(scenario, seed, rep, outcomes, job, keep_demand))
 
 
 class DaskExecutor(Executor):
@@ -429,7 +435,7 @@ class DaskExecutor(Executor):
 
         futures = {
             self._client.submit(_dask_run, self._remote(t.scenario), t.seed, t.replication,
-                                t.outcomes, t.job, pure=False): i
+                                t.outcomes, t.job, t.keep_demand, pure=False): i
             for i, t in enumerate(tasks)
         }
         finished = False
@@ -448,8 +454,8 @@ class DaskExecutor(Executor):
     def submit(self, task: Task, priority: float) -> Any:
         """One task on the cluster (Dask runs higher `priority` first); its future."""
         return self._client.submit(_dask_run, self._remote(task.scenario), task.seed,
-                                   task.replication, task.outcomes, task.job, pure=False,
-                                   priority=priority)
+                                   task.replication, task.outcomes, task.job, task.keep_demand,
+                                   pure=False, priority=priority)
 
     def close(self) -> None:
         self._scattered.clear()

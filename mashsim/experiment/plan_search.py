@@ -480,7 +480,9 @@ def _next_step(stream: ReplicationStream, steps: dict[int, _Step], i: int, s: Hu
         steps[i] = step
         for k, req in enumerate(reqs):
             for j, r in enumerate(req.reps):
-                stream.submit((i, number, k, j), Task(req.scenario, req.seed, r), _size(s))
+                # every staffing of the hub runs replication r: keep its draws
+                stream.submit((i, number, k, j),
+                              Task(req.scenario, req.seed, r, keep_demand=True), _size(s))
         if step.left:
             return
         got, number = step.got, number + 1  # nothing to run: advance at once

@@ -8,7 +8,13 @@ arrays when (what the draws read, hub, seed, replication, calendar) was drawn be
 this process, else draws and keeps them. The draws are a pure function of that key, so
 results are identical, byte for byte, with or without the memo.
 
-Only one-hub scenarios. A replication of a force (9 hubs, 387) runs its hubs one group
+Only where asked (`keeping_demand`: `plan`'s replications, which know that their
+hub's replication r comes back at other staffings), and only one-hub scenarios. Kept
+without reuse, the arrays would only hold memory: a run's replications are each drawn
+once, and a one-hub run of 100,000 referrals would keep 15 MB a replication that the
+next one then cannot reuse (fresh pages for its own: M/M/10 measured 3 % slower).
+
+A replication of a force (9 hubs, 387) runs its hubs one group
 at a time so that memory follows one group; keeping every hub's draws would hold
 ≈178 bytes a referral (all of them: 11.4 MiB for the default's year) at the metrics'
 peak, against the ≤ 300 bytes a referral that a run may take (276 today; see
@@ -43,7 +49,9 @@ import copy
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import fields
 from typing import Any
 
@@ -56,7 +64,7 @@ from mashsim.model.streams import Streams
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["DRAW_BLIND", "MEMO_MAX_BYTES", "DemandMemo", "clear_demand_memo", "demand_digest",
-           "demand_key", "demand_memo", "hub_demand"]
+           "demand_key", "demand_memo", "hub_demand", "keeping_demand"]
 
 MEMO_MAX_BYTES = 64 * 2**20  # arrays kept per process (≈178 bytes a referral)
 
@@ -118,6 +126,19 @@ class DemandMemo:
 
 
 _MEMO = DemandMemo()
+#: whether this thread's replications keep their draws (`keeping_demand`)
+_KEEP: ContextVar[bool] = ContextVar("mashsim_keep_demand", default=False)
+
+
+@contextmanager
+def keeping_demand(keep: bool = True) -> Iterator[None]:
+    """Within: one-hub replications take their demand draws from the memo and keep
+    them (for a caller that will run the same replication at other staffings)."""
+    token = _KEEP.set(keep)
+    try:
+        yield
+    finally:
+        _KEEP.reset(token)
 _last_digest: tuple[Scenario, bytes] | None = None  # (scenario, its digest): one entry
 
 
@@ -156,9 +177,10 @@ def demand_key(sc: Scenario, streams: Streams, cal: WorkingCalendar,
 
 def hub_demand(sc: Scenario, streams: Streams, cal: WorkingCalendar, hub: str) -> Demand:
     """`draw_referrals` and `draw_partner_discussions` of `hub`, from the memo when this
-    process drew them before. Drawn afresh, not kept: a scenario of several hubs (see
-    the module doc) and streams of another class (a test's)."""
-    if len(sc.hubs) != 1 or type(streams) is not Streams:
+    process drew them before. Drawn afresh, not kept: outside `keeping_demand`, a
+    scenario of several hubs (see the module doc) and streams of another class (a
+    test's)."""
+    if not _KEEP.get() or len(sc.hubs) != 1 or type(streams) is not Streams:
         return draw_referrals(sc, streams, cal, hub), draw_partner_discussions(sc, streams,
                                                                                 cal, hub)
     key = demand_key(sc, streams, cal, hub)
