@@ -156,33 +156,35 @@ def _plan(args: argparse.Namespace) -> int:
                                args.replications * PLAN_ROUNDS * len(caps or [0]))
 
     def run() -> int:
-        frame = plan(scenario, targets, hubs, replications=args.replications,
+        # the rows, not a DataFrame: the table needs no pandas (only --out's CSV does)
+        table = plan(scenario, targets, hubs, replications=args.replications,
                      seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                      max_headcount=args.max_headcount, out=args.out, progress=True,
-                     objective=args.objective, patterns=patterns, overtime_hours=caps)
-        doc = frame.attrs["plan"]
+                     objective=args.objective, patterns=patterns, overtime_hours=caps,
+                     as_frame=False)
+        doc = table.attrs["plan"]
         text = json.dumps(doc, indent=2, allow_nan=False)
         if args.out is not None:
-            write_json_and_csv(args.out, "plan", text, frame)
-        print(text if args.format == "json" else format_plan(frame))
+            write_json_and_csv(args.out, "plan", text, table.frame())
+        print(text if args.format == "json" else format_plan(table))
         for warning in doc["warnings"]:
             print(f"mashsim: warning: {warning['message']}", file=sys.stderr)
-        infeasible = frame[~frame["feasible"]]
-        if len(infeasible):
+        infeasible = [row for row in table.rows if not row["feasible"]]
+        if infeasible:
             raise ScenarioError([
-                f"plan: no headcount up to {row.search_limit} meets "
-                f"{' and '.join(frame.attrs['targets'])} with 95% confidence at hub "
-                f"{row.hub}{_role_text(row)}; the target may be out of reach by staffing "
-                "alone (see the metrics at the limit above), or raise --max-headcount"
-                for row in infeasible.itertuples()])
+                f"plan: no headcount up to {row['search_limit']} meets "
+                f"{' and '.join(table.attrs['targets'])} with 95% confidence at hub "
+                f"{row['hub']}{_role_text(row)}; the target may be out of reach by "
+                "staffing alone (see the metrics at the limit above), or raise "
+                "--max-headcount" for row in infeasible])
         return 0
 
     return interruptible(run)
 
 
-def _role_text(row: Any) -> str:
+def _role_text(row: dict[str, Any]) -> str:
     """', role X' for a row of a role's search; nothing for a hub's staff."""
-    role = getattr(row, "role", None)
+    role = row.get("role")
     return f", role {role}" if isinstance(role, str) else ""
 
 
@@ -252,17 +254,21 @@ def format_plan(frame) -> str:
     """Per hub and searched role: posts now and needed, pattern, cost a year now → needed,
     each target metric at the answer and one below (this role one post fewer), and beside
     them the breaches and utilisation now → at the answer (in %), with `!` where a cut
-    makes a breach worse beyond its 95 % CI; then replications used and confirmation."""
+    makes a breach worse beyond its 95 % CI; then replications used and confirmation.
+    `frame`: `plan`'s DataFrame, or its `PlanTable` (the same rows, no pandas)."""
     from mashsim.experiment.plan import Target
 
     a = frame.attrs
     doc = a["plan"]
+    records = (frame.rows if hasattr(frame, "rows")
+               else frame.to_dict(orient="records"))
+    columns = list(frame.columns)
     metrics = list(dict.fromkeys(Target.parse(t).metric for t in a["targets"]))
     warned = {(w["hub"], w.get("role"), w["metric"]) for w in doc["warnings"]}
-    roles = "role" in frame.columns
-    patterns = bool((frame["pattern_needed"].fillna("own") != "own").any())
+    roles = "role" in columns
+    patterns = any(_text(r["pattern_needed"]) not in ("", "own") for r in records)
     costed = bool(a.get("costed"))
-    unchanged = {h for h, e in doc["hubs"].items() if _unchanged(frame, h)}
+    unchanged = {h for h in doc["hubs"] if _unchanged(records, h)}
     head = ["hub", *(["role"] if roles else []), "now", "needed",
             *(["pattern"] if patterns else [])]
     for m in metrics:
@@ -270,11 +276,11 @@ def format_plan(frame) -> str:
     head += [f"{title} now→needed" for _, title in PLAN_CONTEXT]
     head += [*(["role util. % now→needed"] if roles else []),
              *(["cost £/yr now→needed"] if costed else [])]
-    overtime = "overtime_cap_hours" in frame.columns
+    overtime = "overtime_cap_hours" in columns
     head += ["staff-h/wk now", "needed", "Δ",
              *(["overtime cap h/wk", "overtime £/yr"] if overtime else [])]
     body = []
-    for row in frame.to_dict(orient="records"):
+    for row in records:
         needed = row["headcount_needed"]
         feasible = row["feasible"]
         role = row.get("role") if roles else None
@@ -282,7 +288,7 @@ def format_plan(frame) -> str:
         cells = [row["hub"], *([terminal(role or "staff")] if roles else []),
                  str(row["headcount_now"]),
                  str(int(needed)) if feasible else f"> {row['search_limit']}",
-                 *([terminal(row["pattern_needed"] or "")] if patterns else [])]
+                 *([terminal(_text(row["pattern_needed"]))] if patterns else [])]
         for m in metrics:
             label = "at_needed" if feasible else "at_limit"
             cell = _plan_ci(row, f"{m}_{label}")
@@ -335,11 +341,16 @@ def format_plan(frame) -> str:
     return "\n".join(lines)
 
 
-def _unchanged(frame, hub: str) -> bool:
-    rows = frame[frame["hub"] == hub]
-    return bool(rows["feasible"].all()
-                and (rows["headcount_needed"] == rows["headcount_now"]).all()
-                and (rows["pattern_needed"] == rows["pattern_now"]).all())
+def _unchanged(records: list[dict[str, Any]], hub: str) -> bool:
+    """Every searched role of the hub keeps its posts and its pattern."""
+    return all(r["feasible"] and r["headcount_needed"] == r["headcount_now"]
+               and _text(r["pattern_needed"]) == _text(r["pattern_now"])
+               for r in records if r["hub"] == hub)
+
+
+def _text(value: Any) -> str:
+    """A text cell as text: missing (None, or NaN in a DataFrame's row) as ""."""
+    return value if isinstance(value, str) else ""
 
 
 def _plan_ci(row: dict[str, Any], prefix: str) -> str:
