@@ -332,3 +332,26 @@ def test_a_repeats_factor_scales_every_stage_once() -> None:
     assert alone.sum() > 100
     assert np.array_equal(half[alone], 0.5 * whole[alone])
     assert np.array_equal(half[~rep], whole[~rep])
+
+
+def test_a_joined_childs_discussion_has_its_parents_discussion_times() -> None:
+    """Discussion times are drawn wherever some type may need one (not only where the
+    batch's own draws do): a linked child's discussion joined to a parent whose type has
+    none then has real preparation and meeting times, and is held."""
+    sc = mmc_scenario(2.0, 6.0, 1, horizon_hours=2_000.0, warmup_hours=100.0)
+    d = sc.to_dict()
+    base = d["referral_types"].pop("referral")
+    d["referral_types"] = {
+        "domestic_abuse": {**base, "share": 1.0, "strategy_discussion_share": 0.0,
+                           "linked_child_share": 0.5, "linked_child_type": "child",
+                           "linked_handling": "together"},
+        "child": {**base, "share": 0.0, "strategy_discussion_share": 1.0}}
+    d["hubs"]["mmc"]["staff"]["headcount"] = 20
+    d["hubs"]["mmc"]["sd_attendees"]["headcount"] = 4
+    rec = next(iter(run_replication(Scenario.from_dict(d), 3, 0).values()))
+    refs = rec.referrals
+    joined = refs.linked & refs.sd_needed
+    assert joined.sum() > 50 and (refs.sd_needed == refs.linked).all()
+    assert np.isfinite(refs.sd_service_hours[joined]).all()
+    assert np.isfinite(refs.sd_delay_hours[joined]).all()
+    assert np.isfinite(rec.sd_held[joined]).mean() > 0.9

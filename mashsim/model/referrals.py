@@ -118,16 +118,25 @@ def _draw(
         handover = np.where(notify, created, handover)  # staff start from the notification
         notify = np.zeros(n, dtype=bool)
 
+    # A draw that no referral reads is skipped (a grade no referral has, sharing with
+    # nobody, notifications none gets, discussions no type has): every stream is its own,
+    # so skipping one leaves every other draw, and every result, as it was; what would
+    # never be read is NaN.
     handling_min = np.zeros(n)
     deadline = np.zeros(n)
     for g, name in enumerate(GRADES):
         grade = sc.grades[name]
         mask = grade_idx == g
+        if not mask.any():
+            continue
         handling_min[mask] = grade.handling_minutes.sample(rng(f"handling_{name}"), n)[mask]
         deadline[mask] = target_deadline_hours(cal, grade.decision_target, created[mask],
                                                handover[mask], sc.horizon_hours)
-    shared = rng("sharing").random(n) < sc.sharing.share_with_partners
-    sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
+    if sc.sharing.share_with_partners > 0.0:
+        shared = rng("sharing").random(n) < sc.sharing.share_with_partners
+        sharing_min = sc.sharing.sharing_minutes.sample(rng("sharing_minutes"), n) * shared
+    else:  # u < 0 for no u in [0, 1): nobody shares, no minutes
+        shared, sharing_min = np.zeros(n, dtype=bool), np.zeros(n)
 
     # a repeat's handling factor scales every stage once, whether the stage has its own
     # handling time or takes the grade's (scaling the grade's before `_stage_work` scaled
@@ -140,9 +149,14 @@ def _draw(
 
     sdc = sc.strategy_discussions
     sd_share = np.array([t.sd_share_by_grade() for t in types])  # (type, grade)
-    sd_needed = rng("sd_need").random(n) < sd_share[type_idx, grade_idx]
-    sd_service = (sdc.preparation_minutes.sample(rng("sd_preparation"), n)
-                  + sdc.meeting_minutes.sample(rng("sd_meeting"), n)) / 60.0
+    # by the shares, not by this batch's draws: a linked child's discussion joins its
+    # parent's referral (`_join`), which then needs its own discussion times
+    discussed = bool(sd_share.any())
+    sd_needed = (rng("sd_need").random(n) < sd_share[type_idx, grade_idx] if discussed
+                 else np.zeros(n, dtype=bool))
+    sd_service = ((sdc.preparation_minutes.sample(rng("sd_preparation"), n)
+                   + sdc.meeting_minutes.sample(rng("sd_meeting"), n)) / 60.0
+                  if discussed else np.full(n, np.nan))
     return Referrals(
         created=created,
         entered=entered,
@@ -154,10 +168,12 @@ def _draw(
         sd_needed=sd_needed,
         sd_deadline=target_deadline_hours(cal, sdc.deadline, created, handover,
                                           sc.horizon_hours),
-        sd_delay_hours=sdc.scheduling_delay_hours.sample(rng("sd_scheduling"), n),
+        sd_delay_hours=(sdc.scheduling_delay_hours.sample(rng("sd_scheduling"), n)
+                        if discussed else np.full(n, np.nan)),
         sd_service_hours=sd_service,
         notify=notify,
-        notify_hours=sc.rpa.early_notification_minutes.sample(rng("notification"), n) / 60.0,
+        notify_hours=(sc.rpa.early_notification_minutes.sample(rng("notification"), n) / 60.0
+                      if notify.any() else np.full(n, np.nan)),
         officer_delay_hours=delay,
         handling_minutes=handling_min,
         shared=shared,
