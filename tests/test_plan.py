@@ -243,3 +243,19 @@ def test_a_targeted_breach_is_not_warned_about():
     s = _plan_with(base, base + 0.05)
     assert [w["metric"] for w in breach_warnings(s)] == ["decision_target_breach"]
     assert breach_warnings(s, targeted=["decision_target_breach"]) == []
+
+
+def test_the_table_says_per_role_what_fresh_seeds_found():
+    """Which answers the fresh-seed confirmation did not bear out, role by role, and
+    why: the JSON's `confirmed` as a column, not only a footnote."""
+    from mashsim.cli.sweep import FRESH_BELOW, FRESH_MISSES, _fresh_seeds
+
+    ok = {"needed_meets": True, "one_below_fails": {"reading.researcher": True,
+                                                    "reading.decision_maker": False}}
+    assert _fresh_seeds(ok, "reading", "researcher") == "confirmed"
+    assert _fresh_seeds(ok, "reading", "decision_maker") == FRESH_BELOW
+    assert _fresh_seeds(ok, "reading", "trained_attendee") == "confirmed"  # at 1: no −1
+    assert _fresh_seeds({**ok, "needed_meets": False}, "reading", "researcher") == FRESH_MISSES
+    assert _fresh_seeds({"needed_meets": True, "one_below_fails": {"reading": False}},
+                        "reading", None) == FRESH_BELOW
+    assert _fresh_seeds(None, "reading", None) == ""  # infeasible: nothing was confirmed

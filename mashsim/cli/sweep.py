@@ -278,7 +278,7 @@ def format_plan(frame) -> str:
              *(["cost £/yr now→needed"] if costed else [])]
     overtime = "overtime_cap_hours" in columns
     head += ["staff-h/wk now", "needed", "Δ",
-             *(["overtime cap h/wk", "overtime £/yr"] if overtime else [])]
+             *(["overtime cap h/wk", "overtime £/yr"] if overtime else []), "fresh seeds"]
     body = []
     for row in records:
         needed = row["headcount_needed"]
@@ -312,6 +312,8 @@ def format_plan(frame) -> str:
         if overtime:
             cells += [f"{row['overtime_cap_hours']:g}",
                       _pounds(_num(row["overtime_cost_per_year"]))]
+        cells.append(_fresh_seeds(doc["hubs"][row["hub"]].get("confirmed"), row["hub"],
+                                  role))
         body.append(cells)
     what = (("least cost" if a.get("objective") == "cost" else "fewest posts")
             + (" per hub and role" if roles else " per hub"))
@@ -331,14 +333,35 @@ def format_plan(frame) -> str:
                      f"hourly cost × premium, a year): £{_pounds(doc['overtime_cost_per_year'])}"
                      " more")
     state = ("confirmed" if doc.get("confirmed") else
-             "NOT confirmed everywhere (see \"confirmed\" in the JSON)")
+             "NOT confirmed everywhere (see \"fresh seeds\" and \"confirmed\" in the JSON)")
     lines.append(f"replications used: {doc.get('replications_used')} one-hub replications; "
                  f"answer and one-below re-run with fresh seeds: {state}")
+    if not doc.get("confirmed"):
+        lines.append(f"fresh seeds: {FRESH_MISSES}: the answer did not clear every target "
+                     f"with 95% confidence on seeds the search never used; {FRESH_BELOW}: "
+                     "this role one post fewer did (either way the margin is thin: a post "
+                     "more, or fewer, may be what the targets need)")
     if doc["warnings"]:
         lines.append(f"{WARNED.strip()} a cut makes this breach worse beyond its 95% CI "
                      "(paired); every such breach is listed on stderr and in the JSON "
                      "\"warnings\"")
     return "\n".join(lines)
+
+
+FRESH_MISSES, FRESH_BELOW = "needed misses", "needed−1 meets"
+
+
+def _fresh_seeds(confirmed: dict[str, Any] | None, hub: str, role: str | None) -> str:
+    """A row's confirmation on fresh seeds: the answer meets and this role's one-below
+    misses ("confirmed"), or what failed; "" where there is no answer."""
+    if not confirmed:
+        return ""
+    if not confirmed.get("needed_meets"):
+        return FRESH_MISSES
+    label = hub if role is None else f"{hub}.{role}"
+    if confirmed.get("one_below_fails", {}).get(label) is False:
+        return FRESH_BELOW
+    return "confirmed"
 
 
 def _unchanged(records: list[dict[str, Any]], hub: str) -> bool:
