@@ -47,7 +47,8 @@ from mashsim.model.replication import replication_groups
 from mashsim.model.wiring import hub_groups
 from mashsim.scenario.schema import Scenario
 
-__all__ = ["PointsJob", "group_key", "group_keys", "run_points", "shares_groups"]
+__all__ = ["PointsJob", "group_key", "group_keys", "run_points", "shares_groups",
+           "tasks_per_replication"]
 
 
 def group_key(scenario: Scenario, hubs: Sequence[str], data: dict[str, Any] | None = None
@@ -117,6 +118,13 @@ class PointsJob(Job):
         return [Task(sc, seed, replication) for sc in self.points]
 
 
+def tasks_per_replication(scenarios: Sequence[Scenario]) -> int:
+    """Tasks `run_points` makes of one replication of every point: one where some hub
+    group is shared, else one per point (for choosing how many replications a batch
+    needs to keep the workers busy)."""
+    return 1 if len(scenarios) <= 1 or shares_groups(scenarios) else len(scenarios)
+
+
 def run_points(
     scenarios: Sequence[Scenario],
     seed: int,
@@ -128,7 +136,7 @@ def run_points(
     Where points share a hub group (a grid over one hub's settings), replication r of
     every point is one task that simulates each distinct group once (`PointsJob`);
     otherwise (every group differs at every point) a task per point and replication."""
-    if len(scenarios) > 1 and shares_groups(scenarios):
+    if tasks_per_replication(scenarios) == 1 and len(scenarios) > 1:
         job = PointsJob(tuple(scenarios))
         per_rep = runner.run_all([Task(scenarios[0], seed, r, job=job) for r in replications])
         return [[runs[p] for runs in per_rep] for p in range(len(scenarios))]

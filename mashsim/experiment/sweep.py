@@ -31,7 +31,7 @@ from mashsim.errors import ScenarioError
 from mashsim.experiment.precision import PrecisionOutcome, sequential_replications
 from mashsim.experiment.replications import ReplicationResult, confidence_interval
 from mashsim.experiment.runner import Progress, replication_runner
-from mashsim.experiment.shared_hubs import run_points
+from mashsim.experiment.shared_hubs import run_points, tasks_per_replication
 from mashsim.metrics.compute import metric_bounds, metric_names
 from mashsim.safe_text import csv_frame
 from mashsim.scenario.schema import Scenario
@@ -183,7 +183,8 @@ def sweep(
                 return [_values(results[p], "overall", m)
                         for p in range(len(scenarios)) for m in precision_metrics]
 
-            batch = max(1, math.ceil(runner.workers / len(scenarios)))
+            # enough replications a batch to give every worker a task
+            batch = max(1, math.ceil(runner.workers / tasks_per_replication(scenarios)))
             outcome = sequential_replications(series_up_to, precision, replications,
                                               batch=batch)
             n = outcome.replications
