@@ -101,6 +101,8 @@ def slim_record(rec: HubRecord, scenario: Scenario,
         overflow_team=None if rec.overflow_team is None else slim(rec.overflow_team),
         roles={r: slim(t) for r, t in rec.roles.items()},
         stage_wait={s: window.stage_wait(s) for s in rec.stage_entry},
+        # the staff waits (the hub's metrics computed them) in place of the starts
+        staff_start=empty, staff_wait=window.wait,
         # its own copy (the force-wide window joins and drops its arrays), without the
         # start times no force-wide metric reads
         work=None if rec.work is None else dataclasses.replace(

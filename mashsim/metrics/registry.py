@@ -254,7 +254,7 @@ def _grade_breach(w: Window, g: int) -> float:
 
 def _backlog_mean(w: Window) -> float:
     """Everything in the MASH at each moment of the window, whenever it arrived."""
-    open_hours = overlap_hours(w.refs.entered, w.end_or_now, w.warmup, w.horizon)
+    open_hours = overlap_hours(w.refs.entered, w.end_or_now, w.warmup, w.horizon, own=True)
     return float(open_hours.sum() / (w.horizon - w.warmup))
 
 

@@ -86,9 +86,10 @@ class SlimRecord(HubRecord):
     `mashsim.metrics.compute.slim_record`): per stage, the waits its own window gave
     (`Window.stage_wait`: those of the referrals that joined the stage, element by
     element the same as the force-wide window's) instead of the entries and starts they
-    came from."""
+    came from; and the staff waits (`Window.wait`) instead of the staff starts."""
 
     stage_wait: dict[str, np.ndarray] = field(default_factory=dict)
+    staff_wait: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class _View:
@@ -141,6 +142,7 @@ class _View:
         self.stage_start = cat_stages("stage_start")
         slim = all(isinstance(r, SlimRecord) for r in records)
         self.stage_wait = cat_stages("stage_wait") if slim else None
+        self.staff_wait = cat("staff_wait") if slim else None
         roles: dict[str, tuple[str, Any]] = {}  # pool key → (role, team): pooled counts once
         for r in records:
             for role, team in r.roles.items():
@@ -242,7 +244,7 @@ class ForceWideBuffers:
         for f in Referrals.__dataclass_fields__:
             self._add(("referrals", f), getattr(refs, f))
             setattr(refs, f, _empty_like(getattr(refs, f)))
-        for f in _RECORD_FIELDS:
+        for f in (*_RECORD_FIELDS, "staff_wait"):
             self._add(("record", f), getattr(rec, f))
             setattr(rec, f, _empty_like(getattr(rec, f)))
         for s, wait in rec.stage_wait.items():
@@ -320,10 +322,12 @@ def breach_flags(
     return resolved, late
 
 
-def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float,
+                  own: bool = False) -> np.ndarray:
     """Hours of each [a, b) inside [lo, hi] (computed in one output array: a national
-    run's force-wide arrays are millions long)."""
-    out = np.minimum(b, hi)
+    run's force-wide arrays are millions long). `own`: `b` is the caller's scratch,
+    overwritten with the result (no second array)."""
+    out = np.minimum(b, hi, out=b if own else None)
     for i in range(0, len(out), _BLOCK):  # max(a, lo) a block at a time
         out[i:i + _BLOCK] -= np.maximum(a[i:i + _BLOCK], lo)
     return np.clip(out, 0.0, None, out=out)
@@ -467,7 +471,10 @@ class Window:
 
     @cached_property
     def wait(self) -> np.ndarray:
-        """Staff wait in hours (open ones: their wait so far)."""
+        """Staff wait in hours (open ones: their wait so far); slim records: the waits
+        their own windows computed, element by element the same."""
+        if self.v.staff_wait is not None:
+            return self.v.staff_wait
         wait = np.where(np.isfinite(self.v.start), self.v.start, self.horizon)
         wait -= self.refs.handover  # in place: one array, not two
         return wait
@@ -476,9 +483,10 @@ class Window:
         """Mean staff wait over `mask` (NaN if empty)."""
         return float(self.wait[mask].mean()) if mask.any() else np.nan
 
-    @cached_property
+    @property
     def end_or_now(self) -> np.ndarray:
-        """Decision time, or the horizon for those still open."""
+        """Decision time, or the horizon for those still open: a fresh array each time,
+        not kept (its two readers are far apart in the metrics' order)."""
         return np.where(np.isfinite(self.v.end), self.v.end, self.horizon)
 
     @cached_property
