@@ -25,7 +25,7 @@ from mashsim.metrics.window import (
     daily_backlog,
     slim_team,
 )
-from mashsim.model.replication import HubRecord, TeamRecord, _trim_heap
+from mashsim.model.replication import HubRecord, TeamRecord, trim_heap
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["METRICS", "STAGES", "GroupOutcome", "breach_flags", "combine_groups",
@@ -137,7 +137,7 @@ def reduce_replication(
                 # The freed temporaries of the hub's metrics stay resident in the C heap
                 # (its top is not trimmed by itself), and the buffers take fresh pages
                 # outside it: give them back first (≈2 MiB at summer_2023's largest hub).
-                _trim_heap()
+                trim_heap()
                 joined.take(slimmed)
             del rec  # the loop variable would hold the record while the next runs
         del part, teams
