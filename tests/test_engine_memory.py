@@ -10,13 +10,16 @@ lifetime (a hub's record is gone before the next hub runs), not timings.
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mashsim import load_scenario
+from mashsim.metrics import window as window_mod
 from mashsim.metrics.compute import reduce_replication
 from mashsim.metrics.window import Window
 from mashsim.model import wiring
@@ -153,3 +156,76 @@ def test_force_wide_buffers_hold_the_join_and_drop_each_hubs_arrays() -> None:
         assert got.dtype == expected[f].dtype and np.array_equal(got, expected[f])
         assert all(len(getattr(s.referrals, f)) == 0 for s in slims[1:])
     assert np.array_equal(slims[0].staff_end, expected["staff_end"], equal_nan=True)
+
+
+def _traced_peak_bytes(f: Callable[[], object]) -> int:
+    """Peak bytes that tracemalloc saw allocated above the level at the call (numpy's
+    arrays included; the force-wide buffers, in mapped memory, are not)."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        f()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_force_wide_metrics_hold_few_arrays_of_the_force_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every force-wide metric, once the hubs' arrays are joined: at most 4 float arrays
+    of the force's length in temporaries and caches at any moment (before: 7 — the
+    staff-wait and end-or-now caches held to the end, peak backlog's four arrays, ...).
+    Small blocks stand for a national run's, whose arrays are millions long."""
+    from mashsim.metrics.compute import slim_record
+    from mashsim.metrics.registry import REGISTRY
+    from mashsim.metrics.window import ForceWideBuffers
+
+    monkeypatch.setattr(window_mod, "_BLOCK", 256)
+    sc = _scenario()
+    slims = [slim_record(rec, sc) for rec in run_replication(sc, 3, 0).values()]
+    joined = ForceWideBuffers()
+    for s in slims:
+        joined.take(s)
+    joined.restore(slims)
+    n = len(slims[0].referrals.entered)
+    assert n > 4000
+    window = Window(slims, sc, force_wide=True, release=True)
+    assert _traced_peak_bytes(lambda: REGISTRY.compute(window)) <= 4 * 8 * n
+
+
+def test_utilisation_sorts_a_hubs_spells_with_few_arrays_of_them() -> None:
+    """Busy on-duty hours: at most 4.5 float arrays of the points (every spell's start
+    and end, the roster's changes) at once (before: 6)."""
+    sc = _scenario()
+    team = max((rec.staff for rec in run_replication(sc, 3, 0).values()),
+               key=lambda t: len(t.busy))
+    points = 2 * len(team.busy) + len(team.schedule.times_hours) + 2
+    assert points > 2000
+    peak = _traced_peak_bytes(lambda: window_mod._busy_on_duty_hours(
+        team.busy, team.schedule, sc.warmup_hours, sc.horizon_hours))
+    assert peak <= 4.5 * 8 * points
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_block_wise_figures_are_those_of_whole_arrays(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Peak count, overlap hours and masked differences a block at a time (blocks of 7,
+    so that every boundary is crossed) give the very figures of whole-array numpy."""
+    rng = np.random.default_rng(seed)
+    n = 1000
+    a = np.round(rng.uniform(-20, 400, n), 1)
+    b = np.round(a + rng.exponential(3.0, n), 1)
+    b[rng.random(n) < 0.1] = np.nan
+    mask = rng.random(n) < 0.6
+    lo, hi = 0.0, 350.0
+    end = np.where(np.isfinite(b), b, hi)
+    whole = (window_mod.max_open(a, b, lo, hi), window_mod.overlap_hours(a, end, lo, hi),
+             window_mod.masked_difference(end, a, mask))
+    monkeypatch.setattr(window_mod, "_BLOCK", 7)
+    assert window_mod.max_open(a, b, lo, hi) == whole[0]
+    hours = window_mod.overlap_hours(a, end.copy(), lo, hi, own=True)
+    assert hours.tobytes() == whole[1].tobytes()
+    want = np.clip(np.minimum(end, hi) - np.maximum(a, lo), 0.0, None)
+    assert hours.tobytes() == want.tobytes()
+    diff = window_mod.masked_difference(end, a, mask)
+    assert diff.tobytes() == whole[2].tobytes() == (end - a)[mask].tobytes()

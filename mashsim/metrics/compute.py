@@ -25,7 +25,7 @@ from mashsim.metrics.window import (
     daily_backlog,
     slim_team,
 )
-from mashsim.model.replication import HubRecord, TeamRecord
+from mashsim.model.replication import HubRecord, TeamRecord, trim_heap
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["METRICS", "STAGES", "GroupOutcome", "breach_flags", "combine_groups",
@@ -101,6 +101,8 @@ def slim_record(rec: HubRecord, scenario: Scenario,
         overflow_team=None if rec.overflow_team is None else slim(rec.overflow_team),
         roles={r: slim(t) for r, t in rec.roles.items()},
         stage_wait={s: window.stage_wait(s) for s in rec.stage_entry},
+        # the staff waits (the hub's metrics computed them) in place of the starts
+        staff_start=empty, staff_wait=window.wait,
         # its own copy (the force-wide window joins and drops its arrays), without the
         # start times no force-wide metric reads
         work=None if rec.work is None else dataclasses.replace(
@@ -132,6 +134,10 @@ def reduce_replication(
                 each(hub, rec)
             slim.append(slimmed)
             if several:
+                # The freed temporaries of the hub's metrics stay resident in the C heap
+                # (its top is not trimmed by itself), and the buffers take fresh pages
+                # outside it: give them back first (≈2 MiB at summer_2023's largest hub).
+                trim_heap()
                 joined.take(slimmed)
             del rec  # the loop variable would hold the record while the next runs
         del part, teams

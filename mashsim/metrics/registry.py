@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from mashsim.metrics import work as wk
-from mashsim.metrics.window import Window, count_open, max_open, overlap_hours, ratio
+from mashsim.metrics.window import (
+    Window,
+    masked_difference,
+    max_open,
+    overlap_hours,
+    ratio,
+    sorted_times,
+)
 from mashsim.scenario.schema import GRADES, Scenario
 
 __all__ = [
@@ -247,7 +254,7 @@ def _grade_breach(w: Window, g: int) -> float:
 
 def _backlog_mean(w: Window) -> float:
     """Everything in the MASH at each moment of the window, whenever it arrived."""
-    open_hours = overlap_hours(w.refs.entered, w.end_or_now, w.warmup, w.horizon)
+    open_hours = overlap_hours(w.refs.entered, w.end_or_now, w.warmup, w.horizon, own=True)
     return float(open_hours.sum() / (w.horizon - w.warmup))
 
 
@@ -255,11 +262,15 @@ def _backlog_clear_days(w: Window) -> float:
     """Days from the run's start (when an initial backlog is there) until the backlog at
     midnight first falls within its normal band: at most the 95th percentile of the
     midnight backlog over the second half of the run. NaN: it never does."""
-    end = np.where(np.isfinite(w.v.end), w.v.end, np.inf)
     days = np.arange(0.0, w.horizon + 1e-9, 24.0)
     if len(days) < 2:
         return math.nan
-    counts = count_open(w.refs.entered, end, days)
+    # `count_open(entered, end, days)`, one sorted copy held at a time
+    counts = np.searchsorted(sorted_times(w.refs.entered), days, side="right")
+    end = np.where(np.isfinite(w.v.end), w.v.end, np.inf)
+    end.sort(kind="stable")
+    counts -= np.searchsorted(end, days, side="right")
+    del end
     steady = counts[days >= w.horizon / 2]
     band = float(np.percentile(steady, 95)) if len(steady) else math.inf
     within = np.flatnonzero(counts <= band)
@@ -316,7 +327,7 @@ REGISTRY = Registry([
            shown=lambda s: s.replace("p", ".")),
     Metric("time_in_mash_hours_mean", HOURS, "mean time in the MASH, creation to decision",
            "mean time in MASH",
-           lambda w: float((w.end_or_now - w.refs.created)[w.incl].mean())
+           lambda w: float(masked_difference(w.end_or_now, w.refs.created, w.incl).mean())
            if w.incl.any() else np.nan),
     Metric("decision_target_breach", FRACTION, "decision-target breach, all grades",
            "decision-target breach",

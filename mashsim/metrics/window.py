@@ -36,6 +36,7 @@ __all__ = [
     "breach_flags",
     "count_open",
     "daily_backlog",
+    "masked_difference",
     "max_open",
     "overlap_hours",
     "ratio",
@@ -47,6 +48,10 @@ __all__ = [
 SD_72H_HOURS = 72.0
 SD_14D_HOURS = 14 * 24.0
 STAGES = ("awaiting_rpa", "staff_queue", "in_progress", "sd_pending")
+
+# Elements per block where a per-element temporary is only reduced or gathered (a max, a
+# subset): a force-wide array is millions long, its temporaries need not be (64 KiB).
+_BLOCK = 1 << 13
 
 
 def ratio(num: float, den: float) -> float:
@@ -79,10 +84,12 @@ def _team_busy_hours(team: TeamRecord, lo: float, hi: float) -> float:
 class SlimRecord(HubRecord):
     """A hub's record cut to what the force-wide window reads (see
     `mashsim.metrics.compute.slim_record`): per stage, the waits its own window gave
-    (`Window.stage_wait`, element by element the same as the force-wide window's)
-    instead of the entries and starts they came from."""
+    (`Window.stage_wait`: those of the referrals that joined the stage, element by
+    element the same as the force-wide window's) instead of the entries and starts they
+    came from; and the staff waits (`Window.wait`) instead of the staff starts."""
 
     stage_wait: dict[str, np.ndarray] = field(default_factory=dict)
+    staff_wait: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class _View:
@@ -135,6 +142,7 @@ class _View:
         self.stage_start = cat_stages("stage_start")
         slim = all(isinstance(r, SlimRecord) for r in records)
         self.stage_wait = cat_stages("stage_wait") if slim else None
+        self.staff_wait = cat("staff_wait") if slim else None
         roles: dict[str, tuple[str, Any]] = {}  # pool key → (role, team): pooled counts once
         for r in records:
             for role, team in r.roles.items():
@@ -236,7 +244,7 @@ class ForceWideBuffers:
         for f in Referrals.__dataclass_fields__:
             self._add(("referrals", f), getattr(refs, f))
             setattr(refs, f, _empty_like(getattr(refs, f)))
-        for f in _RECORD_FIELDS:
+        for f in (*_RECORD_FIELDS, "staff_wait"):
             self._add(("record", f), getattr(rec, f))
             setattr(rec, f, _empty_like(getattr(rec, f)))
         for s, wait in rec.stage_wait.items():
@@ -314,12 +322,27 @@ def breach_flags(
     return resolved, late
 
 
-def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def overlap_hours(a: np.ndarray, b: np.ndarray, lo: float, hi: float,
+                  own: bool = False) -> np.ndarray:
     """Hours of each [a, b) inside [lo, hi] (computed in one output array: a national
-    run's force-wide arrays are millions long)."""
-    out = np.minimum(b, hi)
-    out -= np.maximum(a, lo)
+    run's force-wide arrays are millions long). `own`: `b` is the caller's scratch,
+    overwritten with the result (no second array)."""
+    out = np.minimum(b, hi, out=b if own else None)
+    for i in range(0, len(out), _BLOCK):  # max(a, lo) a block at a time
+        out[i:i + _BLOCK] -= np.maximum(a[i:i + _BLOCK], lo)
     return np.clip(out, 0.0, None, out=out)
+
+
+def masked_difference(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`(a - b)[mask]`, the differences taken a block at a time: no temporary as long
+    as the inputs (a force-wide window's are millions long)."""
+    out = np.empty(int(np.count_nonzero(mask)))
+    at = 0
+    for i in range(0, len(mask), _BLOCK):
+        part = (a[i:i + _BLOCK] - b[i:i + _BLOCK])[mask[i:i + _BLOCK]]
+        out[at:at + len(part)] = part
+        at += len(part)
+    return out
 
 
 def _busy_on_duty_hours(
@@ -329,13 +352,20 @@ def _busy_on_duty_hours(
 
     The segments are on-duty busy spells (a leaver's overrun is already cut off, work in
     progress runs to the end); the cap against the roster leaves out overtime, which is
-    not rostered time, so utilisation never exceeds 1.
+    not rostered time, so utilisation never exceeds 1. Each temporary is dropped once
+    read (a large hub's spells are tens of thousands: their arrays, not the sum, set
+    the peak memory of its metrics).
     """
     if len(segments) == 0:
         return 0.0
     pts, busy = _open_between(segments, schedule.times_hours, lo, hi)
-    mid = (pts[:-1] + pts[1:]) / 2.0
-    return float(np.sum(np.minimum(busy, schedule.at(mid)) * np.diff(pts)))
+    mid = pts[:-1] + pts[1:]
+    mid /= 2.0  # (a + b) / 2.0, computed in place
+    capped = np.minimum(busy, schedule.at(mid))
+    del mid, busy
+    span = np.diff(pts)
+    del pts
+    return float(np.sum(np.multiply(capped, span, out=span)))
 
 
 def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
@@ -347,14 +377,20 @@ def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
     the last of equal points is the open count just after it (the same integers as
     counting the spells around each midpoint, `count_open`, without sorting the starts
     and ends again and searching twice: ≈2× faster on a year's spells). A point
-    outside [lo, hi] is clipped to it, which leaves every count inside unchanged."""
+    outside [lo, hi] is clipped to it, which leaves every count inside unchanged. The
+    points are clipped in place and the steps are bytes, each array dropped once read:
+    about half the memory of one array per step."""
     k = len(segments)
-    pts = np.clip(np.concatenate((segments[:, 0], segments[:, 1], times_hours, [lo, hi])),
-                  lo, hi)
+    pts = np.concatenate((segments[:, 0], segments[:, 1], times_hours, [lo, hi]))
+    np.clip(pts, lo, hi, out=pts)
     order = np.argsort(pts, kind="stable")  # the order `sorted_times` puts them in
-    step = np.zeros(len(pts), dtype=np.int64)
+    pts = pts[order]
+    step = np.zeros(len(pts), dtype=np.int8)
     step[:k], step[k:2 * k] = 1, -1
-    pts, running = pts[order], np.cumsum(step[order])
+    step = step[order]
+    del order
+    running = np.cumsum(step, dtype=np.int64)
+    del step
     first, last = np.empty(len(pts), dtype=bool), np.empty(len(pts), dtype=bool)
     first[0], last[-1] = True, True
     np.not_equal(pts[1:], pts[:-1], out=first[1:])
@@ -373,10 +409,14 @@ def max_open(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> floa
     """Largest number of [start, end) intervals open at once at any moment of [lo, hi]
     (ends NaN: still open); those open at `lo` count from `lo`."""
     finite = np.isfinite(ends)
-    keep = (starts <= hi) & (~finite | (ends > lo))
-    kept_starts = np.maximum(starts[keep], lo)
-    kept_ends = ends[keep & finite]
-    del finite, keep
+    keep = starts <= hi
+    keep &= ~finite | (ends > lo)
+    kept_starts = starts[keep]
+    np.maximum(kept_starts, lo, out=kept_starts)  # in place: no second copy
+    keep &= finite
+    del finite
+    kept_ends = ends[keep]
+    del keep
     return _step_max(kept_starts, kept_ends, own=True)
 
 
@@ -387,16 +427,20 @@ def _step_max(starts: np.ndarray, ends: np.ndarray, own: bool = False) -> float:
     if len(starts) == 0:
         return 0.0
     # The count peaks just after a start: after the i-th start in time order (1-based),
-    # i are open less the ends at or before it. Two sorts and a search: a few arrays the
-    # size of the inputs, not the merged, lexsorted and summed twice-as-long ones.
+    # i are open less the ends at or before it. Two sorts and a search, a block of
+    # starts at a time: no array but the inputs is as long as they are.
     if own:
         starts.sort(kind="stable")
         ends.sort(kind="stable")
     else:
         starts, ends = sorted_times(starts), sorted_times(ends)
-    ends_before = np.searchsorted(ends, starts, side="right")
-    ends_before -= np.arange(1, len(starts) + 1)  # minus the count open after each start
-    return float(max(0.0, -ends_before.min()))
+    most = 0
+    for lo in range(0, len(starts), _BLOCK):
+        block = starts[lo:lo + _BLOCK]
+        ends_before = np.searchsorted(ends, block, side="right")
+        ends_before -= np.arange(lo + 1, lo + len(block) + 1)  # minus the count open after
+        most = max(most, -int(ends_before.min()))
+    return float(max(0, most))
 
 
 class Window:
@@ -427,17 +471,22 @@ class Window:
 
     @cached_property
     def wait(self) -> np.ndarray:
-        """Staff wait in hours (open ones: their wait so far)."""
-        return np.where(np.isfinite(self.v.start), self.v.start, self.horizon) \
-            - self.refs.handover
+        """Staff wait in hours (open ones: their wait so far); slim records: the waits
+        their own windows computed, element by element the same."""
+        if self.v.staff_wait is not None:
+            return self.v.staff_wait
+        wait = np.where(np.isfinite(self.v.start), self.v.start, self.horizon)
+        wait -= self.refs.handover  # in place: one array, not two
+        return wait
 
     def mean_wait(self, mask: np.ndarray) -> float:
         """Mean staff wait over `mask` (NaN if empty)."""
         return float(self.wait[mask].mean()) if mask.any() else np.nan
 
-    @cached_property
+    @property
     def end_or_now(self) -> np.ndarray:
-        """Decision time, or the horizon for those still open."""
+        """Decision time, or the horizon for those still open: a fresh array each time,
+        not kept (its two readers are far apart in the metrics' order)."""
         return np.where(np.isfinite(self.v.end), self.v.end, self.horizon)
 
     @cached_property
@@ -501,23 +550,24 @@ class Window:
 
     def stage_wait(self, stage: str) -> np.ndarray:
         """Waits in a stage's queue (open ones: so far) of the window's referrals that
-        joined it by the end; NaN for the others."""
+        joined it by the end, in referral order; the others left out (the NaNs they had
+        before: a force-wide slim record keeps only the waits, not a slot per referral)."""
         if self.v.stage_wait is not None:
             return self.v.stage_wait[stage]
         entry, start = self.v.stage_entry[stage], self.v.stage_start[stage]
         joined = self.incl & (entry <= self.horizon)
-        wait = np.where(np.isfinite(start), start, self.horizon) - entry
-        return np.where(joined, wait, np.nan)
+        wait = np.where(np.isfinite(start), start, self.horizon)
+        wait -= entry
+        wait = wait[joined]
+        return wait[np.isfinite(wait)]
 
     def stage_wait_mean(self, stage: str) -> float:
         wait = self.stage_wait(stage)
-        joined = np.isfinite(wait)
-        return float(wait[joined].mean()) if joined.any() else np.nan
+        return float(wait.mean()) if len(wait) else np.nan
 
     def stage_wait_over(self, stage: str, hours: float) -> float:
         wait = self.stage_wait(stage)
-        joined = np.isfinite(wait)
-        return ratio((wait[joined] > hours).sum(), joined.sum())
+        return ratio((wait > hours).sum(), len(wait))
 
     def cost(self) -> float:
         """`staff_hours_cost` over the window."""
@@ -532,11 +582,16 @@ def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
     present = r.entered <= at
     decided = present & (v.end <= at)  # NaN compares False: open
     waiting = present & ~decided
-    sd_pending = decided & r.sd_needed & ~(v.sd_held <= at)
-    age = at - r.created
-    return (float((sd_pending & (age > SD_72H_HOURS)).sum()),
-            float((sd_pending & (age > SD_14D_HOURS)).sum()),
-            float(age[waiting].max() / 24.0) if waiting.any() else 0.0)
+    del present
+    sd_pending = decided & r.sd_needed
+    sd_pending &= ~(v.sd_held <= at)
+    del decided
+    # ages of the pending and of the waiting only, not of every referral
+    pending_age = at - r.created[sd_pending]
+    del sd_pending
+    oldest = float((at - r.created[waiting]).max() / 24.0) if waiting.any() else 0.0
+    return (float((pending_age > SD_72H_HOURS).sum()),
+            float((pending_age > SD_14D_HOURS).sum()), oldest)
 
 
 def count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

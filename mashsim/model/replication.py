@@ -202,6 +202,15 @@ def _trim_heap() -> None:
         _MALLOC_TRIM(0)
 
 
+def trim_heap() -> None:
+    """`_trim_heap` for the layers above: `reduce_replication` trims before each hub's
+    arrays go to the force-wide buffers (its metrics' freed temporaries stay resident)."""
+    _trim_heap()
+
+
+__all__ += ["trim_heap"]
+
+
 def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str, HubRecord]:
     """Simulate one replication; returns each hub's record."""
     records: dict[str, HubRecord] = {}
