@@ -28,7 +28,7 @@ from mashsim.model.work import WorkRecord, work_record
 from mashsim.scenario.schema import Scenario
 
 __all__ = ["HubRecord", "Referrals", "TeamRecord", "build_calendar", "build_records",
-           "replication_groups", "replication_parts", "run_replication"]
+           "replication_groups", "replication_parts", "run_replication", "trim_heap"]
 
 
 @dataclass
@@ -172,7 +172,7 @@ def _run_group(scenario: Scenario, streams: Streams, hubs: list[str],
     if was_enabled:
         gc.collect(0)
     if len(scenario.hubs) > 1:
-        _trim_heap()
+        trim_heap()
     return records
 
 
@@ -187,7 +187,7 @@ def _libc_malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _libc_malloc_trim()
 
 
-def _trim_heap() -> None:
+def trim_heap() -> None:
     """Give the system back the free pages of the C heap (glibc: `malloc_trim`).
 
     A group's model frees its books and events when it ends, but glibc keeps the freed
@@ -200,15 +200,6 @@ def _trim_heap() -> None:
     of a plan's one-hub runs)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
-
-
-def trim_heap() -> None:
-    """`_trim_heap` for the layers above: `reduce_replication` trims before each hub's
-    arrays go to the force-wide buffers (its metrics' freed temporaries stay resident)."""
-    _trim_heap()
-
-
-__all__ += ["trim_heap"]
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int) -> dict[str, HubRecord]:
