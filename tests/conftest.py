@@ -30,3 +30,14 @@ def one_hub(scenario: Scenario, hub: str = "reading", **overrides: object) -> Sc
 def small_scenario(default_scenario: Scenario) -> Scenario:
     """Reading alone for 8 weeks after a 1-week warm-up: ≈0.05 s a replication."""
     return one_hub(default_scenario, **{"run.duration_days": 63.0, "run.warmup_days": 7.0})
+
+
+@pytest.fixture
+def dask_scheduler():
+    """The address of a two-worker Dask cluster for one test: threads in one process
+    (fast to start), tcp on loopback as a real cluster would use."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address

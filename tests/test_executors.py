@@ -41,15 +41,9 @@ def test_run_replications_order_and_values_independent_of_workers(small_scenario
         _same(a, b)
 
 
-def test_sweep_on_dask_local_cluster_equals_serial(small_scenario):
-    distributed = pytest.importorskip("distributed")
+def test_sweep_on_dask_local_cluster_equals_serial(small_scenario, dask_scheduler):
     serial = sweep(small_scenario, VARY, replications=3, seed=2, workers=1)
-    # Threads in one process (fast to start); tcp on loopback as a real cluster would use.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        on_dask = sweep(small_scenario, VARY, replications=3, seed=2,
-                        scheduler=cluster.scheduler_address)
+    on_dask = sweep(small_scenario, VARY, replications=3, seed=2, scheduler=dask_scheduler)
     assert on_dask.equals(serial)
 
 

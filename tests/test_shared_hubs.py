@@ -137,13 +137,9 @@ def test_uncertain_inputs_drawn_per_replication_as_alone(three: Scenario) -> Non
         _same(res, single_run(p, 2, 3))
 
 
-def test_points_sharing_hubs_run_on_dask_as_serially(three: Scenario) -> None:
-    distributed = pytest.importorskip("distributed")
+def test_points_sharing_hubs_run_on_dask_as_serially(three: Scenario,
+                                                     dask_scheduler: str) -> None:
     vary = {READING: [1, 2]}
     serial = sweep(three, vary, replications=2, seed=6, workers=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        on_dask = sweep(three, vary, replications=2, seed=6,
-                        scheduler=cluster.scheduler_address)
+    on_dask = sweep(three, vary, replications=2, seed=6, scheduler=dask_scheduler)
     assert on_dask.equals(serial)
