@@ -266,6 +266,7 @@ def test_a_plan_with_the_memo_is_the_plan_without_it(shipped: Scenario,
 
     with_memo = planned()
     assert dm.demand_memo().hits > 0  # staffings shared their draws
+    assert len(dm.demand_memo()) == 0 == dm.demand_memo().bytes  # and the plan let go
     monkeypatch.setattr(dm, "_MEMO", dm.DemandMemo(max_bytes=0))  # keeps nothing
     without = planned()
     assert dm.demand_memo().hits == 0 and len(dm.demand_memo()) == 0

@@ -43,6 +43,7 @@ from mashsim.experiment.replications import confidence_interval
 from mashsim.experiment.runner import replication_runner
 from mashsim.experiment.shared_doc import SharedDoc
 from mashsim.metrics.compute import metric_names
+from mashsim.model.demand_memo import demand_memo
 from mashsim.scenario.schema import STAFF_ROLE, Roster, Scenario, Shift
 
 __all__ = [
@@ -364,9 +365,12 @@ def plan(
         tried = [_cap_searches(scenario, cap, hubs, max_headcount, single_hub,
                                patterns or {}) for cap in _overtime_caps(overtime_hours)]
     planner = Planner(parsed, names, replications, seed, objective, sequential)
-    with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
-        run_searches(planner, [s for group in tried for s in group], runner,
-                     lambda s: s.hub)
+    try:
+        with replication_runner(workers, scheduler, out, progress, "plan", on_done) as runner:
+            run_searches(planner, [s for group in tried for s in group], runner,
+                         lambda s: s.hub)
+    finally:  # draws kept for this plan's staffings (in this process when serial) go
+        demand_memo().drop()
     if overtime_hours is not None:
         searches = [_cheapest_cap(planner, [g[i] for g in tried])
                     for i in range(len(tried[0]))]

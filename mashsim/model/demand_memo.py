@@ -124,6 +124,12 @@ class DemandMemo:
             self._entries.clear()
             self.bytes = self.hits = self.misses = 0
 
+    def drop(self) -> None:
+        """Free every entry, keep the counts (what a finished plan reuses no more)."""
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
 
 _MEMO = DemandMemo()
 #: whether this thread's replications keep their draws (`keeping_demand`)
