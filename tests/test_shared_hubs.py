@@ -143,3 +143,37 @@ def test_points_sharing_hubs_run_on_dask_as_serially(three: Scenario,
     serial = sweep(three, vary, replications=2, seed=6, workers=1)
     on_dask = sweep(three, vary, replications=2, seed=6, scheduler=dask_scheduler)
     assert on_dask.equals(serial)
+
+
+def test_fewer_replications_than_workers_split_the_points() -> None:
+    """A replication's points go to at most as many tasks as there are workers per
+    replication, in runs of consecutive points of sizes within one."""
+    from mashsim.experiment.shared_hubs import _chunks
+
+    pts = list("abcdefg")
+    assert _chunks(pts, 1) == [pts]
+    assert _chunks(pts, 3) == [list("abc"), list("de"), list("fg")]
+    assert _chunks(pts, 20) == [[p] for p in pts]
+    assert _chunks(pts, 0) == [pts]
+
+
+def test_a_split_grid_equals_the_serial_one(three: Scenario, monkeypatch) -> None:
+    """One replication on three workers: a task a point (each worker busy), the same
+    figures as one task of every point."""
+    from mashsim.experiment.runner import ReplicationRunner
+
+    vary = {READING: [1, 2, 3]}
+    serial = sweep(three, vary, replications=1, seed=8, workers=1)
+    sizes: list[list[int]] = []
+    real = ReplicationRunner.run_all
+
+    def run_all(self, tasks):
+        sizes.append([len(t.job.points) for t in tasks])
+        return real(self, tasks)
+
+    monkeypatch.setattr(ReplicationRunner, "run_all", run_all)
+    split = sweep(three, vary, replications=1, seed=8, workers=3)
+    assert split.equals(serial)
+    assert sizes == [[1, 1, 1]]
+    sweep(three, vary, replications=3, seed=8, workers=3)
+    assert sizes[-1] == [3, 3, 3]  # a replication a worker: one task of every point

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,13 +135,31 @@ def run_points(
     """Replications `replications` of every scenario: result[point][i], CRN seeds.
 
     Where points share a hub group (a grid over one hub's settings), replication r of
-    every point is one task that simulates each distinct group once (`PointsJob`);
+    the points is one task that simulates each distinct group once (`PointsJob`), or,
+    where fewer replications than workers are asked for, a few tasks of consecutive
+    points (`_chunks`: every worker gets one; a shared group then runs once a chunk);
     otherwise (every group differs at every point) a task per point and replication."""
     if tasks_per_replication(scenarios) == 1 and len(scenarios) > 1:
-        job = PointsJob(tuple(scenarios))
-        per_rep = runner.run_all([Task(scenarios[0], seed, r, job=job) for r in replications])
+        chunks = _chunks(list(scenarios), math.ceil(runner.workers / max(1, len(replications))))
+        jobs = [PointsJob(tuple(chunk)) for chunk in chunks]
+        tasks = [Task(job.points[0], seed, r, job=job) for r in replications for job in jobs]
+        flat = runner.run_all(tasks)
+        per_rep = [[res for part in flat[i:i + len(jobs)] for res in part]
+                   for i in range(0, len(flat), len(jobs))]
         return [[runs[p] for runs in per_rep] for p in range(len(scenarios))]
     tasks = [Task(sc, seed, r) for r in replications for sc in scenarios]
     flat = runner.run_all(tasks)
     width = len(scenarios)
     return [flat[p::width] for p in range(width)]
+
+
+def _chunks(points: list[Scenario], n: int) -> list[list[Scenario]]:
+    """`points` in at most `n` (at least 1) runs of consecutive points, sizes within one."""
+    n = max(1, min(n, len(points)))
+    size, extra = divmod(len(points), n)
+    out, at = [], 0
+    for i in range(n):
+        k = size + (i < extra)
+        out.append(points[at:at + k])
+        at += k
+    return out
