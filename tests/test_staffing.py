@@ -280,13 +280,12 @@ def test_working_days_in_one_call_are_those_of_the_day_by_day_check(
     """Leave's working-day weights (issue 16: vectorised) are the calendar's own days,
     bank holidays and odd working weeks included, up to the calendar's last covered day."""
     from mashsim.model.calendar import WorkingCalendar
-    from mashsim.model.staffing import working_days
     cal = WorkingCalendar(start, 14, day_start_hour=7.5, day_end_hour=24.0,
                           working_weekdays=weekdays, exclude_bank_holidays=bank)
     n = 400 + 14  # the calendar covers 400 days past the horizon
-    got = working_days(cal, n)
+    got = cal.working_day_flags(n)
     want = [cal.is_working_day(start + dt.timedelta(days=d)) for d in range(n)]
     assert got.tolist() == want and 0 < got.sum() < n
-    assert len(working_days(cal, n + 1)) == n + 1  # the last covered day
+    assert len(cal.working_day_flags(n + 1)) == n + 1  # the last covered day
     with pytest.raises(ValueError, match="covered range"):
-        working_days(cal, n + 2)
+        cal.working_day_flags(n + 2)

@@ -433,11 +433,7 @@ class DaskExecutor(Executor):
     def run(self, tasks: Sequence[Task]) -> Generator[tuple[int, Any], None, None]:
         from distributed import as_completed
 
-        futures = {
-            self._client.submit(_dask_run, self._remote(t.scenario), t.seed, t.replication,
-                                t.outcomes, t.job, t.keep_demand, pure=False): i
-            for i, t in enumerate(tasks)
-        }
+        futures = {self.submit(t): i for i, t in enumerate(tasks)}
         finished = False
         try:
             for fut in as_completed(list(futures), loop=self._client.loop):
@@ -451,8 +447,9 @@ class DaskExecutor(Executor):
     def queue(self) -> TaskQueue:
         return _DaskQueue(self)
 
-    def submit(self, task: Task, priority: float) -> Any:
-        """One task on the cluster (Dask runs higher `priority` first); its future."""
+    def submit(self, task: Task, priority: float = 0.0) -> Any:
+        """One task on the cluster (Dask runs higher `priority` first; 0 is its
+        default); its future."""
         return self._client.submit(_dask_run, self._remote(task.scenario), task.seed,
                                    task.replication, task.outcomes, task.job, task.keep_demand,
                                    pure=False, priority=priority)
