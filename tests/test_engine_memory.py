@@ -24,7 +24,13 @@ from mashsim.metrics.compute import reduce_replication
 from mashsim.metrics.window import Window
 from mashsim.model import wiring
 from mashsim.model.engine import Book, float_array, small_ints
-from mashsim.model.replication import HubRecord, replication_parts, run_replication
+from mashsim.model.replication import (
+    HubRecord,
+    build_records,
+    replication_parts,
+    run_replication,
+)
+from mashsim.validation import mmc_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,6 +77,27 @@ def test_a_running_hub_holds_no_list_as_long_as_its_referrals() -> None:
     assert hub.n > 200
     found = _long_lists(hub, hub.n // 2, "hub", set())
     assert found == []
+
+
+def test_a_stream_no_referral_needs_has_no_slots_but_its_record_has_a_nan_each() -> None:
+    """M/M/c needs no discussion, adult meeting or MARAC case: those books hold no slot
+    (before: a dozen arrays as long as the referrals, most of the build's page faults),
+    and the record still has a NaN per referral for each, as it had."""
+    sc = mmc_scenario(9.0, 1.0, 10, horizon_hours=200.0, warmup_hours=0.0)
+    model = wiring.build_hub_model(sc, wiring.Streams(3, 0), ["mmc"])
+    model.env.run(until=sc.horizon_hours)
+    hub = model.hubs["mmc"]
+    assert hub.n > 1000
+    assert len(hub.sd_book.end) == len(hub.asm_book.end) == len(hub.marac.book.end) == 0
+    assert len(hub.sd_entry) == len(hub.asm_entry) == len(hub.marac.listed) == 0
+    assert len(hub.staff_book.end) == hub.n  # the staff book: referrals only
+    rec = build_records(model)["mmc"]
+    work = rec.work
+    assert work is not None
+    for a in (rec.sd_held, work.asm_held, work.marac_listed, work.marac_heard,
+              work.marac_first_meeting, work.marac_researched):
+        assert a.shape == (hub.n,) and np.isnan(a).all()
+    assert np.isfinite(rec.staff_end).mean() > 0.9
 
 
 def test_compact_arrays_hold_the_values() -> None:

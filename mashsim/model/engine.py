@@ -40,6 +40,7 @@ __all__ = [
     "flags",
     "float_array",
     "longest_over",
+    "nan_view",
     "nans",
     "oldest_first",
     "own_queue",
@@ -55,9 +56,13 @@ NORMAL: Final = 1
 
 def float_array(values: Sequence[float] | np.ndarray) -> array[float]:
     """`values` as an `array('d')` (8 bytes a slot, no float objects); a numpy array is
-    copied as its bytes, never through a list of Python floats."""
+    copied straight into the array's memory, never through a list of Python floats (nor
+    through a `bytes` copy first: two fresh blocks of a large array cost ≈20× the one
+    copy)."""
     if isinstance(values, np.ndarray):
-        return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        out = array("d")
+        out.frombytes(np.ascontiguousarray(values, dtype=np.float64).data.cast("B"))
+        return out
     return array("d", values)
 
 
@@ -67,7 +72,9 @@ def small_ints(values: np.ndarray) -> array[int]:
     v = np.asarray(values, dtype=np.int64)
     fits = not v.size or (int(v.min()) >= -128 and int(v.max()) <= 127)
     code, dtype = ("b", np.int8) if fits else ("q", np.int64)
-    return array(code, v.astype(dtype).tobytes())
+    out = array(code)
+    out.frombytes(v.astype(dtype).data.cast("B"))
+    return out
 
 
 def flags(values: np.ndarray) -> bytes:
@@ -106,6 +113,12 @@ NAN_ROW = [NAN]
 def nans(n: int) -> array[float]:
     """n NaN slots."""
     return array("d", NAN_ROW) * n
+
+
+def nan_view(n: int) -> np.ndarray:
+    """n NaNs that take no memory: a read-only view of one (the times of a work stream no
+    referral needed, which has no slots of its own)."""
+    return np.broadcast_to(np.float64(NAN), (n,))
 
 
 class Source:
@@ -428,9 +441,13 @@ class Pool:
         Python float per spell."""
         open_ = [since for since in self._running.values()
                  if since is not None and since < until_hours]
-        starts = np.concatenate((np.frombuffer(self.seg_start), np.asarray(open_, dtype=float)))
-        ends = np.concatenate((np.frombuffer(self.seg_end), np.full(len(open_), until_hours)))
-        return np.column_stack((starts, ends))
+        k = len(self.seg_start)
+        out = np.empty((k + len(open_), 2))  # written in place: no joined copies first
+        out[:k, 0] = np.frombuffer(self.seg_start)
+        out[:k, 1] = np.frombuffer(self.seg_end)
+        out[k:, 0] = open_
+        out[k:, 1] = until_hours
+        return out
 
 
 class Feeder:

@@ -31,6 +31,7 @@ from mashsim.model.engine import (
     by_preference,
     flags,
     float_array,
+    nan_view,
     nans,
     own_queue,
     small_ints,
@@ -63,7 +64,11 @@ class HubQueues:
         m = self.m = 0 if self.en_separate else len(notif)  # notifications in the staff book
         sdc = sc.strategy_discussions
         self.sd_by_staff = sdc.held_by == "staff"
-        k = n if self.sd_by_staff else 0  # strategy-discussion jobs in the staff book
+        # A work stream no referral needs gets no per-referral slots (a hub's slots are
+        # several fresh arrays of n; in M/M/c, with no stream on, most of the build's
+        # page faults): police referrals' discussions, adult meetings, MARAC cases.
+        n_sd = n if refs.sd_needed.any() else 0
+        k = n_sd if self.sd_by_staff else 0  # strategy-discussion jobs in the staff book
         priority = np.array([sc.grades[g].priority for g in GRADES])
         notif_grade = sc.rpa.early_notification_queue_as
         notif_target = sc.grades[notif_grade].decision_target
@@ -114,23 +119,27 @@ class HubQueues:
         self._route(refs.stage_needed, [st.decides for st in stages])
         self.partner = partner
         p = len(partner) if partner is not None else 0
-        self.sd_entry = nans(n + p)  # police referrals' discussions, then partners'
+        # the discussion book: police referrals' (held by attendees), then partners'
+        police = self.sd_police = 0 if self.sd_by_staff else n_sd
+        self.sd_entry = nans(police + p)
         if p:
             assert partner is not None
             partner_priority = np.full(p, priority[GRADES.index(sdc.partner_queue_as)])
-            self.sd_book = Book(np.concatenate((refs.sd_service_hours, partner.service_hours)),
+            self.sd_book = Book(np.concatenate((refs.sd_service_hours[:police],
+                                                partner.service_hours)),
                                 on_start=self._sd_started)
             self.sd_src = Source(self.sd_book, make_queue(
                 sdc.discipline, self.sd_entry,
-                np.concatenate((priority[refs.grade_idx], partner_priority)),
-                np.concatenate((refs.sd_deadline, partner.deadline))))
+                np.concatenate((priority[refs.grade_idx[:police]], partner_priority)),
+                np.concatenate((refs.sd_deadline[:police], partner.deadline))))
         else:
-            self.sd_book = Book(refs.sd_service_hours, on_start=self._sd_started)
+            self.sd_book = Book(refs.sd_service_hours[:police], on_start=self._sd_started)
             self.sd_src = Source(self.sd_book, make_queue(
-                sdc.discipline, self.sd_entry, priority[refs.grade_idx], refs.sd_deadline))
+                sdc.discipline, self.sd_entry, priority[refs.grade_idx[:police]],
+                refs.sd_deadline[:police]))
         self.sd_waiting = 0
         self._sd_needed = flags(refs.sd_needed)
-        self._sd_delay = float_array(refs.sd_delay_hours)
+        self._sd_delay = float_array(refs.sd_delay_hours[:n_sd])
         self._work_streams(sc, cal, refs, notif, notif_deadline, priority)
         self._quiet_stage_ends(refs)
 
@@ -159,13 +168,16 @@ class HubQueues:
             notif_deadline))
         asm = sc.adult_strategy_meetings
         self.asm_on = asm.enabled
-        self.asm_entry = nans(n)
-        self.asm_book = Book(refs.asm_service_hours)
+        n_asm = n if refs.asm_needed.any() else 0  # none needed: no slots
+        self.asm_entry = nans(n_asm)
+        self.asm_book = Book(refs.asm_service_hours[:n_asm])
         self.asm_src = Source(self.asm_book, make_queue(
-            asm.discipline, self.asm_entry, priority[refs.grade_idx], refs.asm_deadline))
+            asm.discipline, self.asm_entry, priority[refs.grade_idx[:n_asm]],
+            refs.asm_deadline[:n_asm]))
         self._asm_needed = flags(refs.asm_needed)
-        self.marac = MaracMeetings(self.env, sc, self.name, refs.marac_research_hours,
-                                   sc.marac.enabled)
+        n_marac = n if refs.marac_needed.any() else 0
+        self.marac = MaracMeetings(self.env, sc, self.name,
+                                   refs.marac_research_hours[:n_marac], sc.marac.enabled)
         self._marac_needed = flags(refs.marac_needed)
 
     def skill_source(self, skill: str) -> Source:
@@ -213,7 +225,8 @@ class HubQueues:
         # numpy views of the compact arrays (one or eight bytes a referral, not eight)
         self.first_stage, self.decision_stage = np.asarray(self._first), np.asarray(
             self._decision_stage)
-        self.arrival_decided = nans(n)  # decision time of those needing no stage
+        # decision time of those needing no stage (no slots when every referral needs one)
+        self.arrival_decided = nans(n if (self.first_stage < 0).any() else 0)
 
     def feed(self) -> None:
         self._feed_streams()
@@ -234,8 +247,9 @@ class HubQueues:
         if self.en_separate and len(self.en_entry):
             Feeder(env, self.en_entry, range(len(self.en_entry)), self.en_src)
         if self.partner is not None and len(self.partner):
+            police = self.sd_police
             Feeder(env, self.partner.created,
-                   range(self.n, self.n + len(self.partner)), self._partner_ready)
+                   range(police, police + len(self.partner)), self._partner_ready)
 
     def _partner_ready(self, job: int) -> None:
         now: float = self.env._now  # type: ignore[attr-defined]
@@ -329,24 +343,39 @@ class HubQueues:
         `stage_times`: this hub's `stage_times()` when the caller has them already."""
         n = self.n
         if (self.first_stage == 0).all() and (self.decision_stage == 0).all():
+            if stage_times is not None:  # the first stage's row is this (no second copy)
+                return stage_times[1][0], stage_times[2][0]
             return (np.frombuffer(self.staff_book.first_start)[:n].copy(),
                     np.frombuffer(self.staff_book.end)[:n].copy())
         _, start, end = self.stage_times() if stage_times is None else stage_times
         idx = np.arange(n)
-        instant = np.frombuffer(self.arrival_decided)
+        instant = np.frombuffer(self.arrival_decided) if len(self.arrival_decided) else np.nan
         first, decide = self.first_stage, self.decision_stage
         return (np.where(first >= 0, start[np.maximum(first, 0), idx], instant),
                 np.where(decide >= 0, end[np.maximum(decide, 0), idx], instant))
 
     def sd_held(self) -> np.ndarray:
-        if self.sd_by_staff:
-            lo = self.n + self.m
+        """When each referral's strategy discussion was held (NaN: not, or none needed)."""
+        lo = self.n + self.m
+        if self.sd_by_staff and len(self.staff_book.end) > lo:
             return np.frombuffer(self.staff_book.end)[lo:lo + self.n].copy()
-        return np.frombuffer(self.sd_book.end)[:self.n].copy()
+        if self.sd_police:
+            return np.frombuffer(self.sd_book.end)[:self.n].copy()
+        return nan_view(self.n)  # no referral needed one: no slots were made
 
     def partner_held(self) -> np.ndarray:
         """When each partner-initiated discussion was held (NaN: not yet)."""
-        return np.frombuffer(self.sd_book.end)[self.n:].copy()
+        return np.frombuffer(self.sd_book.end)[self.sd_police:].copy()
+
+    def partner_start(self) -> np.ndarray:
+        """When each partner-initiated discussion first started (NaN: not yet)."""
+        return np.frombuffer(self.sd_book.first_start)[self.sd_police:].copy()
+
+    def asm_held(self) -> np.ndarray:
+        """When each referral's adult strategy meeting was held (NaN: not, or none)."""
+        if len(self.asm_book.end) == self.n:
+            return np.frombuffer(self.asm_book.end).copy()
+        return nan_view(self.n)  # no referral needed one: no slots were made
 
     def trigger(self, kind: str, stages: list[int] | None = None) -> Callable[[], float]:
         """The overtime trigger's measure, over `stages` (indices; all when None)."""

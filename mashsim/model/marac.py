@@ -45,8 +45,9 @@ class MaracMeetings:
         self.first_meeting = np.full(n, np.nan)
         self.heard = np.full(n, np.nan)
         self.book = Book(research_hours)
-        zeros = np.zeros(n)
-        self.src = Source(self.book, make_queue("fifo", self.listed, zeros.astype(int), zeros))
+        # first in, first out reads neither a priority nor a deadline: none are made
+        self.src = Source(self.book, make_queue("fifo", self.listed, np.zeros(0, dtype=int),
+                                                np.zeros(0)))
         self.waiting: deque[int] = deque()
         self._next = 0  # index of the next meeting
         if len(self.meetings):

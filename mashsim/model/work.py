@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from mashsim.model.engine import nan_view
 from mashsim.model.hub import HubQueues
 
 __all__ = ["WorkRecord", "work_record"]
@@ -40,16 +41,22 @@ def work_record(hub: HubQueues) -> WorkRecord:
     partner = hub.partner
     none = np.empty(0)
     marac = hub.marac
+    n = hub.n
+
+    def per_referral(a: np.ndarray) -> np.ndarray:
+        # a stream no referral needed has no slots (`HubQueues`): NaN for each referral
+        return a if len(a) == n else nan_view(n)
+
     return WorkRecord(
         partner_created=partner.created if partner is not None else none,
         partner_deadline=partner.deadline if partner is not None else none,
-        partner_start=np.asarray(hub.sd_book.first_start[hub.n:], dtype=float),
+        partner_start=hub.partner_start(),
         partner_held=hub.partner_held(),
-        asm_held=np.asarray(hub.asm_book.end, dtype=float),
-        marac_listed=np.asarray(marac.listed, dtype=float),
-        marac_first_meeting=marac.first_meeting,
-        marac_heard=marac.heard,
-        marac_researched=marac.research_end(),
+        asm_held=hub.asm_held(),
+        marac_listed=per_referral(np.asarray(marac.listed, dtype=float)),
+        marac_first_meeting=per_referral(marac.first_meeting),
+        marac_heard=per_referral(marac.heard),
+        marac_researched=per_referral(marac.research_end()),
         notification_start=(np.asarray(hub.en_book.first_start, dtype=float)
                             if hub.en_separate else np.full(len(hub.en_entry), np.nan)),
     )
