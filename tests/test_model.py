@@ -11,7 +11,14 @@ import simpy
 from mashsim import Scenario
 from mashsim.experiment.replications import single_run
 from mashsim.model.arrivals import hourly_rate_per_hour, poisson_arrival_hours
-from mashsim.model.engine import Book, Pool, Source, drive_capacity
+from mashsim.model.engine import (
+    Book,
+    Pool,
+    Source,
+    by_preference,
+    drive_capacity,
+    first_with_work,
+)
 from mashsim.model.policies import DeadlineQueue, FifoQueue, PriorityQueue
 from mashsim.model.replication import run_replication
 from mashsim.model.rpa import handover_offset_hours
@@ -106,6 +113,40 @@ def test_finish_mode_lets_work_overrun_the_shift() -> None:
     drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 2.0]), np.array([1, 0])))
     env.run(until=30)
     assert book.end[0] == pytest.approx(5.0)
+
+
+def test_first_with_work_picks_as_the_preference_rule_of_one_queue_groups() -> None:
+    """A role whose skills are one queue each starts jobs through `first_with_work`,
+    inline in `Pool.dispatch`: the queue `by_preference` of one-queue groups picks,
+    in every state of the queues, and the same jobs in the same order from a pool."""
+    def run(select_of: str) -> np.ndarray:
+        env = simpy.Environment()
+        books = [Book([1.0, 2.0, 0.5]), Book([1.5, 0.25, 1.0])]
+        srcs = [Source(b, FifoQueue([0.0] * 3)) for b in books]
+        select = (first_with_work if select_of == "first"
+                  else by_preference([[s] for s in srcs]))
+        pool = Pool(env, srcs, select)
+        drive_capacity(env, pool, CapacitySchedule(np.array([0.0, 1.0]), np.array([1, 2])))
+        srcs[1].offer(0, 0.0)
+        srcs[1].offer(1, 0.0)
+        srcs[0].offer(2, 0.0)
+        env.run(until=1.0)
+        srcs[0].offer(0, 1.0)
+        srcs[0].offer(1, 1.0)
+        env.run(until=20)
+        return np.array([list(b.first_start) + list(b.end) for b in books])
+
+    first = run("first")
+    assert np.array_equal(first, run("preference"), equal_nan=True)
+    assert np.isfinite(first).sum() >= 8  # most jobs ran, on both queues
+    srcs = [Source(Book([1.0]), FifoQueue([0.0])) for _ in range(3)]
+    rule = by_preference([[s] for s in srcs])
+    for pattern in range(8):
+        for i, s in enumerate(srcs):
+            s.queue.clear()
+            if pattern >> i & 1:
+                s.queue.push(0)
+        assert first_with_work(srcs) is rule(srcs)
 
 
 # ------------------------------------------------------------------ whole model

@@ -37,6 +37,7 @@ __all__ = [
     "by_preference",
     "drive_capacity",
     "earliest_head",
+    "first_with_work",
     "flags",
     "float_array",
     "longest_over",
@@ -192,6 +193,16 @@ def longest_over(threshold: int) -> Select:
     return select
 
 
+def first_with_work(sources: Sequence[Source]) -> Source | None:
+    """A role's rule when each of its skills is one queue (a hub's own): the first, in
+    the role's order of preference, with work (`by_preference` of one-queue groups;
+    `Pool.dispatch` runs it inline, without a call per job)."""
+    for src in sources:
+        if src.queue:
+            return src
+    return None
+
+
 def by_preference(groups: Sequence[Sequence[Source]]) -> Select:
     """A role's rule: its first skill (a group of sources: one hub's queue, or every
     pooled hub's) with work; within a group, the earliest head (`earliest_head`)."""
@@ -280,6 +291,7 @@ class Pool:
             src.pools.append(self)
         self.select = select
         self._own = select is own_queue and len(self.sources) == 1
+        self._first = select is first_with_work
         self.handback = at_shift_end == "handback"
         self.rostered = 0
         self.extra = 0
@@ -327,11 +339,19 @@ class Pool:
         if self._own:
             self._dispatch_own()
             return
-        sources, select = self.sources, self.select
+        sources, select, first_rule = self.sources, self.select, self._first
         queue_, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
         now: float = self.env._now  # type: ignore[attr-defined]
+        src: Source | None
         while self.busy < self.capacity:
-            src = select(sources)
+            if first_rule:  # `first_with_work`, inline
+                src = None
+                for s in sources:
+                    if s.queue:
+                        src = s
+                        break
+            else:
+                src = select(sources)
             if src is None:
                 return
             job = src.pop()

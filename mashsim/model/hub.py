@@ -28,7 +28,7 @@ from mashsim.model.engine import (
     Feeder,
     Select,
     Source,
-    by_preference,
+    first_with_work,
     flags,
     float_array,
     nan_view,
@@ -203,7 +203,7 @@ class HubQueues:
             srcs.append(self.marac.src)
         if len(srcs) == 1:
             return srcs, own_queue
-        return srcs, by_preference([[s] for s in srcs])
+        return srcs, first_with_work  # in that order of preference
 
     def _route(self, needed: np.ndarray, decides: list[bool]) -> None:
         """Per referral: its first needed stage, the next needed stage after each, and

@@ -33,6 +33,7 @@ from mashsim.model.engine import (
     by_preference,
     drive_capacity,
     earliest_head,
+    first_with_work,
     longest_over,
     oldest_first,
     own_queue,
@@ -180,7 +181,10 @@ def _role_select(role: Role, groups: list[list[Source]]) -> Select:
     """How a role's free person picks a queue (see `Role.dispatch`)."""
     if len(groups) == 1:  # one skill: as before roles
         return own_queue if len(groups[0]) == 1 else earliest_head
-    return oldest_first if role.dispatch == "oldest_first" else by_preference(groups)
+    if role.dispatch == "oldest_first":
+        return oldest_first
+    # each skill one queue (a hub's own): the first with work, as `by_preference` picks
+    return first_with_work if all(len(g) == 1 for g in groups) else by_preference(groups)
 
 
 def _summed(parts: list[Staffed]) -> Staffed:
