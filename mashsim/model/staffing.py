@@ -180,12 +180,13 @@ def simulate_availability(
     """
     posts = roster.headcount
     filled = np.ones((posts, n_days), dtype=bool)
-    productivity = np.ones((posts, n_days))
     vacant = min(roster.vacant_posts, posts)
     rec = staffing.recruitment
+    # weights by post and day: only where new starters (counting less than 1) may join
+    productivity = np.ones((posts, n_days)) if vacant and rec.enabled else None
     if vacant:
         filled[posts - vacant:] = False
-        if rec.enabled:
+        if productivity is not None:
             starts = np.ceil(rec.lead_time_days.sample(rng("recruitment"), vacant)).astype(int)
             for k, day in enumerate(starts):
                 row = posts - vacant + k
@@ -205,7 +206,7 @@ def simulate_availability(
             _clear_sick_days(at_work[post], sick, n_days, g)
     if not posts:
         fte = np.zeros(n_days)
-    elif vacant and rec.enabled:  # new starters count less: a weighted sum
+    elif productivity is not None:  # a weighted sum
         fte = (at_work * productivity).sum(0)
     else:  # every weight 1: the same whole numbers counted as integers (exact either way)
         fte = at_work.sum(0)
