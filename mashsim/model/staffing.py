@@ -78,7 +78,8 @@ class FrozenSchedule(CapacitySchedule):
         if hours is None:
             hours = super().hours_per_day(horizon_hours)
             hours.flags.writeable = False
-            self._hours_per_day[horizon_hours] = hours
+            if len(self._hours_per_day) < 4:  # the run's horizon; rarely another
+                self._hours_per_day[horizon_hours] = hours
         return hours
 
 
@@ -112,7 +113,8 @@ def roster_schedule(
     return _expanded(tuple(shifts), start.weekday(), float(horizon_hours), skipped)
 
 
-@functools.lru_cache(maxsize=512)  # a plan's candidate rosters × a few horizons
+# A plan's candidate rosters × a few horizons; ≈15 kB a year-long roster's schedule.
+@functools.lru_cache(maxsize=256)
 def _expanded(shifts: tuple[ShiftKey, ...], start_weekday: int, horizon_hours: float,
               skipped_days: tuple[int, ...]) -> FrozenSchedule:
     """The weekly shifts expanded over [0, horizon] (day -1 included), less skipped days.
