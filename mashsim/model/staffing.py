@@ -17,14 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mashsim.model.calendar import WorkingCalendar
-from mashsim.scenario.schema import (
-    DAY_NAMES,
-    Leave,
-    Roster,
-    Sickness,
-    Staffing,
-    date_factors_per_day,
-)
+from mashsim.scenario.schema import DAY_NAMES, Roster, Staffing, date_factors_per_day
 
 __all__ = ["Availability", "CapacitySchedule", "FrozenSchedule", "available_schedule",
            "merge_schedules", "planned_shrinkage", "roster_schedule", "simulate_availability"]
@@ -222,7 +215,7 @@ _LEAVE_SHARES: dict[LeaveKey, np.ndarray] = {}
 _LEAVE_SHARES_MAX = 256  # a plan's scenarios share one leave policy; a few calendars
 
 
-def _leave_probability(leave: Leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
+def _leave_probability(leave, cal: WorkingCalendar, n_days: int) -> np.ndarray:
     """Each day's chance a post is on leave: the same for every post and replication of a
     scenario, so computed once per process for the values it depends on (read-only)."""
     working = cal.working_day_flags(365)
@@ -239,27 +232,27 @@ def _leave_probability(leave: Leave, cal: WorkingCalendar, n_days: int) -> np.nd
     return shares
 
 
-def _leave_shares(leave: Leave, start: dt.date, working: np.ndarray, n_days: int) -> np.ndarray:
+def _leave_shares(leave, start: dt.date, working: np.ndarray, n_days: int) -> np.ndarray:
     year = max(n_days, 365)
     w = date_factors_per_day(leave.peaks, start, year)
     per_weight = leave.entitlement_days_per_year / max(float(np.sum(w[:365] * working)), 1e-9)
     return np.minimum(1.0, w[:n_days] * per_weight)
 
 
-def _sick_days(sick: Sickness, n_days: int, rng: np.random.Generator) -> np.ndarray:
+def _sick_days(sick, n_days: int, rng: np.random.Generator) -> np.ndarray:
     """One post's sick days; episodes may start up to 60 days before the run."""
     away = np.zeros(n_days, dtype=bool)
     _mark_sick_days(away, sick, n_days, rng, True)
     return away
 
 
-def _clear_sick_days(at_work: np.ndarray, sick: Sickness, n_days: int,
+def _clear_sick_days(at_work: np.ndarray, sick, n_days: int,
                      rng: np.random.Generator) -> None:
     """`at_work &= ~_sick_days(...)` in place, with the same draws."""
     _mark_sick_days(at_work, sick, n_days, rng, False)
 
 
-def _mark_sick_days(days: np.ndarray, sick: Sickness, n_days: int, rng: np.random.Generator,
+def _mark_sick_days(days: np.ndarray, sick, n_days: int, rng: np.random.Generator,
                     value: bool) -> None:
     """Set `days` to `value` on each drawn episode's days [start, start + length) within
     the run. Episodes are few (a handful a post): a slice each is ≈5× faster than the
