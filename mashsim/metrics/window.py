@@ -13,10 +13,9 @@ arrived. Referrals still open at the end are counted by their age, never dropped
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -54,6 +53,38 @@ STAGES = ("awaiting_rpa", "staff_queue", "in_progress", "sd_pending")
 _BLOCK = 1 << 13
 
 
+_T = TypeVar("_T")
+
+
+class _cached_property(Generic[_T]):
+    """`functools.cached_property` without its lock: on Python 3.11 every first read of
+    each took an RLock (≈1 µs; a window has a dozen, a replication ≈10 windows), and a
+    window is only ever read by the thread that made it. The value goes into the
+    instance's `__dict__`, which later reads find first."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _cached_property[_T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None
+                ) -> _cached_property[_T] | _T:
+        if obj is None:
+            return self
+        value = self.compute(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
 def ratio(num: float, den: float) -> float:
     """num / den, NaN when nothing was counted (a rate with no cases has no value)."""
     return float(num) / float(den) if den > 0 else float("nan")
@@ -62,22 +93,32 @@ def ratio(num: float, den: float) -> float:
 @dataclass
 class MeasuredTeam(TeamRecord):
     """A team whose busy on-duty hours over the window were computed while its busy
-    spells were at hand (`slim_team`); the spells are gone, the sum stays."""
+    spells were at hand (`slim_team`); the spells are gone, the sum stays. Its rostered
+    hours over the window, where the hub's own utilisation computed them (None: not)."""
 
     busy_hours: float = float("nan")
+    rostered_hours: float | None = None
 
 
-def slim_team(team: TeamRecord, busy_hours: float) -> MeasuredTeam:
+def slim_team(team: TeamRecord, busy_hours: float,
+              rostered_hours: float | None = None) -> MeasuredTeam:
     """`team` with its busy on-duty hours over the window (`Window.team_busy_hours`)
     kept and its spells dropped: utilisation sums these per team in team order, so the
-    figure is unchanged."""
-    return MeasuredTeam(np.empty((0, 2)), team.schedule, busy_hours)
+    figure is unchanged; likewise its rostered hours, if known (the force-wide window
+    then need not integrate its schedule again)."""
+    return MeasuredTeam(np.empty((0, 2)), team.schedule, busy_hours, rostered_hours)
 
 
 def _team_busy_hours(team: TeamRecord, lo: float, hi: float) -> float:
     if isinstance(team, MeasuredTeam):
         return team.busy_hours
     return _busy_on_duty_hours(team.busy, team.schedule, lo, hi)
+
+
+def _team_rostered_hours(team: TeamRecord, lo: float, hi: float) -> float:
+    if isinstance(team, MeasuredTeam) and team.rostered_hours is not None:
+        return team.rostered_hours
+    return team.schedule.staff_hours(lo, hi)
 
 
 @dataclass
@@ -177,6 +218,8 @@ def _join_work(records: Sequence[HubRecord]) -> None:
 def _join(arrays: list[np.ndarray]) -> np.ndarray:
     """The arrays end to end: a single one as it is (no copy), and so one whose others
     are all empty and of its type (`ForceWideBuffers.restore` leaves them so)."""
+    if len(arrays) == 1:  # what the lines below give one array, without their cost
+        return arrays[0]
     full = [a for a in arrays if len(a)]
     if len(full) == 1 and all(a.dtype == full[0].dtype for a in arrays):
         return full[0]
@@ -455,23 +498,31 @@ class Window:
         self.scenario = scenario
         self.warmup, self.horizon = scenario.warmup_hours, scenario.horizon_hours
         self._busy_hours: dict[int, tuple[TeamRecord, float]] = {}  # id → (team, hours)
+        self._rostered_hours: dict[int, tuple[TeamRecord, float]] = {}  # likewise
+        # a hub's stage waits, each read by two metrics and its slim record (the
+        # force-wide window's are its records' own, or computed once a metric each)
+        self._stage_wait: dict[str, np.ndarray] | None = None if force_wide else {}
+        self._grade_mask: dict[int, np.ndarray] = {}
+        # what `mashsim.metrics.work` computes once per window (its joined work record,
+        # the partner discussions' breach flags), kept with the window
+        self.work_shared: dict[str, Any] = {}
 
-    @cached_property
+    @_cached_property
     def incl(self) -> np.ndarray:
         """Referrals that arrived in the window."""
         return self.refs.entered >= self.warmup
 
-    @cached_property
+    @_cached_property
     def done(self) -> np.ndarray:
         """Of those, decided by the end."""
         return np.isfinite(self.v.end) & self.incl
 
-    @cached_property
+    @_cached_property
     def queued(self) -> np.ndarray:
         """Of those, handed to the staff queue by the end."""
         return self.incl & (self.refs.handover <= self.horizon)
 
-    @cached_property
+    @_cached_property
     def wait(self) -> np.ndarray:
         """Staff wait in hours (open ones: their wait so far); slim records: the waits
         their own windows computed, element by element the same."""
@@ -480,6 +531,14 @@ class Window:
         wait = np.where(np.isfinite(self.v.start), self.v.start, self.horizon)
         wait -= self.refs.handover  # in place: one array, not two
         return wait
+
+    def grade_mask(self, grade: int) -> np.ndarray:
+        """Referrals of one risk grade (by index in `GRADES`), computed once per grade: a
+        byte per referral, read by the grade's mean wait and breach rate."""
+        mask = self._grade_mask.get(grade)
+        if mask is None:
+            mask = self._grade_mask[grade] = self.refs.grade_idx == grade
+        return mask
 
     def mean_wait(self, mask: np.ndarray) -> float:
         """Mean staff wait over `mask` (NaN if empty)."""
@@ -491,31 +550,31 @@ class Window:
         not kept (its two readers are far apart in the metrics' order)."""
         return np.where(np.isfinite(self.v.end), self.v.end, self.horizon)
 
-    @cached_property
+    @_cached_property
     def decision(self) -> tuple[np.ndarray, np.ndarray]:
         """(resolved, late) decision-target flags of the window's referrals."""
         resolved, late = breach_flags(self.refs.deadline, self.v.end, self.horizon)
         return resolved & self.incl, late & self.incl
 
-    @cached_property
+    @_cached_property
     def strategy(self) -> tuple[np.ndarray, np.ndarray]:
         """(resolved, late) strategy-discussion deadline flags of the window's referrals."""
         need = self.incl & self.refs.sd_needed
         resolved, late = breach_flags(self.refs.sd_deadline, self.v.sd_held, self.horizon)
         return resolved & need, late & need
 
-    @cached_property
+    @_cached_property
     def at_end(self) -> tuple[float, float, float]:
         """`point_in_time` at the horizon."""
         return _point_in_time(self.v, self.horizon)
 
-    @cached_property
+    @_cached_property
     def at_audit(self) -> tuple[float, float, float]:
         """`point_in_time` at 00:00 on the audit date (NaN: no audit)."""
         at = self.scenario.audit_hours
         return (np.nan,) * 3 if at is None else _point_in_time(self.v, at)
 
-    @cached_property
+    @_cached_property
     def first_day(self) -> int:
         """The first whole day of the window."""
         return int(np.ceil(self.warmup / 24.0))
@@ -540,10 +599,23 @@ class Window:
             self._busy_hours[key] = (team, _team_busy_hours(team, self.warmup, self.horizon))
         return self._busy_hours[key][1]
 
+    def team_rostered_hours(self, team: TeamRecord) -> float:
+        """A team's rostered staff-hours over the window, computed once per team (the
+        scope's utilisation and each role's read the same teams)."""
+        key = id(team)
+        if key not in self._rostered_hours:
+            self._rostered_hours[key] = (
+                team, _team_rostered_hours(team, self.warmup, self.horizon))
+        return self._rostered_hours[key][1]
+
+    def known_rostered_hours(self, team: TeamRecord) -> float | None:
+        """`team_rostered_hours` if this window has computed it, else None."""
+        kept = self._rostered_hours.get(id(team))
+        return None if kept is None else kept[1]
+
     def _utilisation(self, teams: Sequence[TeamRecord]) -> float:
-        w, horizon = self.warmup, self.horizon
         busy = sum(self.team_busy_hours(t) for t in teams)
-        rostered = sum(t.schedule.staff_hours(w, horizon) for t in teams)
+        rostered = sum(self.team_rostered_hours(t) for t in teams)
         return ratio(busy, rostered)
 
     def role_utilisation(self, role: str) -> float:
@@ -556,6 +628,14 @@ class Window:
         before: a force-wide slim record keeps only the waits, not a slot per referral)."""
         if self.v.stage_wait is not None:
             return self.v.stage_wait[stage]
+        if self._stage_wait is None:
+            return self._compute_stage_wait(stage)
+        wait = self._stage_wait.get(stage)
+        if wait is None:
+            wait = self._stage_wait[stage] = self._compute_stage_wait(stage)
+        return wait
+
+    def _compute_stage_wait(self, stage: str) -> np.ndarray:
         entry, start = self.v.stage_entry[stage], self.v.stage_start[stage]
         joined = self.incl & (entry <= self.horizon)
         wait = np.where(np.isfinite(start), start, self.horizon)
@@ -569,7 +649,7 @@ class Window:
 
     def stage_wait_over(self, stage: str, hours: float) -> float:
         wait = self.stage_wait(stage)
-        return ratio((wait > hours).sum(), len(wait))
+        return ratio(np.count_nonzero(wait > hours), len(wait))
 
     def cost(self) -> float:
         """`staff_hours_cost` over the window."""
@@ -592,8 +672,8 @@ def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
     pending_age = at - r.created[sd_pending]
     del sd_pending
     oldest = float((at - r.created[waiting]).max() / 24.0) if waiting.any() else 0.0
-    return (float((pending_age > SD_72H_HOURS).sum()),
-            float((pending_age > SD_14D_HOURS).sum()), oldest)
+    return (float(np.count_nonzero(pending_age > SD_72H_HOURS)),
+            float(np.count_nonzero(pending_age > SD_14D_HOURS)), oldest)
 
 
 def count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
