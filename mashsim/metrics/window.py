@@ -226,41 +226,57 @@ def _join(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
+# A buffer's first mapping: reserved, not resident until written (a 7-day run of the
+# summer scenario then maps each field once, not 1 + ≈3 times as it grows from a page;
+# a map, copy and unmap costs ≈15 µs).
+_FIRST_MAP_BYTES = 1 << 18
+
+
 class _Buffer:
     """One growable force-wide array in anonymous memory mapped from the system (not
     the C heap): growing copies it to a new mapping twice the size and unmaps the old,
     which returns it, so it never needs, nor leaves, a hole in a heap fragmented by the
-    hubs' models; pages reserved but not yet written are not resident."""
+    hubs' models; pages reserved but not yet written are not resident. Nothing is
+    mapped until an element comes (a slim record's dropped fields are always empty)."""
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype, self.n = dtype, 0
-        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.mem: mmap.mmap | None = None
+        self.array = np.empty(0, dtype)  # the mapping seen whole (one view, not one an append)
 
     def append(self, a: np.ndarray) -> None:
-        dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
-        if dtype != self.dtype:
-            self._retype(dtype)
-        need = (self.n + len(a)) * self.dtype.itemsize
-        if need > len(self.mem):
-            self._grow(max(need, 2 * len(self.mem)))
-        self.view(self.n, self.n + len(a))[:] = a
-        self.n += len(a)
+        if not (a.dtype == self.dtype and self.dtype.isnative):  # else: its own type
+            dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
+            if dtype != self.dtype:
+                self._retype(dtype)
+        end = self.n + len(a)
+        if end > len(self.array):
+            mapped = 0 if self.mem is None else len(self.mem)
+            self._grow(max(end * self.dtype.itemsize, 2 * mapped, _FIRST_MAP_BYTES))
+        self.array[self.n:end] = a
+        self.n = end
 
     def view(self, lo: int, hi: int) -> np.ndarray:
-        size = self.dtype.itemsize
-        return np.frombuffer(self.mem, self.dtype, hi - lo, lo * size)
+        return self.array[lo:hi]
 
     def _grow(self, nbytes: int) -> None:
         mem = mmap.mmap(-1, -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE)
         np.frombuffer(mem, self.dtype, self.n)[:] = self.view(0, self.n)
-        self.mem.close()
+        self._unmap()
         self.mem = mem
+        self.array = np.frombuffer(mem, self.dtype, len(mem) // self.dtype.itemsize)
+
+    def _unmap(self) -> None:
+        self.array = np.empty(0, self.dtype)  # the view first: a viewed map cannot close
+        if self.mem is not None:
+            self.mem.close()
+            self.mem = None
 
     def _retype(self, dtype: np.dtype) -> None:
         old = self.view(0, self.n).astype(dtype)
-        self.mem.close()
+        self._unmap()
         self.dtype, self.n = dtype, 0
-        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.array = np.empty(0, dtype)
         self.append(old)
 
 
