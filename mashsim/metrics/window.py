@@ -85,7 +85,10 @@ class _cached_property(Generic[_T]):
         return value
 
 
-def ratio(num: float, den: float) -> float:
+Count = float | np.integer[Any]  # a count or sum: `np.count_nonzero` gives numpy ints
+
+
+def ratio(num: Count, den: Count) -> float:
     """num / den, NaN when nothing was counted (a rate with no cases has no value)."""
     return float(num) / float(den) if den > 0 else float("nan")
 
