@@ -145,23 +145,30 @@ def test_a_windows_cached_figures_are_computed_once_and_kept() -> None:
     np.testing.assert_array_equal(window.grade_mask(1), rec.referrals.grade_idx == 1)
 
 
-def test_a_buffer_written_only_empty_arrays_maps_nothing_and_types_as_concatenate(
+def test_a_buffer_written_only_empty_arrays_holds_nothing_and_types_as_concatenate(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A slim record's dropped fields are empty: their buffers map no memory. Types
+    """A slim record's dropped fields are empty: their buffers hold no memory. Types
     still follow `np.concatenate` (an empty float array after bytes makes floats), and
-    a buffer grown past its first mapping holds every value in order."""
+    a buffer grown in the heap, then mapped, then past its first mapping, holds every
+    value in order."""
+    monkeypatch.setattr(window_mod, "_FIRST_HEAP_BYTES", 64)  # bytes, then doubling
+    monkeypatch.setattr(window_mod, "_HEAP_BYTES", 1024)  # then mapped
     monkeypatch.setattr(window_mod, "_FIRST_MAP_BYTES", mmap.PAGESIZE)
     empty = window_mod._Buffer(np.dtype(float))
     for _ in range(3):
         empty.append(np.empty(0))
-    assert empty.mem is None and empty.view(0, empty.n).dtype == float
+    assert empty.mem is None and empty.array.nbytes == 0
+    assert empty.view(0, empty.n).dtype == float
 
     rng = np.random.default_rng(1)
     parts = [rng.random(k) < 0.5 for k in (3, 0, 700)] + [np.empty(0)] + [
         rng.integers(0, 9, k).astype(np.int16) for k in (5, 2000)]
     buf = window_mod._Buffer(parts[0].dtype)
+    mapped = []
     for p in parts:
         buf.append(p)
+        mapped.append(buf.mem is not None)
+    assert mapped == [False, False, False, True, True, True]  # 703 bytes fit, 703 floats not
     want = np.concatenate(parts)
     got = buf.view(0, buf.n)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()

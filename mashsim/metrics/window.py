@@ -168,7 +168,10 @@ class _View:
                     getattr(r, name)[s] = _EMPTY
             return out
 
-        self.refs = Referrals(**{f: cat_refs(f) for f in Referrals.__dataclass_fields__})
+        if len(records) == 1 and not release:  # one record, read as it is (`_join`)
+            self.refs = records[0].referrals
+        else:
+            self.refs = Referrals(**{f: cat_refs(f) for f in Referrals.__dataclass_fields__})
         self.start = cat("staff_start")
         self.end = cat("staff_end")
         self.sd_held = cat("sd_held")
@@ -229,33 +232,39 @@ def _join(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-# A buffer's first mapping: reserved, not resident until written (a 7-day run of the
-# summer scenario then maps each field once, not 1 + ≈3 times as it grows from a page;
-# a map, copy and unmap costs ≈15 µs).
+# A buffer starts in the C heap, doubling there up to `_HEAP_BYTES` (a small run's
+# fields: a 7-day run of the summer scenario maps nothing; a map, copy and unmap costs
+# ≈15 µs, a field ≈3 of them as it grew from a page), then moves to a mapping of at least
+# `_FIRST_MAP_BYTES`, reserved, not resident until written.
+_FIRST_HEAP_BYTES = 1 << 12
+_HEAP_BYTES = 1 << 16
 _FIRST_MAP_BYTES = 1 << 18
 
 
 class _Buffer:
-    """One growable force-wide array in anonymous memory mapped from the system (not
-    the C heap): growing copies it to a new mapping twice the size and unmaps the old,
-    which returns it, so it never needs, nor leaves, a hole in a heap fragmented by the
-    hubs' models; pages reserved but not yet written are not resident. Nothing is
-    mapped until an element comes (a slim record's dropped fields are always empty)."""
+    """One growable force-wide array. Past `_HEAP_BYTES`, in anonymous memory mapped
+    from the system (not the C heap): growing copies it to a new mapping twice the size
+    and unmaps the old, which returns it, so a large one never needs, nor leaves, a hole
+    in a heap fragmented by the hubs' models; pages reserved but not yet written are not
+    resident. Nothing is held until an element comes (a slim record's dropped fields
+    are always empty)."""
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype, self.n = dtype, 0
         self.mem: mmap.mmap | None = None
-        self.array = np.empty(0, dtype)  # the mapping seen whole (one view, not one an append)
+        self.array = np.empty(0, dtype)  # the whole buffer (a view of `mem`, if mapped)
 
     def append(self, a: np.ndarray) -> None:
         if not (a.dtype == self.dtype and self.dtype.isnative):  # else: its own type
             dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
             if dtype != self.dtype:
                 self._retype(dtype)
+        if not len(a):
+            return
         end = self.n + len(a)
         if end > len(self.array):
-            mapped = 0 if self.mem is None else len(self.mem)
-            self._grow(max(end * self.dtype.itemsize, 2 * mapped, _FIRST_MAP_BYTES))
+            self._grow(max(end * self.dtype.itemsize, 2 * self.array.nbytes,
+                           _FIRST_HEAP_BYTES))
         self.array[self.n:end] = a
         self.n = end
 
@@ -263,11 +272,16 @@ class _Buffer:
         return self.array[lo:hi]
 
     def _grow(self, nbytes: int) -> None:
-        mem = mmap.mmap(-1, -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE)
-        np.frombuffer(mem, self.dtype, self.n)[:] = self.view(0, self.n)
+        mem = None
+        if nbytes <= _HEAP_BYTES:
+            array = np.empty(nbytes // self.dtype.itemsize, self.dtype)
+        else:
+            pages = -(-max(nbytes, _FIRST_MAP_BYTES) // mmap.PAGESIZE)
+            mem = mmap.mmap(-1, pages * mmap.PAGESIZE)
+            array = np.frombuffer(mem, self.dtype, len(mem) // self.dtype.itemsize)
+        array[:self.n] = self.view(0, self.n)
         self._unmap()
-        self.mem = mem
-        self.array = np.frombuffer(mem, self.dtype, len(mem) // self.dtype.itemsize)
+        self.mem, self.array = mem, array
 
     def _unmap(self) -> None:
         self.array = np.empty(0, self.dtype)  # the view first: a viewed map cannot close
@@ -295,28 +309,27 @@ class ForceWideBuffers:
         self._bufs: dict[tuple[str, str], _Buffer] = {}
         self._work = False
 
-    def _add(self, key: tuple[str, str], a: np.ndarray) -> None:
-        if key not in self._bufs:
-            self._bufs[key] = _Buffer(a.dtype)
-        self._bufs[key].append(a)
+    def _add(self, key: tuple[str, str], a: np.ndarray) -> np.ndarray:
+        """Append `a` to its field's buffer; an empty array of its type to leave."""
+        buf = self._bufs.get(key)
+        if buf is None:
+            buf = self._bufs[key] = _Buffer(a.dtype)
+        buf.append(a)
+        return _empty_like(a)
 
     def take(self, rec: SlimRecord) -> None:
         """Copy `rec`'s arrays in and leave it empty ones (its own type each)."""
         refs = rec.referrals
         for f in Referrals.__dataclass_fields__:
-            self._add(("referrals", f), getattr(refs, f))
-            setattr(refs, f, _empty_like(getattr(refs, f)))
-        for f in (*_RECORD_FIELDS, "staff_wait"):
-            self._add(("record", f), getattr(rec, f))
-            setattr(rec, f, _empty_like(getattr(rec, f)))
+            setattr(refs, f, self._add(("referrals", f), getattr(refs, f)))
+        for f in _TAKEN_RECORD_FIELDS:
+            setattr(rec, f, self._add(("record", f), getattr(rec, f)))
         for s, wait in rec.stage_wait.items():
-            self._add(("stage_wait", s), wait)
-            rec.stage_wait[s] = _empty_like(wait)
+            rec.stage_wait[s] = self._add(("stage_wait", s), wait)
         if rec.work is not None:
             self._work = True
-            for wf in fields(WorkRecord):
-                self._add(("work", wf.name), getattr(rec.work, wf.name))
-                setattr(rec.work, wf.name, _empty_like(getattr(rec.work, wf.name)))
+            for f in _WORK_FIELDS:
+                setattr(rec.work, f, self._add(("work", f), getattr(rec.work, f)))
 
     def restore(self, records: Sequence[SlimRecord]) -> None:
         """Give the first record every joined array (the others: empty ones of its
@@ -344,11 +357,14 @@ class ForceWideBuffers:
 
 
 def _empty_like(a: np.ndarray) -> np.ndarray:
-    """An empty array of `a`'s type that, unlike `a[:0]`, does not keep `a` alive."""
-    return np.empty(0, a.dtype)
+    """An empty array of `a`'s type that, unlike `a[:0]`, does not keep `a` alive
+    (`a` itself if it is one: empty and a view of nothing)."""
+    return a if len(a) == 0 and a.base is None else np.empty(0, a.dtype)
 
 
 _RECORD_FIELDS = ("staff_start", "staff_end", "sd_held", "notifications_entered", "degraded")
+_TAKEN_RECORD_FIELDS = (*_RECORD_FIELDS, "staff_wait")
+_WORK_FIELDS = tuple(f.name for f in fields(WorkRecord))
 
 
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
@@ -425,9 +441,9 @@ def _busy_on_duty_hours(
     mid /= 2.0  # (a + b) / 2.0, computed in place
     capped = np.minimum(busy, schedule.at(mid))
     del mid, busy
-    span = np.diff(pts)
+    span = pts[1:] - pts[:-1]  # `np.diff(pts)`, without its wrapper's cost
     del pts
-    return float(np.sum(np.multiply(capped, span, out=span)))
+    return float(np.multiply(capped, span, out=span).sum())
 
 
 def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
