@@ -237,7 +237,7 @@ def _join(arrays: list[np.ndarray]) -> np.ndarray:
 # ≈15 µs, a field ≈3 of them as it grew from a page), then moves to a mapping of at least
 # `_FIRST_MAP_BYTES`, reserved, not resident until written.
 _FIRST_HEAP_BYTES = 1 << 12
-_HEAP_BYTES = 1 << 16
+_HEAP_BYTES = 1 << 14
 _FIRST_MAP_BYTES = 1 << 18
 
 
