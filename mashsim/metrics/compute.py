@@ -87,7 +87,8 @@ def slim_record(rec: HubRecord, scenario: Scenario,
 
     def slim(team: TeamRecord) -> MeasuredTeam:
         if id(team) not in teams:  # the hub's utilisation may have computed the hours
-            teams[id(team)] = slim_team(team, window.team_busy_hours(team))
+            teams[id(team)] = slim_team(team, window.team_busy_hours(team),
+                                        window.known_rostered_hours(team))
         return teams[id(team)]
 
     empty = np.empty(0)

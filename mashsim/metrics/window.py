@@ -13,10 +13,9 @@ arrived. Referrals still open at the end are counted by their age, never dropped
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -54,7 +53,42 @@ STAGES = ("awaiting_rpa", "staff_queue", "in_progress", "sd_pending")
 _BLOCK = 1 << 13
 
 
-def ratio(num: float, den: float) -> float:
+_T = TypeVar("_T")
+
+
+class _cached_property(Generic[_T]):
+    """`functools.cached_property` without its lock: on Python 3.11 every first read of
+    each took an RLock (≈1 µs; a window has a dozen, a replication ≈10 windows), and a
+    window is only ever read by the thread that made it. The value goes into the
+    instance's `__dict__`, which later reads find first."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _cached_property[_T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None
+                ) -> _cached_property[_T] | _T:
+        if obj is None:
+            return self
+        value = self.compute(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+Count = float | np.integer[Any]  # a count or sum: `np.count_nonzero` gives numpy ints
+
+
+def ratio(num: Count, den: Count) -> float:
     """num / den, NaN when nothing was counted (a rate with no cases has no value)."""
     return float(num) / float(den) if den > 0 else float("nan")
 
@@ -62,22 +96,32 @@ def ratio(num: float, den: float) -> float:
 @dataclass
 class MeasuredTeam(TeamRecord):
     """A team whose busy on-duty hours over the window were computed while its busy
-    spells were at hand (`slim_team`); the spells are gone, the sum stays."""
+    spells were at hand (`slim_team`); the spells are gone, the sum stays. Its rostered
+    hours over the window, where the hub's own utilisation computed them (None: not)."""
 
     busy_hours: float = float("nan")
+    rostered_hours: float | None = None
 
 
-def slim_team(team: TeamRecord, busy_hours: float) -> MeasuredTeam:
+def slim_team(team: TeamRecord, busy_hours: float,
+              rostered_hours: float | None = None) -> MeasuredTeam:
     """`team` with its busy on-duty hours over the window (`Window.team_busy_hours`)
     kept and its spells dropped: utilisation sums these per team in team order, so the
-    figure is unchanged."""
-    return MeasuredTeam(np.empty((0, 2)), team.schedule, busy_hours)
+    figure is unchanged; likewise its rostered hours, if known (the force-wide window
+    then need not integrate its schedule again)."""
+    return MeasuredTeam(np.empty((0, 2)), team.schedule, busy_hours, rostered_hours)
 
 
 def _team_busy_hours(team: TeamRecord, lo: float, hi: float) -> float:
     if isinstance(team, MeasuredTeam):
         return team.busy_hours
     return _busy_on_duty_hours(team.busy, team.schedule, lo, hi)
+
+
+def _team_rostered_hours(team: TeamRecord, lo: float, hi: float) -> float:
+    if isinstance(team, MeasuredTeam) and team.rostered_hours is not None:
+        return team.rostered_hours
+    return team.schedule.staff_hours(lo, hi)
 
 
 @dataclass
@@ -124,7 +168,10 @@ class _View:
                     getattr(r, name)[s] = _EMPTY
             return out
 
-        self.refs = Referrals(**{f: cat_refs(f) for f in Referrals.__dataclass_fields__})
+        if len(records) == 1 and not release:  # one record, read as it is (`_join`)
+            self.refs = records[0].referrals
+        else:
+            self.refs = Referrals(**{f: cat_refs(f) for f in Referrals.__dataclass_fields__})
         self.start = cat("staff_start")
         self.end = cat("staff_end")
         self.sd_held = cat("sd_held")
@@ -177,47 +224,76 @@ def _join_work(records: Sequence[HubRecord]) -> None:
 def _join(arrays: list[np.ndarray]) -> np.ndarray:
     """The arrays end to end: a single one as it is (no copy), and so one whose others
     are all empty and of its type (`ForceWideBuffers.restore` leaves them so)."""
+    if len(arrays) == 1:  # what the lines below give one array, without their cost
+        return arrays[0]
     full = [a for a in arrays if len(a)]
     if len(full) == 1 and all(a.dtype == full[0].dtype for a in arrays):
         return full[0]
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
+# A buffer starts in the C heap, doubling there up to `_HEAP_BYTES` (a small run's
+# fields: a 7-day replication of the summer scenario maps nothing, where its buffers,
+# each mapped from a page and grown, made 78 maps at ≈13 µs each), then moves to a
+# mapping of at least `_FIRST_MAP_BYTES`, reserved, not resident until written.
+_FIRST_HEAP_BYTES = 1 << 12
+_HEAP_BYTES = 1 << 14
+_FIRST_MAP_BYTES = 1 << 18
+
+
 class _Buffer:
-    """One growable force-wide array in anonymous memory mapped from the system (not
-    the C heap): growing copies it to a new mapping twice the size and unmaps the old,
-    which returns it, so it never needs, nor leaves, a hole in a heap fragmented by the
-    hubs' models; pages reserved but not yet written are not resident."""
+    """One growable force-wide array. Past `_HEAP_BYTES`, in anonymous memory mapped
+    from the system (not the C heap): growing copies it to a new mapping twice the size
+    and unmaps the old, which returns it, so a large one never needs, nor leaves, a hole
+    in a heap fragmented by the hubs' models; pages reserved but not yet written are not
+    resident. Nothing is held until an element comes (a slim record's dropped fields
+    are always empty)."""
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype, self.n = dtype, 0
-        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.mem: mmap.mmap | None = None
+        self.array = np.empty(0, dtype)  # the whole buffer (a view of `mem`, if mapped)
 
     def append(self, a: np.ndarray) -> None:
-        dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
-        if dtype != self.dtype:
-            self._retype(dtype)
-        need = (self.n + len(a)) * self.dtype.itemsize
-        if need > len(self.mem):
-            self._grow(max(need, 2 * len(self.mem)))
-        self.view(self.n, self.n + len(a))[:] = a
-        self.n += len(a)
+        if not (a.dtype == self.dtype and self.dtype.isnative):  # else: its own type
+            dtype = np.result_type(self.dtype, a.dtype)  # as np.concatenate would
+            if dtype != self.dtype:
+                self._retype(dtype)
+        if not len(a):
+            return
+        end = self.n + len(a)
+        if end > len(self.array):
+            self._grow(max(end * self.dtype.itemsize, 2 * self.array.nbytes,
+                           _FIRST_HEAP_BYTES))
+        self.array[self.n:end] = a
+        self.n = end
 
     def view(self, lo: int, hi: int) -> np.ndarray:
-        size = self.dtype.itemsize
-        return np.frombuffer(self.mem, self.dtype, hi - lo, lo * size)
+        return self.array[lo:hi]
 
     def _grow(self, nbytes: int) -> None:
-        mem = mmap.mmap(-1, -(-nbytes // mmap.PAGESIZE) * mmap.PAGESIZE)
-        np.frombuffer(mem, self.dtype, self.n)[:] = self.view(0, self.n)
-        self.mem.close()
-        self.mem = mem
+        mem = None
+        if nbytes <= _HEAP_BYTES:
+            array = np.empty(nbytes // self.dtype.itemsize, self.dtype)
+        else:
+            pages = -(-max(nbytes, _FIRST_MAP_BYTES) // mmap.PAGESIZE)
+            mem = mmap.mmap(-1, pages * mmap.PAGESIZE)
+            array = np.frombuffer(mem, self.dtype, len(mem) // self.dtype.itemsize)
+        array[:self.n] = self.view(0, self.n)
+        self._unmap()
+        self.mem, self.array = mem, array
+
+    def _unmap(self) -> None:
+        self.array = np.empty(0, self.dtype)  # the view first: a viewed map cannot close
+        if self.mem is not None:
+            self.mem.close()
+            self.mem = None
 
     def _retype(self, dtype: np.dtype) -> None:
         old = self.view(0, self.n).astype(dtype)
-        self.mem.close()
+        self._unmap()
         self.dtype, self.n = dtype, 0
-        self.mem = mmap.mmap(-1, mmap.PAGESIZE)
+        self.array = np.empty(0, dtype)
         self.append(old)
 
 
@@ -233,28 +309,27 @@ class ForceWideBuffers:
         self._bufs: dict[tuple[str, str], _Buffer] = {}
         self._work = False
 
-    def _add(self, key: tuple[str, str], a: np.ndarray) -> None:
-        if key not in self._bufs:
-            self._bufs[key] = _Buffer(a.dtype)
-        self._bufs[key].append(a)
+    def _add(self, key: tuple[str, str], a: np.ndarray) -> np.ndarray:
+        """Append `a` to its field's buffer; an empty array of its type to leave."""
+        buf = self._bufs.get(key)
+        if buf is None:
+            buf = self._bufs[key] = _Buffer(a.dtype)
+        buf.append(a)
+        return _empty_like(a)
 
     def take(self, rec: SlimRecord) -> None:
         """Copy `rec`'s arrays in and leave it empty ones (its own type each)."""
         refs = rec.referrals
         for f in Referrals.__dataclass_fields__:
-            self._add(("referrals", f), getattr(refs, f))
-            setattr(refs, f, _empty_like(getattr(refs, f)))
-        for f in (*_RECORD_FIELDS, "staff_wait"):
-            self._add(("record", f), getattr(rec, f))
-            setattr(rec, f, _empty_like(getattr(rec, f)))
+            setattr(refs, f, self._add(("referrals", f), getattr(refs, f)))
+        for f in _TAKEN_RECORD_FIELDS:
+            setattr(rec, f, self._add(("record", f), getattr(rec, f)))
         for s, wait in rec.stage_wait.items():
-            self._add(("stage_wait", s), wait)
-            rec.stage_wait[s] = _empty_like(wait)
+            rec.stage_wait[s] = self._add(("stage_wait", s), wait)
         if rec.work is not None:
             self._work = True
-            for wf in fields(WorkRecord):
-                self._add(("work", wf.name), getattr(rec.work, wf.name))
-                setattr(rec.work, wf.name, _empty_like(getattr(rec.work, wf.name)))
+            for f in _WORK_FIELDS:
+                setattr(rec.work, f, self._add(("work", f), getattr(rec.work, f)))
 
     def restore(self, records: Sequence[SlimRecord]) -> None:
         """Give the first record every joined array (the others: empty ones of its
@@ -282,11 +357,14 @@ class ForceWideBuffers:
 
 
 def _empty_like(a: np.ndarray) -> np.ndarray:
-    """An empty array of `a`'s type that, unlike `a[:0]`, does not keep `a` alive."""
-    return np.empty(0, a.dtype)
+    """An empty array of `a`'s type that, unlike `a[:0]`, does not keep `a` alive
+    (`a` itself if it is one: empty and a view of nothing)."""
+    return a if len(a) == 0 and a.base is None else np.empty(0, a.dtype)
 
 
 _RECORD_FIELDS = ("staff_start", "staff_end", "sd_held", "notifications_entered", "degraded")
+_TAKEN_RECORD_FIELDS = (*_RECORD_FIELDS, "staff_wait")
+_WORK_FIELDS = tuple(f.name for f in fields(WorkRecord))
 
 
 def staff_hours_cost(records: Sequence[HubRecord], first_day: int, warmup: float) -> float:
@@ -363,9 +441,9 @@ def _busy_on_duty_hours(
     mid /= 2.0  # (a + b) / 2.0, computed in place
     capped = np.minimum(busy, schedule.at(mid))
     del mid, busy
-    span = np.diff(pts)
+    span = pts[1:] - pts[:-1]  # `np.diff(pts)`, without its wrapper's cost
     del pts
-    return float(np.sum(np.multiply(capped, span, out=span)))
+    return float(np.multiply(capped, span, out=span).sum())
 
 
 def _open_between(segments: np.ndarray, times_hours: np.ndarray, lo: float,
@@ -455,23 +533,31 @@ class Window:
         self.scenario = scenario
         self.warmup, self.horizon = scenario.warmup_hours, scenario.horizon_hours
         self._busy_hours: dict[int, tuple[TeamRecord, float]] = {}  # id → (team, hours)
+        self._rostered_hours: dict[int, tuple[TeamRecord, float]] = {}  # likewise
+        # a hub's stage waits, each read by two metrics and its slim record (the
+        # force-wide window's are its records' own, or computed once a metric each)
+        self._stage_wait: dict[str, np.ndarray] | None = None if force_wide else {}
+        self._grade_mask: dict[int, np.ndarray] = {}
+        # what `mashsim.metrics.work` computes once per window (its joined work record,
+        # the partner discussions' breach flags), kept with the window
+        self.work_shared: dict[str, Any] = {}
 
-    @cached_property
+    @_cached_property
     def incl(self) -> np.ndarray:
         """Referrals that arrived in the window."""
         return self.refs.entered >= self.warmup
 
-    @cached_property
+    @_cached_property
     def done(self) -> np.ndarray:
         """Of those, decided by the end."""
         return np.isfinite(self.v.end) & self.incl
 
-    @cached_property
+    @_cached_property
     def queued(self) -> np.ndarray:
         """Of those, handed to the staff queue by the end."""
         return self.incl & (self.refs.handover <= self.horizon)
 
-    @cached_property
+    @_cached_property
     def wait(self) -> np.ndarray:
         """Staff wait in hours (open ones: their wait so far); slim records: the waits
         their own windows computed, element by element the same."""
@@ -480,6 +566,14 @@ class Window:
         wait = np.where(np.isfinite(self.v.start), self.v.start, self.horizon)
         wait -= self.refs.handover  # in place: one array, not two
         return wait
+
+    def grade_mask(self, grade: int) -> np.ndarray:
+        """Referrals of one risk grade (by index in `GRADES`), computed once per grade: a
+        byte per referral, read by the grade's mean wait and breach rate."""
+        mask = self._grade_mask.get(grade)
+        if mask is None:
+            mask = self._grade_mask[grade] = self.refs.grade_idx == grade
+        return mask
 
     def mean_wait(self, mask: np.ndarray) -> float:
         """Mean staff wait over `mask` (NaN if empty)."""
@@ -491,31 +585,31 @@ class Window:
         not kept (its two readers are far apart in the metrics' order)."""
         return np.where(np.isfinite(self.v.end), self.v.end, self.horizon)
 
-    @cached_property
+    @_cached_property
     def decision(self) -> tuple[np.ndarray, np.ndarray]:
         """(resolved, late) decision-target flags of the window's referrals."""
         resolved, late = breach_flags(self.refs.deadline, self.v.end, self.horizon)
         return resolved & self.incl, late & self.incl
 
-    @cached_property
+    @_cached_property
     def strategy(self) -> tuple[np.ndarray, np.ndarray]:
         """(resolved, late) strategy-discussion deadline flags of the window's referrals."""
         need = self.incl & self.refs.sd_needed
         resolved, late = breach_flags(self.refs.sd_deadline, self.v.sd_held, self.horizon)
         return resolved & need, late & need
 
-    @cached_property
+    @_cached_property
     def at_end(self) -> tuple[float, float, float]:
         """`point_in_time` at the horizon."""
         return _point_in_time(self.v, self.horizon)
 
-    @cached_property
+    @_cached_property
     def at_audit(self) -> tuple[float, float, float]:
         """`point_in_time` at 00:00 on the audit date (NaN: no audit)."""
         at = self.scenario.audit_hours
         return (np.nan,) * 3 if at is None else _point_in_time(self.v, at)
 
-    @cached_property
+    @_cached_property
     def first_day(self) -> int:
         """The first whole day of the window."""
         return int(np.ceil(self.warmup / 24.0))
@@ -540,10 +634,23 @@ class Window:
             self._busy_hours[key] = (team, _team_busy_hours(team, self.warmup, self.horizon))
         return self._busy_hours[key][1]
 
+    def team_rostered_hours(self, team: TeamRecord) -> float:
+        """A team's rostered staff-hours over the window, computed once per team (the
+        scope's utilisation and each role's read the same teams)."""
+        key = id(team)
+        if key not in self._rostered_hours:
+            self._rostered_hours[key] = (
+                team, _team_rostered_hours(team, self.warmup, self.horizon))
+        return self._rostered_hours[key][1]
+
+    def known_rostered_hours(self, team: TeamRecord) -> float | None:
+        """`team_rostered_hours` if this window has computed it, else None."""
+        kept = self._rostered_hours.get(id(team))
+        return None if kept is None else kept[1]
+
     def _utilisation(self, teams: Sequence[TeamRecord]) -> float:
-        w, horizon = self.warmup, self.horizon
         busy = sum(self.team_busy_hours(t) for t in teams)
-        rostered = sum(t.schedule.staff_hours(w, horizon) for t in teams)
+        rostered = sum(self.team_rostered_hours(t) for t in teams)
         return ratio(busy, rostered)
 
     def role_utilisation(self, role: str) -> float:
@@ -556,6 +663,14 @@ class Window:
         before: a force-wide slim record keeps only the waits, not a slot per referral)."""
         if self.v.stage_wait is not None:
             return self.v.stage_wait[stage]
+        if self._stage_wait is None:
+            return self._compute_stage_wait(stage)
+        wait = self._stage_wait.get(stage)
+        if wait is None:
+            wait = self._stage_wait[stage] = self._compute_stage_wait(stage)
+        return wait
+
+    def _compute_stage_wait(self, stage: str) -> np.ndarray:
         entry, start = self.v.stage_entry[stage], self.v.stage_start[stage]
         joined = self.incl & (entry <= self.horizon)
         wait = np.where(np.isfinite(start), start, self.horizon)
@@ -569,7 +684,7 @@ class Window:
 
     def stage_wait_over(self, stage: str, hours: float) -> float:
         wait = self.stage_wait(stage)
-        return ratio((wait > hours).sum(), len(wait))
+        return ratio(np.count_nonzero(wait > hours), len(wait))
 
     def cost(self) -> float:
         """`staff_hours_cost` over the window."""
@@ -592,8 +707,8 @@ def _point_in_time(v: _View, at: float) -> tuple[float, float, float]:
     pending_age = at - r.created[sd_pending]
     del sd_pending
     oldest = float((at - r.created[waiting]).max() / 24.0) if waiting.any() else 0.0
-    return (float((pending_age > SD_72H_HOURS).sum()),
-            float((pending_age > SD_14D_HOURS).sum()), oldest)
+    return (float(np.count_nonzero(pending_age > SD_72H_HOURS)),
+            float(np.count_nonzero(pending_age > SD_14D_HOURS)), oldest)
 
 
 def count_open(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -9,8 +9,6 @@ arriving); pending counts take everything open at the end, warm-up arrivals incl
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from mashsim.metrics.window import SD_14D_HOURS, SD_72H_HOURS, Window, breach_flags, ratio
@@ -21,49 +19,54 @@ __all__ = ["asm_breach", "asm_held", "asm_pending_over_deadline_at_end", "marac_
            "sd_breach_all", "sd_breach_partner", "sd_breach_police", "sd_held_all",
            "sd_held_partner", "sd_held_police", "work"]
 
-_CACHE: weakref.WeakKeyDictionary[Window, WorkRecord] = weakref.WeakKeyDictionary()
-
-
 def work(w: Window) -> WorkRecord:
-    """The scope's work records as one (hubs concatenated in record order)."""
-    rec = _CACHE.get(w)
+    """The scope's work records as one (hubs concatenated in record order), joined once
+    per window (kept in `w.work_shared`)."""
+    rec: WorkRecord | None = w.work_shared.get("work")
     if rec is None:
         parts = [r.work for r in w.v.records if r.work is not None]
         # one record (a hub's own, or the force-wide one `Window` joined) as it is: no copy
         rec = parts[0] if len(parts) == 1 else WorkRecord.concat(parts)
-        _CACHE[w] = rec
+        w.work_shared["work"] = rec
     return rec
 
 
 def _partner_flags(w: Window) -> tuple[np.ndarray, np.ndarray]:
-    wr = work(w)
-    resolved, late = breach_flags(wr.partner_deadline, wr.partner_held, w.horizon)
-    inside = wr.partner_created >= w.warmup
-    return resolved & inside, late & inside
+    """(resolved, late) of the partner discussions asked for in the window, computed once
+    per window (two metrics read them; a flag per discussion)."""
+    flags: tuple[np.ndarray, np.ndarray] | None = w.work_shared.get("partner_flags")
+    if flags is None:
+        wr = work(w)
+        resolved, late = breach_flags(wr.partner_deadline, wr.partner_held, w.horizon)
+        inside = wr.partner_created >= w.warmup
+        flags = w.work_shared["partner_flags"] = (resolved & inside, late & inside)
+    return flags
 
 
 def sd_breach_police(w: Window) -> float:
-    return ratio(w.strategy[1].sum(), w.strategy[0].sum())
+    return ratio(np.count_nonzero(w.strategy[1]), np.count_nonzero(w.strategy[0]))
 
 
 def sd_breach_partner(w: Window) -> float:
     resolved, late = _partner_flags(w)
-    return ratio(late.sum(), resolved.sum())
+    return ratio(np.count_nonzero(late), np.count_nonzero(resolved))
 
 
 def sd_breach_all(w: Window) -> float:
     """Every source: police referrals' discussions and partners'."""
     resolved, late = _partner_flags(w)
-    return ratio(w.strategy[1].sum() + late.sum(), w.strategy[0].sum() + resolved.sum())
+    return ratio(np.count_nonzero(w.strategy[1]) + np.count_nonzero(late),
+                 np.count_nonzero(w.strategy[0]) + np.count_nonzero(resolved))
 
 
 def sd_held_police(w: Window) -> float:
-    return float((w.incl & w.refs.sd_needed & np.isfinite(w.v.sd_held)).sum())
+    return float(np.count_nonzero(w.incl & w.refs.sd_needed & np.isfinite(w.v.sd_held)))
 
 
 def sd_held_partner(w: Window) -> float:
     wr = work(w)
-    return float(((wr.partner_created >= w.warmup) & np.isfinite(wr.partner_held)).sum())
+    return float(np.count_nonzero((wr.partner_created >= w.warmup)
+                                  & np.isfinite(wr.partner_held)))
 
 
 def sd_held_all(w: Window) -> float:
@@ -74,7 +77,7 @@ def partner_pending(w: Window, at: float, older_than_hours: float) -> float:
     """Partner-initiated discussions asked for but not held at `at`, older than the age."""
     wr = work(w)
     pending = (wr.partner_created <= at) & ~(wr.partner_held <= at)
-    return float((pending & (at - wr.partner_created > older_than_hours)).sum())
+    return float(np.count_nonzero(pending & (at - wr.partner_created > older_than_hours)))
 
 
 def pending_72h(w: Window, at: float) -> float:
@@ -93,18 +96,18 @@ def _asm(w: Window) -> tuple[np.ndarray, np.ndarray]:
 
 def asm_breach(w: Window) -> float:
     resolved, late = _asm(w)
-    return ratio(late.sum(), resolved.sum())
+    return ratio(np.count_nonzero(late), np.count_nonzero(resolved))
 
 
 def asm_held(w: Window) -> float:
-    return float((w.incl & w.refs.asm_needed & np.isfinite(work(w).asm_held)).sum())
+    return float(np.count_nonzero(w.incl & w.refs.asm_needed & np.isfinite(work(w).asm_held)))
 
 
 def asm_pending_over_deadline_at_end(w: Window) -> float:
     """Meetings called (decision made) but not held at the end, past their deadline."""
     called = w.refs.asm_needed & (w.v.end <= w.horizon)
     open_ = called & ~(work(w).asm_held <= w.horizon)
-    return float((open_ & (w.refs.asm_deadline < w.horizon)).sum())
+    return float(np.count_nonzero(open_ & (w.refs.asm_deadline < w.horizon)))
 
 
 def _listed(w: Window) -> np.ndarray:
@@ -112,7 +115,7 @@ def _listed(w: Window) -> np.ndarray:
 
 
 def marac_listed(w: Window) -> float:
-    return float(_listed(w).sum())
+    return float(np.count_nonzero(_listed(w)))
 
 
 def marac_researched_in_time(w: Window) -> float:
@@ -120,7 +123,8 @@ def marac_researched_in_time(w: Window) -> float:
     research done by it."""
     wr = work(w)
     due = _listed(w) & (wr.marac_first_meeting <= w.horizon)
-    return ratio((due & (wr.marac_researched <= wr.marac_first_meeting)).sum(), due.sum())
+    return ratio(np.count_nonzero(due & (wr.marac_researched <= wr.marac_first_meeting)),
+                 np.count_nonzero(due))
 
 
 def marac_rolled_over(w: Window) -> float:
@@ -128,13 +132,13 @@ def marac_rolled_over(w: Window) -> float:
     still waiting after it at the end)."""
     wr = work(w)
     due = _listed(w) & (wr.marac_first_meeting <= w.horizon)
-    return float((due & ~(wr.marac_heard <= wr.marac_first_meeting)).sum())
+    return float(np.count_nonzero(due & ~(wr.marac_heard <= wr.marac_first_meeting)))
 
 
 def repeat_referrals(w: Window) -> float:
-    return float((w.incl & w.refs.repeat).sum())
+    return float(np.count_nonzero(w.incl & w.refs.repeat))
 
 
 def linked_referrals(w: Window) -> float:
     """Referrals arrived in the window that are one of a linked pair."""
-    return float((w.incl & w.refs.linked).sum())
+    return float(np.count_nonzero(w.incl & w.refs.linked))
