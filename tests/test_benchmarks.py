@@ -50,3 +50,11 @@ def test_plan_benchmark_quick() -> None:
     out = run_quick("plan.py")
     assert "\n  fixed 20 " in out and "\n  sequential " in out, out
     assert "replications, fixed / sequential:" in out
+
+
+def test_fixed_cost_benchmark_quick() -> None:
+    out = run_quick("fixed_cost.py")
+    for phase in ("draws", "streams", "queues", "staff", "loop", "records", "metrics",
+                  "total"):
+        assert f"\n  {phase} " in out, out
+    assert "fixed ms" in out and "µs/referral" in out
