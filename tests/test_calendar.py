@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mashsim.model.calendar import CLOCKS, WorkingCalendar
+from mashsim.model.calendar import CLOCKS, MARGIN_DAYS, WorkingCalendar
 
 START = dt.date(2026, 1, 1)  # a Thursday
 HORIZON_DAYS = 365
@@ -489,3 +489,24 @@ def test_negative_horizon_rejected() -> None:
 def test_start_must_be_a_date_not_a_datetime() -> None:
     with pytest.raises(TypeError, match="start"):
         WorkingCalendar(dt.datetime(2026, 1, 1, 9, 0), HORIZON_DAYS)
+
+
+def test_day_index_clamp_is_np_clip() -> None:
+    """The day index clamps as `np.clip` did (issue 16: a cheaper clamp), at both ends of
+    the covered range."""
+    cal = WorkingCalendar(START, 30)
+    lo, hi = cal._first_hours, cal._end_hours
+    hours = np.concatenate([np.linspace(lo, np.nextafter(hi, lo), 5001),
+                            [lo, np.nextafter(hi, lo), 0.0, -0.0, 23.999999999]])
+    want = np.clip(np.floor(hours / 24.0).astype(np.int64) + MARGIN_DAYS, 0, cal._n_days - 1)
+    np.testing.assert_array_equal(cal._day_index(hours), want)
+
+
+@pytest.mark.parametrize(("hours", "message"), [
+    ([1.0, np.nan], "must be finite"), ([np.inf], "must be finite"),
+    ([-np.inf, 1.0], "must be finite"), ([1.0, 1e9], "outside the covered range")])
+def test_deadline_hours_still_rejects_bad_times(hours: list[float], message: str) -> None:
+    """The bounds are checked first (one pass each); a NaN or an infinity fails them too
+    and still gets its own message."""
+    with pytest.raises(ValueError, match=message):
+        CAL.deadline_hours(np.array(hours), 4.0, "working_hours")
