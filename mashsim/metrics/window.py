@@ -629,19 +629,21 @@ class Window:
     def team_busy_hours(self, team: TeamRecord) -> float:
         """A team's busy on-duty hours over the window, computed once per team (a
         hub's slim record reuses the figure its utilisation computed)."""
-        key = id(team)
-        if key not in self._busy_hours:
-            self._busy_hours[key] = (team, _team_busy_hours(team, self.warmup, self.horizon))
-        return self._busy_hours[key][1]
+        return self._once_per_team(self._busy_hours, team, _team_busy_hours)
 
     def team_rostered_hours(self, team: TeamRecord) -> float:
         """A team's rostered staff-hours over the window, computed once per team (the
         scope's utilisation and each role's read the same teams)."""
+        return self._once_per_team(self._rostered_hours, team, _team_rostered_hours)
+
+    def _once_per_team(self, kept: dict[int, tuple[TeamRecord, float]], team: TeamRecord,
+                       figure: Callable[[TeamRecord, float, float], float]) -> float:
+        """`figure(team, warm-up, horizon)`, kept by the team's id with the team (so the
+        id names no other team while kept)."""
         key = id(team)
-        if key not in self._rostered_hours:
-            self._rostered_hours[key] = (
-                team, _team_rostered_hours(team, self.warmup, self.horizon))
-        return self._rostered_hours[key][1]
+        if key not in kept:
+            kept[key] = (team, figure(team, self.warmup, self.horizon))
+        return kept[key][1]
 
     def known_rostered_hours(self, team: TeamRecord) -> float | None:
         """`team_rostered_hours` if this window has computed it, else None."""

@@ -196,7 +196,7 @@ def longest_over(threshold: int) -> Select:
 def first_with_work(sources: Sequence[Source]) -> Source | None:
     """A role's rule when each of its skills is one queue (a hub's own): the first, in
     the role's order of preference, with work (`by_preference` of one-queue groups;
-    `Pool.dispatch` runs it inline, without a call per job)."""
+    `Pool.dispatch` calls it directly, not through its `select` attribute)."""
     for src in sources:
         if src.queue:
             return src
@@ -342,16 +342,10 @@ class Pool:
         sources, select, first_rule = self.sources, self.select, self._first
         queue_, next_id, running, cbs = self._heap, self._next_id, self._running, self._finish_cbs
         now: float = self.env._now  # type: ignore[attr-defined]
-        src: Source | None
         while self.busy < self.capacity:
-            if first_rule:  # `first_with_work`, inline
-                src = None
-                for s in sources:
-                    if s.queue:
-                        src = s
-                        break
-            else:
-                src = select(sources)
+            # `first_with_work` called by name: a direct call when compiled, where
+            # `select`, a callable attribute, goes through Python's call protocol
+            src = first_with_work(sources) if first_rule else select(sources)
             if src is None:
                 return
             job = src.pop()

@@ -371,12 +371,6 @@ class HubQueues:
         """When each partner-initiated discussion first started (NaN: not yet)."""
         return np.frombuffer(self.sd_book.first_start)[self.sd_police:].copy()
 
-    def asm_held(self) -> np.ndarray:
-        """When each referral's adult strategy meeting was held (NaN: not, or none)."""
-        if len(self.asm_book.end) == self.n:
-            return np.frombuffer(self.asm_book.end).copy()
-        return nan_view(self.n)  # no referral needed one: no slots were made
-
     def trigger(self, kind: str, stages: list[int] | None = None) -> Callable[[], float]:
         """The overtime trigger's measure, over `stages` (indices; all when None)."""
         srcs = self.stage_srcs if stages is None else [self.stage_srcs[i] for i in stages]

@@ -98,14 +98,8 @@ class _SeedWords(ISeedSequence):
 def _state_words(prefix: tuple[list[int], int], key: int) -> np.ndarray:
     """`SeedSequence(seed, spawn_key=(replication, key)).generate_state(4, np.uint64)`."""
     pool, hash_const = list(prefix[0]), prefix[1]
-    for word in _words32(key):  # `_absorb`, written out: this runs for every stream
-        for d in range(_POOL):
-            v = word ^ hash_const
-            hash_const = hash_const * _MULT_A & _MASK
-            v = v * hash_const & _MASK
-            v ^= v >> 16
-            r = (_MIX_L * pool[d] - _MIX_R * v) & _MASK
-            pool[d] = r ^ (r >> 16)
+    for word in _words32(key):
+        hash_const = _absorb(pool, hash_const, word)
     out, hash_const = [], _INIT_B
     for i in range(2 * _POOL):
         v = pool[i % _POOL] ^ hash_const

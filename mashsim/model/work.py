@@ -52,7 +52,7 @@ def work_record(hub: HubQueues) -> WorkRecord:
         partner_deadline=partner.deadline if partner is not None else none,
         partner_start=hub.partner_start(),
         partner_held=hub.partner_held(),
-        asm_held=hub.asm_held(),
+        asm_held=per_referral(np.asarray(hub.asm_book.end, dtype=float)),
         marac_listed=per_referral(np.asarray(marac.listed, dtype=float)),
         marac_first_meeting=per_referral(marac.first_meeting),
         marac_heard=per_referral(marac.heard),
